@@ -1,0 +1,74 @@
+"""localize: localize microdrama episodes for other languages and markets.
+
+    import localize
+    result = localize.localize_episode("ep01.mp4", markets=["pt-BR", "en-US"], out="out/")
+    for m in result.markets:
+        print(m.market, m.video, m.report.loudness.integrated_lufs)
+
+Importing this package is cheap: the pipeline and its backends load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "localize_episode": "localize.pipeline",
+    "transcribe": "localize.pipeline",
+    "RunOptions": "localize.options",
+    "AsrOptions": "localize.asr",
+    "Market": "localize.markets",
+    "load_markets": "localize.markets",
+    "get_market": "localize.markets",
+    "probe": "localize.media.probe",
+    "load_subtitles": "localize.subtitles",
+    "LocalizeError": "localize.errors",
+    "InputError": "localize.errors",
+    "MediaError": "localize.errors",
+    "UnknownNameError": "localize.errors",
+    "MissingExtraError": "localize.errors",
+    "ArtifactStore": "localize.cache",
+    "Word": "localize.artifacts",
+    "Line": "localize.artifacts",
+    "Script": "localize.artifacts",
+    "TargetLine": "localize.artifacts",
+    "Translation": "localize.artifacts",
+    "DubLine": "localize.artifacts",
+    "DubTrack": "localize.artifacts",
+    "Loudness": "localize.artifacts",
+    "Report": "localize.artifacts",
+    "ReportLine": "localize.artifacts",
+    "MarketResult": "localize.artifacts",
+    "EpisodeResult": "localize.artifacts",
+    "MediaInfo": "localize.artifacts",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'localize' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .artifacts import (DubLine, DubTrack, EpisodeResult, Line, Loudness, MarketResult, MediaInfo, Report,
+                            ReportLine, Script, TargetLine, Translation, Word)
+    from .asr import AsrOptions
+    from .cache import ArtifactStore
+    from .errors import InputError, LocalizeError, MediaError, MissingExtraError, UnknownNameError
+    from .markets import Market, get_market, load_markets
+    from .media.probe import probe
+    from .options import RunOptions
+    from .pipeline import localize_episode, transcribe
+    from .subtitles import load_subtitles

@@ -1,0 +1,191 @@
+"""The typed artifacts every stage reads and writes.
+
+All are frozen, slotted, keyword-only dataclasses with integer milliseconds
+and tuples, saved as JSON with sorted keys and a schema version
+(:mod:`localize.jsonio`), so a reviewer can open any of them in an editor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+
+_frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@_frozen
+class MediaInfo:
+    """What ffprobe says about a source file."""
+
+    path: str
+    duration_ms: int
+    has_video: bool
+    has_audio: bool
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    audio_rate: int = 0
+    audio_channels: int = 0
+
+
+@_frozen
+class Word:
+    start_ms: int
+    end_ms: int
+    text: str
+    probability: float = 1.0
+
+
+@_frozen
+class Line:
+    """One timed, speaker-labelled line of the source script."""
+
+    id: str
+    start_ms: int
+    end_ms: int
+    text: str
+    speaker: str = "SPEAKER_00"
+    words: tuple[Word, ...] = ()
+    origin: str = "asr"  # asr | ocr | fused | imported
+    confidence: float = 1.0
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+@_frozen
+class Script:
+    """The source episode's script: what is said, when, and by whom."""
+
+    language: str
+    duration_ms: int
+    lines: tuple[Line, ...]
+    backend: str
+    model: str
+
+
+@_frozen
+class TargetLine:
+    """One line in the market language, with the route that produced it."""
+
+    id: str
+    source_text: str
+    text: str
+    route: tuple[str, ...]  # e.g. ("apertium:spa-eng", "bergamot:en-pt")
+    flags: tuple[str, ...] = ()
+
+
+@_frozen
+class Translation:
+    source_language: str
+    target_language: str
+    lines: tuple[TargetLine, ...]
+
+
+@_frozen
+class DubLine:
+    """Where one dubbed clip sits against the slot its original line takes."""
+
+    id: str
+    slot_start_ms: int
+    slot_end_ms: int
+    dub_start_ms: int
+    dub_end_ms: int
+    natural_ms: int  # the clip's length before any time-stretch
+    speed: float  # 1.0 = as synthesized; 1.25 = 25% faster
+    overflow_ms: int  # how far the clip runs past its slot after stretching
+    clip: str  # file name inside the dub artifact
+
+
+@_frozen
+class DubTrack:
+    language: str
+    backend: str
+    voice: str
+    sample_rate: int
+    max_speed: float
+    lines: tuple[DubLine, ...]
+
+
+@_frozen
+class Loudness:
+    target_lufs: float
+    target_true_peak_dbtp: float
+    integrated_lufs: float
+    true_peak_dbtp: float
+    loudness_range_lu: float
+
+
+@_frozen
+class ReportLine:
+    id: str
+    speaker: str
+    source_text: str
+    target_text: str
+    slot_start_ms: int
+    slot_end_ms: int
+    dub_start_ms: int
+    dub_end_ms: int
+    speed: float
+    overflow_ms: int
+    route: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+
+
+@_frozen
+class Report:
+    episode: str
+    market: str
+    language: str
+    source_language: str
+    duration_ms: int
+    dubbed: bool
+    tts: str
+    ai_label: str
+    lines: tuple[ReportLine, ...]
+    loudness: Loudness
+
+
+@_frozen
+class MarketResult:
+    """What `localize_episode` wrote for one market."""
+
+    market: str
+    directory: str
+    video: str
+    subtitles: tuple[str, ...]  # srt, vtt, ass
+    script: str
+    report_json: str
+    report_html: str
+    report: Report
+
+
+@_frozen
+class EpisodeResult:
+    episode: str
+    source: str
+    transcript: str
+    markets: tuple[MarketResult, ...]
+
+
+@_frozen
+class LocalizedLine:
+    id: str
+    speaker: str
+    start_ms: int
+    end_ms: int
+    source_text: str
+    target_text: str
+
+
+@_frozen
+class LocalizedScript:
+    """A market's script.json: the timed source and target lines side by side."""
+
+    episode: str
+    market: str
+    source_language: str
+    target_language: str
+    lines: tuple[LocalizedLine, ...]

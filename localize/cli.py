@@ -1,0 +1,218 @@
+"""The `localize` command: a thin layer over the library."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_USER_ERROR = 2
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+class RichProgress:
+    """Draws the library's progress reports with rich, on stderr."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=_console(stderr=True), transient=False)
+
+    def __enter__(self) -> RichProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def task(self, label: str, total: int | None = None) -> Any:
+        bar, task_id = self._bar, self._bar.add_task(label, total=total)
+
+        class _Task:
+            def advance(self, n: int = 1) -> None:
+                bar.advance(task_id, n)
+
+            def done(self) -> None:
+                bar.update(task_id, total=bar.tasks[task_id].total or 1, completed=bar.tasks[task_id].total or 1)
+
+        return _Task()
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """LocalizeError -> one line and exit 2; anything else -> traceback, it is our bug."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .errors import LocalizeError
+
+        try:
+            return fn(*args, **kwargs)
+        except LocalizeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted; finished stages are cached and a re-run resumes.", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception:  # noqa: BLE001 - the one place that reports our bugs
+            traceback.print_exc()
+            click.echo("error: this is a bug in localize; please report it with the traceback above.", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=level, format="%(name)s: %(message)s", handlers=[RichHandler(console=_console(True))])
+
+
+def _asr_options(language: str | None, asr_model: str) -> Any:
+    from .asr import AsrOptions
+
+    return AsrOptions(model=asr_model, language=language)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="localize")
+@click.option("-v", "--verbose", count=True, help="Log what each stage does (-vv for debug).")
+def main(verbose: int) -> None:
+    """Localize microdrama episodes: transcribe, translate, dub, mix and render per market."""
+    _setup_logging(verbose)
+
+
+_common = [
+    click.option("--language", help="Source language (ISO 639-1); detected when omitted."),
+    click.option("--asr-backend", default="faster-whisper", show_default=True, help="Speech recognition backend."),
+    click.option("--asr-model", default="base", show_default=True,
+                 help="Whisper model: 'base' (packaged) or a local CTranslate2 model directory."),
+    click.option("--source-subs", type=click.Path(path_type=Path), help="Take the source script from this subtitle file instead of ASR."),
+    click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: <out>/.cache)."),
+]
+
+
+def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+
+    return deco
+
+
+def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
+    pairs = []
+    for value in values:
+        tag, sep, file = value.partition("=")
+        if not sep or not tag or not file:
+            raise click.BadParameter(f"{value!r}: expected MARKET=FILE, e.g. pt-BR=ep01.pt.srt", param_hint="--translation")
+        pairs.append((tag, Path(file)))
+    return tuple(pairs)
+
+
+@main.command()
+@click.argument("episode", type=click.Path(path_type=Path))
+@click.option("-m", "--market", "markets", multiple=True, required=True, help="Market tag (repeatable), e.g. pt-BR.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.option("--markets-file", multiple=True, type=click.Path(path_type=Path), help="Your own markets (TOML).")
+@click.option("--translation", multiple=True, metavar="MARKET=FILE", help="Human translation subtitles for a market.")
+@click.option("--translate-backend", help="Use this translation backend for every market.")
+@click.option("--tts-backend", help="Use this TTS backend for every market.")
+@_with(_common)
+@_user_errors
+def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
+        translate_backend: str | None, tts_backend: str | None, language: str | None, asr_backend: str,
+        asr_model: str, source_subs: Path | None, cache_dir: Path | None) -> None:
+    """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
+    from .options import RunOptions
+    from .pipeline import localize_episode
+
+    options = RunOptions(asr_backend=asr_backend, asr=_asr_options(language, asr_model), source_subs=source_subs,
+                         translations=_parse_translations(translation), markets_files=markets_file,
+                         translate_backend=translate_backend, tts_backend=tts_backend, cache_dir=cache_dir)
+    with RichProgress() as progress:
+        result = localize_episode(episode, markets, out, options=options, progress=progress)
+    console = _console()
+    console.print(f"[bold]{result.episode}[/bold]: transcript {result.transcript}")
+    for m in result.markets:
+        loud = m.report.loudness
+        over = sum(1 for ln in m.report.lines if ln.overflow_ms)
+        console.print(f"  {m.market}: {m.video}")
+        console.print(f"    {len(m.report.lines)} lines, {over} over their slot; loudness "
+                      f"{loud.integrated_lufs:.1f} LUFS (target {loud.target_lufs:.1f}), true peak "
+                      f"{loud.true_peak_dbtp:.1f} dBTP; report {m.report_html}")
+
+
+@main.command()
+@click.argument("episode", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="script.json, or .srt/.vtt/.ass for subtitles of the source lines.")
+@_with(_common)
+@_user_errors
+def transcribe(episode: Path, out: Path, language: str | None, asr_backend: str, asr_model: str,
+               source_subs: Path | None, cache_dir: Path | None) -> None:
+    """Transcribe EPISODE into a timed script."""
+    from . import jsonio
+    from .options import RunOptions
+    from .pipeline import transcribe as run_transcribe
+
+    options = RunOptions(asr_backend=asr_backend, asr=_asr_options(language, asr_model), source_subs=source_subs)
+    with RichProgress() as progress:
+        script = run_transcribe(episode, options=options, cache_dir=cache_dir, progress=progress)
+    if out.suffix.lower() in {".srt", ".vtt", ".ass"}:
+        from .markets import SubtitleStyle
+        from .subtitles import Cue, build_ssa
+
+        subs = build_ssa([Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=ln.text) for ln in script.lines],
+                         style=SubtitleStyle())
+        jsonio.atomic_write_text(out, subs.to_string(out.suffix.lower().lstrip(".")))
+    else:
+        jsonio.save(script, out)
+    _console().print(f"{len(script.lines)} lines ({script.language}) -> {out}")
+
+
+@main.command()
+@click.option("--markets-file", multiple=True, type=click.Path(path_type=Path))
+@_user_errors
+def markets(markets_file: tuple[Path, ...]) -> None:
+    """List the markets: built-in and from --markets-file."""
+    from rich.table import Table
+
+    from .markets import load_markets
+
+    table = Table("tag", "name", "language", "translation", "tts (voice)", "loudness", "AI label")
+    for tag, m in sorted(load_markets(*markets_file).items()):
+        voices = ", ".join(f"{b} ({m.voices.get(b, '?')})" for b in m.tts)
+        label = m.ai_label.text + ("" if m.ai_label.visible else " (metadata only)")
+        table.add_row(tag, m.name, m.language, ", ".join(m.translation), voices,
+                      f"{m.loudness.integrated_lufs:g} LUFS / {m.loudness.true_peak_dbtp:g} dBTP", label)
+    _console().print(table)
+
+
+@main.command()
+@_user_errors
+def backends() -> None:
+    """List every backend, whether it runs here, and what it needs."""
+    from rich.table import Table
+
+    from .backends import backend_status
+
+    table = Table("stage", "backend", "here", "detail", "install")
+    for b in backend_status():
+        table.add_row(b.stage, b.name, "[green]yes[/green]" if b.available else "[red]no[/red]", b.detail, b.install)
+    _console().print(table)

@@ -1,0 +1,117 @@
+"""JSON for artifacts (sorted keys, schema version) and atomic file writes."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from .artifacts import SCHEMA_VERSION
+from .errors import DiskFullError, LocalizeError
+
+T = TypeVar("T")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes 0600 files; finished outputs get the mode a plain open() would give.
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass (nested ones included) as plain JSON-ready data."""
+    data = msgspec.to_builtins(obj)
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a dataclass, got {type(obj).__name__}")
+    return data
+
+
+def from_dict(cls: type[T], data: Any) -> T:
+    return msgspec.convert(data, cls)
+
+
+def dumps(obj: Any) -> str:
+    data = to_dict(obj) if not isinstance(obj, dict) else obj
+    data = {"schema_version": SCHEMA_VERSION, **data}
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def save(obj: Any, path: Path) -> Path:
+    atomic_write_text(path, dumps(obj))
+    return path
+
+
+def load(cls: type[T], path: Path) -> T:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise LocalizeError(f"{path}: not a readable localize JSON artifact ({exc}).") from exc
+    version = data.pop("schema_version", None)
+    if version != SCHEMA_VERSION:
+        raise LocalizeError(
+            f"{path}: schema version {version!r}, this localize reads {SCHEMA_VERSION}; "
+            "re-run the stage that wrote it."
+        )
+    try:
+        return from_dict(cls, data)
+    except msgspec.ValidationError as exc:
+        raise LocalizeError(f"{path}: not a valid {cls.__name__} ({exc}).") from exc
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(path) from exc
+        raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_copy(src: Path, dst: Path) -> None:
+    """Copy `src` to `dst` through a temp file and a rename."""
+    import shutil
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.fchmod(fd, _FILE_MODE)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(dst) from exc
+        raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,106 @@
+"""Markets: what a render for one region and language looks like.
+
+Built-in markets live in ``builtin.toml`` keyed by BCP 47 tag; users add or
+override markets with their own TOML file of the same shape
+(``localize run --markets-file my.toml``). Files are validated strictly:
+an unknown key or a wrong type is an error naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+
+from ..errors import ConfigError, InputError, UnknownNameError
+
+
+class LoudnessTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    integrated_lufs: float = -14.0
+    true_peak_dbtp: float = -1.0
+    lra: float = 11.0
+
+
+class SubtitleStyle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    font: str = "DejaVu Sans"
+    font_size: int = 16  # ASS points at the 384x288 default script resolution
+    primary_colour: str = "#FFFFFF"
+    outline_colour: str = "#000000"
+    outline: float = 2.0
+    shadow: float = 0.0
+    bold: bool = True
+    margin_v: int = 40  # keeps lines above short-video apps' bottom UI
+    max_chars_per_line: int = 42
+
+
+class AiLabel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    text: str = "AI-generated dub"
+    visible: bool = True  # burn a small label into the picture; metadata always carries it
+
+
+class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    tag: str
+    name: str
+    language: str  # ISO 639-1 code the translation and TTS backends use
+    translation: tuple[str, ...] = ("bergamot", "apertium", "openai")
+    tts: tuple[str, ...] = ("espeak",)
+    voices: dict[str, str] = {}
+    max_speed: float = 1.25
+    duck_db: float = -15.0
+    loudness: LoudnessTarget = LoudnessTarget()
+    subtitles: SubtitleStyle = SubtitleStyle()
+    ai_label: AiLabel = AiLabel()
+
+
+def _parse(path: Path | str, text: str) -> dict[str, Market]:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file and re-run.") from exc
+    markets: dict[str, Market] = {}
+    for tag, body in raw.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: [{tag}] must be a table of market settings.")
+        try:
+            market = msgspec.convert({"tag": tag, **body}, Market)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"{path}: market {tag!r}: {exc}; fix the file and re-run.") from exc
+        if not 1.0 <= market.max_speed <= 2.0:
+            raise ConfigError(f"{path}: market {tag!r}: max_speed must be between 1.0 and 2.0.")
+        markets[tag] = market
+    return markets
+
+
+def builtin_markets() -> dict[str, Market]:
+    text = resources.files(__package__).joinpath("builtin.toml").read_text(encoding="utf-8")
+    return _parse("builtin.toml", text)
+
+
+def load_markets(*files: Path | str) -> dict[str, Market]:
+    """Built-in markets, then each user file's markets on top (same tag replaces)."""
+    markets = builtin_markets()
+    for file in files:
+        path = Path(file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(path, "no such markets file", "check the path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"cannot read markets file ({exc})") from exc
+        markets.update(_parse(path, text))
+    return markets
+
+
+def get_market(tag: str, markets: dict[str, Market] | None = None) -> Market:
+    markets = markets if markets is not None else builtin_markets()
+    if tag in markets:
+        return markets[tag]
+    folded = {t.lower(): m for t, m in markets.items()}
+    if tag.lower() in folded:
+        return folded[tag.lower()]
+    raise UnknownNameError("market", tag, markets, "add it in a --markets-file")
+
+
+__all__ = ["AiLabel", "LoudnessTarget", "Market", "SubtitleStyle", "builtin_markets", "get_market", "load_markets"]

@@ -1,0 +1,267 @@
+"""Localize one episode into several markets.
+
+Shared work (audio, script) runs once and fans out to every market; each
+market's translation, dub, mix and render are cached artifacts keyed on
+their inputs, so a re-run reuses everything and a new market reuses the
+script. Finished renders are then copied into ``out/<episode>/<market>/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import jsonio
+from .artifacts import (
+    DubTrack, EpisodeResult, LocalizedLine, LocalizedScript, Loudness, MarketResult, Report, ReportLine, Script,
+    TargetLine, Translation,
+)
+from .cache import ArtifactStore, file_sha256, stage_key
+from .dub import DUB_RATE, dub_lines
+from .errors import ConfigError, LocalizeError
+from .markets import Market, get_market, load_markets
+from .media import run_ffmpeg
+from .mix import CODEC_HEADROOM_DB, measure, mix_dub, normalise
+from .options import RunOptions
+from .progress import NullProgress, Progress
+from .render.report import write_report
+from .render.video import RENDER_VERSION, RenderSpec, render_argv
+from .subtitles import Cue, build_ssa, write_subtitles
+from .translate import TRANSLATORS
+from .translate.route import plan_route, translate_lines
+from .translate.subtitles import align_human_translation
+from .tts import SYNTHESIZERS, Synthesizer
+from .understand import Audio, Source, build_script, extract_audio, open_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    synthesizer: Synthesizer
+    voice: str
+
+
+def choose_voice(market: Market, override: str | None) -> Voice:
+    names = (override,) if override else market.tts
+    problems = []
+    for name in names:
+        if name not in market.voices:
+            problems.append(f"{name}: market {market.tag} names no voice for it")
+            continue
+        synthesizer = SYNTHESIZERS.create(name)
+        try:
+            synthesizer.check(market.voices[name])
+        except LocalizeError as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        return Voice(synthesizer, market.voices[name])
+    raise ConfigError(f"no usable voice for market {market.tag} ({'; '.join(problems)}).")
+
+
+def _translation_prefs(market: Market, options: RunOptions) -> tuple[str, ...]:
+    prefs = (options.translate_backend,) if options.translate_backend else market.translation
+    for name in prefs:
+        TRANSLATORS.load(name)  # an unknown name fails before any work
+    return prefs
+
+
+def translate_market(
+    market: Market, script_key: str, script: Script, store: ArtifactStore, options: RunOptions
+) -> tuple[str, Translation]:
+    human = dict((tag.lower(), Path(p)) for tag, p in options.translations).get(market.tag.lower())
+    prefs = _translation_prefs(market, options)
+    human_lines = align_human_translation(script.lines, human) if human else ()
+    need_machine = not human or any(t is None for t in human_lines)
+    route = plan_route(script.language, market.language, prefs) if need_machine else ()
+    key = stage_key(
+        "translation", inputs=[script_key, file_sha256(human) if human else ""],
+        backend="+".join(leg.label for leg in route), model_version="|".join(leg.version for leg in route),
+        options={"source": script.language, "target": market.language},
+    )
+
+    def build(tmp: Path) -> None:
+        machine = translate_lines(script.lines, route) if need_machine else ()
+        lines: list[TargetLine] = []
+        for i, line in enumerate(script.lines):
+            took = human_lines[i] if human else None
+            if took is None and human:
+                m = machine[i]
+                took = TargetLine(id=m.id, source_text=m.source_text, text=m.text, route=m.route,
+                                  flags=(*m.flags, "no-human-cue"))
+            lines.append(took or machine[i])
+        jsonio.save(Translation(source_language=script.language, target_language=market.language,
+                                lines=tuple(lines)), tmp / "translation.json")
+
+    return key, store.cached("translation", key, build, lambda p: jsonio.load(Translation, p / "translation.json"))
+
+
+def dub_market(
+    market: Market, voice: Voice, tr_key: str, script: Script, translation: Translation, store: ArtifactStore,
+    progress: Progress,
+) -> tuple[str, DubTrack, Path]:
+    key = stage_key("dub", inputs=[tr_key], backend=voice.synthesizer.name,
+                    model_version=voice.synthesizer.model_version(voice.voice),
+                    options={"voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE})
+
+    def build(tmp: Path) -> None:
+        task = progress.task(f"{market.tag} dub", len(script.lines))
+        track = dub_lines(script.lines, translation.lines, synthesizer=voice.synthesizer, voice=voice.voice,
+                          language=market.language, max_speed=market.max_speed, out_dir=tmp, advance=task.advance)
+        task.done()
+        jsonio.save(track, tmp / "dub.json")
+
+    path_track = store.cached("dub", key, build, lambda p: (p, jsonio.load(DubTrack, p / "dub.json")))
+    return key, path_track[1], path_track[0]
+
+
+def mix_market(market: Market, audio: Audio, dub: tuple[str, DubTrack, Path] | None, store: ArtifactStore) -> tuple[str, Path]:
+    target = market.loudness
+    key = stage_key("mix", inputs=[audio.key, dub[0] if dub else "original"],
+                    options={"duck_db": market.duck_db, "lufs": target.integrated_lufs, "headroom": CODEC_HEADROOM_DB,
+                             "tp": target.true_peak_dbtp, "lra": target.lra})
+
+    def build(tmp: Path) -> None:
+        mix_dub(audio.bed, dub[1] if dub else None, dub[2] if dub else None, tmp / "raw.wav", duck_db=market.duck_db)
+        normalise(tmp / "raw.wav", tmp / "mix.wav", lufs=target.integrated_lufs, true_peak=target.true_peak_dbtp,
+                  lra=target.lra, rate=DUB_RATE)
+        (tmp / "raw.wav").unlink()
+
+    return key, store.cached("mix", key, build, lambda p: p / "mix.wav")
+
+
+def render_market(
+    market: Market, source: Source, episode: str, mix: tuple[str, Path], tr_key: str, script: Script,
+    translation: Translation, store: ArtifactStore,
+) -> tuple[Path, Loudness]:
+    cues = [Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=t.text)
+            for ln, t in zip(script.lines, translation.lines, strict=True) if t.text.strip()]
+    key = stage_key("render", inputs=[source.sha256, mix[0], tr_key],
+                    options={"render": RENDER_VERSION, "style": jsonio.to_dict(market.subtitles), "label": jsonio.to_dict(market.ai_label),
+                             "language": market.language, "title": f"{episode} ({market.tag})"})
+
+    def build(tmp: Path) -> None:
+        subs = build_ssa(cues, style=market.subtitles, play_res=(source.info.width, source.info.height))
+        write_subtitles(subs, tmp)
+        label_file = None
+        if market.ai_label.visible:
+            label_file = tmp / "label.txt"
+            label_file.write_text(market.ai_label.text, encoding="utf-8")
+        spec = RenderSpec(source=source.path, audio=mix[1], subtitles=tmp / "subtitles.srt", out=tmp / "video.mp4",
+                          language=market.language, label_text=market.ai_label.text, label_file=label_file,
+                          title=f"{episode} ({market.tag})")
+        run_ffmpeg(render_argv(spec), f"rendering {market.tag}")
+        loud = measure(tmp / "video.mp4", target_lufs=market.loudness.integrated_lufs,
+                       target_true_peak=market.loudness.true_peak_dbtp)
+        jsonio.save(loud, tmp / "loudness.json")
+
+    return store.cached("render", key, build, lambda p: (p, jsonio.load(Loudness, p / "loudness.json")))
+
+
+def _report(episode: str, market: Market, script: Script, translation: Translation, dub: DubTrack | None,
+            loudness: Loudness) -> Report:
+    dubbed = {d.id: d for d in dub.lines} if dub else {}
+    lines = []
+    for ln, t in zip(script.lines, translation.lines, strict=True):
+        d = dubbed.get(ln.id)
+        lines.append(ReportLine(
+            id=ln.id, speaker=ln.speaker, source_text=ln.text, target_text=t.text,
+            slot_start_ms=ln.start_ms, slot_end_ms=ln.end_ms,
+            dub_start_ms=d.dub_start_ms if d else ln.start_ms, dub_end_ms=d.dub_end_ms if d else ln.end_ms,
+            speed=d.speed if d else 1.0, overflow_ms=d.overflow_ms if d else 0, route=t.route,
+            flags=t.flags + (() if d or not dub else ("not-dubbed",)),
+        ))
+    return Report(
+        episode=episode, market=market.tag, language=market.language, source_language=script.language,
+        duration_ms=script.duration_ms, dubbed=dub is not None,
+        tts=f"{dub.backend}:{dub.voice}" if dub else "original audio", ai_label=market.ai_label.text,
+        lines=tuple(lines), loudness=loudness,
+    )
+
+
+def _publish(render_dir: Path, directory: Path, episode: str, market: Market, script: Script,
+             translation: Translation, report: Report) -> MarketResult:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass"):
+        jsonio.atomic_copy(render_dir / name, directory / name)
+    localized = LocalizedScript(
+        episode=episode, market=market.tag, source_language=script.language, target_language=market.language,
+        lines=tuple(LocalizedLine(id=ln.id, speaker=ln.speaker, start_ms=ln.start_ms, end_ms=ln.end_ms,
+                                  source_text=ln.text, target_text=t.text)
+                    for ln, t in zip(script.lines, translation.lines, strict=True)),
+    )
+    jsonio.save(localized, directory / "script.json")
+    report_json, report_html = write_report(report, directory)
+    return MarketResult(
+        market=market.tag, directory=str(directory), video=str(directory / "video.mp4"),
+        subtitles=tuple(str(directory / f"subtitles.{x}") for x in ("srt", "vtt", "ass")),
+        script=str(directory / "script.json"), report_json=str(report_json), report_html=str(report_html),
+        report=report,
+    )
+
+
+def localize_episode(
+    path: str | Path,
+    markets: Sequence[str],
+    out: str | Path,
+    *,
+    options: RunOptions | None = None,
+    progress: Progress | None = None,
+) -> EpisodeResult:
+    """Localize the episode at `path` into each market; write ``out/<episode>/<market>/``."""
+    options = options or RunOptions()
+    progress = progress or NullProgress()
+    if not markets:
+        raise ConfigError("no market given; pass at least one --market (see `localize markets`).")
+    known = load_markets(*options.markets_files)
+    chosen = [get_market(tag, known) for tag in dict.fromkeys(markets)]
+    voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
+    for m in chosen:
+        _translation_prefs(m, options)
+    source = open_source(path, need_video=True)
+    out = Path(out)
+    store = ArtifactStore(Path(options.cache_dir) if options.cache_dir else out / ".cache")
+    episode = source.path.stem
+
+    task = progress.task("decode audio", None)
+    audio = extract_audio(source, store)
+    task.done()
+    script_key, script = build_script(source, audio, store, options, progress)
+    episode_dir = out / episode
+    jsonio.save(script, episode_dir / "transcript.json")
+
+    results = []
+    for market in chosen:
+        task = progress.task(f"{market.tag} translate", None)
+        tr_key, translation = translate_market(market, script_key, script, store, options)
+        task.done()
+        same_language = script.language == market.language
+        dub = None if same_language else dub_market(market, voices[market.tag], tr_key, script, translation,
+                                                    store, progress)
+        task = progress.task(f"{market.tag} mix + render", None)
+        mix = mix_market(market, audio, dub, store)
+        render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store)
+        task.done()
+        report = _report(episode, market, script, translation, dub[1] if dub else None, loudness)
+        results.append(_publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report))
+        log.info("%s: wrote %s", market.tag, episode_dir / market.tag)
+    return EpisodeResult(episode=episode, source=str(source.path), transcript=str(episode_dir / "transcript.json"),
+                         markets=tuple(results))
+
+
+def transcribe(
+    path: str | Path, *, options: RunOptions | None = None, cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> Script:
+    """The source script of a video or audio file (speech recognition, cut into lines)."""
+    options = options or RunOptions()
+    source = open_source(path, need_video=False)
+    root = Path(cache_dir or options.cache_dir or Path.home() / ".cache" / "localize" / "artifacts")
+    store = ArtifactStore(root)
+    audio = extract_audio(source, store)
+    return build_script(source, audio, store, options, progress)[1]
+
+
+__all__ = ["localize_episode", "transcribe"]

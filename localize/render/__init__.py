@@ -1,0 +1,1 @@
+"""Region renders: the market's video, subtitles and review report."""

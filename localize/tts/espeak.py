@@ -1,0 +1,44 @@
+"""espeak-ng: every language, robotic; the last-resort voice (Debian espeak-ng)."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import MissingToolError, ToolFailedError, UnknownNameError
+from ..media.ffmpeg import last_line
+
+
+@functools.cache
+def _voices() -> frozenset[str]:
+    if shutil.which("espeak-ng") is None:
+        raise MissingToolError("espeak-ng", "apt-get install espeak-ng")
+    proc = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True, check=False)
+    names = set()
+    for row in proc.stdout.splitlines()[1:]:
+        cols = row.split()
+        if len(cols) >= 2:
+            names.add(cols[1])
+    return frozenset(names)
+
+
+class EspeakSynthesizer:
+    name = "espeak"
+
+    def model_version(self, voice: str) -> str:
+        proc = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False)
+        return f"{proc.stdout.split(' Data')[0].strip()}:{voice}"
+
+    def check(self, voice: str) -> None:
+        if voice not in _voices():
+            raise UnknownNameError("espeak-ng voice", voice, _voices())
+
+    def synthesize(self, text: str, voice: str, out: Path) -> None:
+        proc = subprocess.run(
+            ["espeak-ng", "-b", "1", "-v", voice, "-w", str(out), "--stdin"],
+            input=text.encode("utf-8"), capture_output=True, check=False,
+        )
+        if proc.returncode != 0 or not out.is_file():
+            raise ToolFailedError("espeak-ng", f"speaking with voice {voice}", last_line(proc.stderr.decode(errors="replace")))
