@@ -93,7 +93,7 @@ class ArtifactStore:
             yield tmp
             try:
                 os.rename(tmp, final)
-            except OSError as exc:
+            except OSError:
                 if final.is_dir():  # another worker finished the same artifact first
                     shutil.rmtree(tmp, ignore_errors=True)
                 else:

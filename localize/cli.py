@@ -16,9 +16,14 @@ EXIT_USER_ERROR = 2
 
 
 def _console(stderr: bool = False) -> Any:
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 200  # piped output: do not wrap tables at 80 columns
+    return console
 
 
 class RichProgress:
@@ -27,8 +32,10 @@ class RichProgress:
     def __init__(self) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+        console = _console(stderr=True)
+        # Bars only on a terminal: piped or captured output (CI logs, scripts) stays clean.
         self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=_console(stderr=True), transient=False)
+                             TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal)
 
     def __enter__(self) -> RichProgress:
         self._bar.start()
@@ -188,31 +195,50 @@ def transcribe(episode: Path, out: Path, language: str | None, asr_backend: str,
 
 @main.command()
 @click.option("--markets-file", multiple=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_user_errors
-def markets(markets_file: tuple[Path, ...]) -> None:
+def markets(markets_file: tuple[Path, ...], as_json: bool) -> None:
     """List the markets: built-in and from --markets-file."""
+    from rich.markup import escape
     from rich.table import Table
 
     from .markets import load_markets
+
+    if as_json:
+        import msgspec
+
+        found = load_markets(*markets_file)
+        click.echo(msgspec.json.format(msgspec.json.encode(found), indent=2).decode())
+        return
 
     table = Table("tag", "name", "language", "translation", "tts (voice)", "loudness", "AI label")
     for tag, m in sorted(load_markets(*markets_file).items()):
         voices = ", ".join(f"{b} ({m.voices.get(b, '?')})" for b in m.tts)
         label = m.ai_label.text + ("" if m.ai_label.visible else " (metadata only)")
-        table.add_row(tag, m.name, m.language, ", ".join(m.translation), voices,
-                      f"{m.loudness.integrated_lufs:g} LUFS / {m.loudness.true_peak_dbtp:g} dBTP", label)
+        table.add_row(tag, escape(m.name), m.language, ", ".join(m.translation), escape(voices),
+                      f"{m.loudness.integrated_lufs:g} LUFS / {m.loudness.true_peak_dbtp:g} dBTP", escape(label))
     _console().print(table)
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_user_errors
-def backends() -> None:
+def backends(as_json: bool) -> None:
     """List every backend, whether it runs here, and what it needs."""
+    from rich.markup import escape
     from rich.table import Table
 
     from .backends import backend_status
 
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        click.echo(json.dumps([asdict(b) for b in backend_status()], indent=2))
+        return
+
     table = Table("stage", "backend", "here", "detail", "install")
     for b in backend_status():
-        table.add_row(b.stage, b.name, "[green]yes[/green]" if b.available else "[red]no[/red]", b.detail, b.install)
+        table.add_row(b.stage, b.name, "[green]yes[/green]" if b.available else "[red]no[/red]", escape(b.detail),
+                      escape(b.install))
     _console().print(table)

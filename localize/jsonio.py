@@ -57,6 +57,8 @@ def load(cls: type[T], path: Path) -> T:
         raise
     except (OSError, ValueError) as exc:
         raise LocalizeError(f"{path}: not a readable localize JSON artifact ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise LocalizeError(f"{path}: not a localize JSON artifact (expected an object).")
     version = data.pop("schema_version", None)
     if version != SCHEMA_VERSION:
         raise LocalizeError(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import jsonio
 from .artifacts import (
     DubTrack, EpisodeResult, LocalizedLine, LocalizedScript, Loudness, MarketResult, Report, ReportLine, Script,
-    TargetLine, Translation,
+    Translation,
 )
 from .cache import ArtifactStore, file_sha256, stage_key
 from .dub import DUB_RATE, dub_lines
@@ -45,20 +45,23 @@ class Voice:
 
 
 def choose_voice(market: Market, override: str | None) -> Voice:
+    """The first TTS backend in the market's list (or the override) that has a usable voice here."""
     names = (override,) if override else market.tts
     problems = []
     for name in names:
-        if name not in market.voices:
-            problems.append(f"{name}: market {market.tag} names no voice for it")
+        synthesizer = SYNTHESIZERS.create(name)  # an unknown name fails here, listing the known ones
+        voice = market.voices.get(name) or synthesizer.default_voice(market.language)
+        if not voice:
+            problems.append(f"{name} has no voice for {market.language}")
             continue
-        synthesizer = SYNTHESIZERS.create(name)
         try:
-            synthesizer.check(market.voices[name])
+            synthesizer.check(voice)
         except LocalizeError as exc:
             problems.append(f"{name}: {exc}")
             continue
-        return Voice(synthesizer, market.voices[name])
-    raise ConfigError(f"no usable voice for market {market.tag} ({'; '.join(problems)}).")
+        return Voice(synthesizer, voice)
+    raise ConfigError(f"no usable voice for market {market.tag} ({'; '.join(problems)}); set one under "
+                      f"'voices' in a --markets-file.")
 
 
 def _translation_prefs(market: Market, options: RunOptions) -> tuple[str, ...]:
@@ -84,14 +87,10 @@ def translate_market(
 
     def build(tmp: Path) -> None:
         machine = translate_lines(script.lines, route) if need_machine else ()
-        lines: list[TargetLine] = []
-        for i, line in enumerate(script.lines):
-            took = human_lines[i] if human else None
-            if took is None and human:
-                m = machine[i]
-                took = TargetLine(id=m.id, source_text=m.source_text, text=m.text, route=m.route,
-                                  flags=(*m.flags, "no-human-cue"))
-            lines.append(took or machine[i])
+        lines = machine
+        if human:  # human text where a cue covers the line, flagged machine text elsewhere
+            lines = tuple(h if h is not None else replace(machine[i], flags=(*machine[i].flags, "no-human-cue"))
+                          for i, h in enumerate(human_lines))
         jsonio.save(Translation(source_language=script.language, target_language=market.language,
                                 lines=tuple(lines)), tmp / "translation.json")
 
@@ -240,8 +239,10 @@ def localize_episode(
         same_language = script.language == market.language
         dub = None if same_language else dub_market(market, voices[market.tag], tr_key, script, translation,
                                                     store, progress)
-        task = progress.task(f"{market.tag} mix + render", None)
+        task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, store)
+        task.done()
+        task = progress.task(f"{market.tag} render", None)
         render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store)
         task.done()
         report = _report(episode, market, script, translation, dub[1] if dub else None, loudness)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,9 @@ _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_FALLBACK_ENCODINGS = ("utf-8", "gb18030", "cp1252")
+# Latin-1 text also decodes as gb18030, into CJK characters glued to Latin letters ("Ação" -> "A玢o").
+_CJK_GLUED_TO_LATIN = re.compile(r"[A-Za-z][\u4e00-\u9fff]|[\u4e00-\u9fff][A-Za-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,12 +34,17 @@ def _decode(path: Path) -> str:
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return raw.decode(encoding)
-    for encoding in _FALLBACK_ENCODINGS:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise SubtitleError(path, "text encoding not recognised", "save it as UTF-8")  # pragma: no cover
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")  # Chinese subtitles saved as GB2312/GBK/GB18030
+        if len(_CJK_GLUED_TO_LATIN.findall(text)) * 5 <= len(_CJK.findall(text)):
+            return text
+    except UnicodeDecodeError:
+        pass
+    return raw.decode("cp1252", errors="replace")  # Western subtitles from Windows tools
 
 
 def load_subtitles(path: str | Path) -> tuple[Cue, ...]:
@@ -71,17 +79,20 @@ def _ass_colour(hex_rgb: str) -> pysubs2.Color:
 def build_ssa(cues: Sequence[Cue], *, style: object, play_res: tuple[int, int] = (0, 0)) -> pysubs2.SSAFile:
     """An SSAFile with one 'Default' style built from a market's SubtitleStyle."""
     subs = pysubs2.SSAFile()
+    scale = 1.0
     if play_res[0] and play_res[1]:
+        # Sizes in a market's style are for ASS's classic 288-line canvas; scale them to the video.
         subs.info["PlayResX"], subs.info["PlayResY"] = str(play_res[0]), str(play_res[1])
+        scale = play_res[1] / 288
     s = subs.styles["Default"]
     s.fontname = style.font
-    s.fontsize = style.font_size
+    s.fontsize = round(style.font_size * scale, 1)
     s.bold = style.bold
     s.primarycolor = _ass_colour(style.primary_colour)
     s.outlinecolor = _ass_colour(style.outline_colour)
-    s.outline = style.outline
-    s.shadow = style.shadow
-    s.marginv = style.margin_v
+    s.outline = round(style.outline * scale, 1)
+    s.shadow = round(style.shadow * scale, 1)
+    s.marginv = round(style.margin_v * scale)
     s.alignment = pysubs2.Alignment.BOTTOM_CENTER
     for cue in cues:
         subs.append(pysubs2.SSAEvent(start=cue.start_ms, end=cue.end_ms, text=wrap(cue.text, style.max_chars_per_line)))

@@ -25,13 +25,13 @@ class LoudnessTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 class SubtitleStyle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     font: str = "DejaVu Sans"
-    font_size: int = 16  # ASS points at the 384x288 default script resolution
+    font_size: float = 14  # on ASS's classic 288-line canvas; scaled to the video's height
     primary_colour: str = "#FFFFFF"
     outline_colour: str = "#000000"
     outline: float = 2.0
     shadow: float = 0.0
     bold: bool = True
-    margin_v: int = 40  # keeps lines above short-video apps' bottom UI
+    margin_v: int = 40  # on the 288-line canvas: keeps lines above short-video apps' bottom UI
     max_chars_per_line: int = 42
 
 

@@ -16,7 +16,7 @@ from ..langs import iso639_2
 
 
 # Bump when render_argv changes what it writes, so cached renders are rebuilt.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,10 @@ class Synthesizer(Protocol):
 
     def model_version(self, voice: str) -> str: ...
 
+    def default_voice(self, language: str) -> str | None:
+        """A voice for `language` when the market names none, or None."""
+        ...
+
     def check(self, voice: str) -> None:
         """Raise a LocalizeError if `voice` cannot be synthesized here."""
         ...

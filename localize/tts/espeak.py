@@ -31,6 +31,9 @@ class EspeakSynthesizer:
         proc = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False)
         return f"{proc.stdout.split(' Data')[0].strip()}:{voice}"
 
+    def default_voice(self, language: str) -> str | None:
+        return language if language in _voices() else None
+
     def check(self, voice: str) -> None:
         if voice not in _voices():
             raise UnknownNameError("espeak-ng voice", voice, _voices())

@@ -7,6 +7,7 @@ market's cap; whatever still does not fit is reported as overflow.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,8 @@ class Fit:
 def plan_fit(natural_ms: int, slot_start_ms: int, slot_end_ms: int, max_speed: float) -> Fit:
     """Speed up only as much as the slot needs, never past `max_speed`."""
     slot = max(slot_end_ms - slot_start_ms, 1)
-    speed = 1.0 if natural_ms <= slot else min(natural_ms / slot, max_speed)
-    speed = round(speed, 4)
+    # rounded up, so the rounded speed still fits the clip into its slot
+    speed = 1.0 if natural_ms <= slot else min(math.ceil(natural_ms / slot * 10000) / 10000, max_speed)
     length = round(natural_ms / speed)
     return Fit(speed=speed, start_ms=slot_start_ms, end_ms=slot_start_ms + length,
                overflow_ms=max(0, length - slot))

@@ -40,6 +40,9 @@ class PiperSynthesizer:
     def model_version(self, voice: str) -> str:
         return _voice_files(voice)[2]
 
+    def default_voice(self, language: str) -> str | None:
+        return "en_US-joe-medium" if language == "en" else None
+
     def check(self, voice: str) -> None:
         try:
             import piper  # noqa: F401

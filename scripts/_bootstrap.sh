@@ -1,0 +1,44 @@
+# Sourced by scripts/demo and scripts/test: install what localize needs, and only what is missing.
+# A second run finds everything in place and installs nothing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${LOCALIZE_VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+# Debian packages: ffmpeg for all media work, espeak-ng for voices, Apertium pairs for rule-based
+# translation, DejaVu for the visible AI label and subtitles.
+DEB_PACKAGES=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-spa-cat fonts-dejavu-core)
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+missing=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if ! command -v apt-get >/dev/null; then
+    say "missing system packages: ${missing[*]} — install them with your package manager, then re-run."
+    exit 2
+  fi
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$PY" ]; then
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { say "localize needs Python 3.11 or newer"; exit 2; }
+  say "creating virtual environment $VENV"
+  python3 -m venv "$VENV"
+fi
+
+# Reinstall only when the project's requirements change.
+EXTRAS="${LOCALIZE_EXTRAS:-dev}"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $EXTRAS"
+stamp="$VENV/.localize-install"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing localize[$EXTRAS] and its Python packages into $VENV"
+  "$PY" -m pip install -q --disable-pip-version-check -e "$ROOT[$EXTRAS]"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,57 @@
+"""Shared test helpers: the sample episode, ../shared/media, ffprobe, a progress recorder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "episode.mp4"
+SHARED_MEDIA = ROOT.parent / "shared" / "media"
+
+
+def shared_media(relative: str) -> Path:
+    """A file under ../shared/media, or skip: a user's clone does not have it."""
+    path = SHARED_MEDIA / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared/media ships with the development workspace, not with clones)")
+    return path
+
+
+def ffprobe(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return json.loads(out)
+
+
+class RecordingProgress:
+    """Records which progress tasks the pipeline opened: a cached stage opens none."""
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+
+    def task(self, label: str, total: int | None = None):
+        self.labels.append(label)
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_models(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Assembled models (Whisper base) go to a per-session temp dir, not the user's cache.
+    monkeypatch.setenv("LOCALIZE_MODELS_DIR", str(models_dir))
