@@ -189,3 +189,42 @@ class LocalizedScript:
     source_language: str
     target_language: str
     lines: tuple[LocalizedLine, ...]
+
+
+@_frozen
+class OcrCue:
+    """Burned-in subtitle text read from the picture, merged across the frames it stays on."""
+
+    start_ms: int
+    end_ms: int
+    text: str
+    box: tuple[int, int, int, int]  # x, y, width, height in source pixels
+    confidence: float
+
+
+@_frozen
+class OcrTrack:
+    cues: tuple[OcrCue, ...]
+    band: tuple[int, int] | None  # top and bottom row of the subtitle band; None: no band found
+    frame_step_ms: int
+    frames_read: int
+    backend: str
+    model: str
+
+
+@_frozen
+class Character:
+    """One character of a series, kept across its episodes."""
+
+    id: str  # stable: "C01", "C02", ...
+    name: str  # editable by the user; defaults to the id
+    embedding: tuple[float, ...]  # mean speaker embedding (resemblyzer, 256-d, L2-normalised)
+    voices: dict[str, str]  # TTS backend -> chosen voice
+    episodes: tuple[str, ...]
+    lines: int  # how many lines the character has spoken across the series
+
+
+@_frozen
+class Cast:
+    series: str
+    characters: tuple[Character, ...]

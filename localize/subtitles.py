@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pysubs2
+import pysubs2.formats
 
 from .errors import SubtitleError
 from .jsonio import atomic_write_text
+from .subtitle_check import check_timed_text, normalise_vtt
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -47,28 +49,71 @@ def _decode(path: Path) -> str:
     return raw.decode("cp1252", errors="replace")  # Western subtitles from Windows tools
 
 
-def load_subtitles(path: str | Path) -> tuple[Cue, ...]:
+_VTT_TAG = re.compile(r"<[^>]*>")  # <00:01.500> timestamps, <c>, <v Name>, <i>...
+_KNOWN = {**pysubs2.formats.FILE_EXTENSION_TO_FORMAT_IDENTIFIER, ".sbv": "srt"}
+_CHECKED = {".srt": "srt", ".vtt": "vtt", ".sbv": "sbv"}
+READS = "SRT, WebVTT, ASS/SSA, SBV, TTML, SAMI, MPL2, MicroDVD"
+
+
+def load_subtitles(path: str | Path, *, fps: float | None = None) -> tuple[Cue, ...]:
+    """Timed cues of a subtitle file; `fps` is needed for frame-based MicroDVD files."""
     path = Path(path)
     if not path.is_file():
         raise SubtitleError(path, "no such subtitle file", "check the path")
     text = _decode(path)
-    fmt = None
-    if path.suffix.lower() == ".vtt":
-        fmt = "vtt"
+    suffix = path.suffix.lower()
+    fmt = _KNOWN.get(suffix) if suffix != ".txt" else None
+    if fmt is None:
+        try:
+            fmt = pysubs2.formats.autodetect_format(text)
+        except pysubs2.exceptions.Pysubs2Error:
+            raise SubtitleError(path, f"format not recognised (localize reads {READS})",
+                                "convert it to SRT") from None
+    checked = _CHECKED.get(suffix) or (fmt if fmt in ("srt", "vtt") else None)
+    problem = check_timed_text(text, checked) if checked else None
+    if problem:
+        raise SubtitleError(path, problem, "fix that cue and re-run")
+    if fmt == "vtt":
+        text = normalise_vtt(text)
     try:
-        subs = pysubs2.SSAFile.from_string(text, format_=fmt)
+        subs = pysubs2.SSAFile.from_string(text, format_=fmt, fps=fps)
+    except pysubs2.exceptions.UnknownFPSError:
+        raise SubtitleError(path, "MicroDVD subtitles count frames, and no frame rate was given",
+                            "pass the video's frame rate (fps=...) or convert it to SRT") from None
     except pysubs2.exceptions.Pysubs2Error as exc:
-        raise SubtitleError(path, f"not a subtitle format localize reads ({exc})", "convert it to SRT, VTT or ASS") from exc
-    except (ValueError, KeyError, IndexError) as exc:
-        raise SubtitleError(path, f"malformed subtitle file ({exc})", "fix or re-export it") from exc
+        raise SubtitleError(path, f"not a subtitle format localize reads ({exc}; it reads {READS})",
+                            "convert it to SRT") from exc
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise SubtitleError(path, f"malformed {fmt} file ({type(exc).__name__}: {exc})", "fix or re-export it") from exc
+    events = [e for e in subs.events if not e.is_comment and e.end > e.start]
+    rows = [_rows(e.plaintext, vtt=fmt == "vtt") for e in events]
+    if fmt == "vtt" and sum(e.end - e.start < 50 for e in events) * 4 >= len(events):  # YouTube auto-captions
+        rows = _drop_rolling_repeats(rows)
     cues = tuple(
-        Cue(start_ms=int(e.start), end_ms=int(e.end), text=" ".join(e.plaintext.split()))
-        for e in subs.events
-        if not e.is_comment and e.plaintext.strip() and e.end > e.start
+        Cue(start_ms=int(e.start), end_ms=int(e.end), text=" ".join(" ".join(r).split()))
+        for e, r in zip(events, rows, strict=True) if any(x.strip() for x in r)
     )
     if not cues:
         raise SubtitleError(path, "holds no subtitle cues", "pass a file with timed text")
     return cues
+
+
+def _rows(text: str, *, vtt: bool) -> list[str]:
+    if vtt:
+        text = _VTT_TAG.sub("", text)
+    return [row.strip() for row in text.splitlines() if row.strip()]
+
+
+def _drop_rolling_repeats(rows: list[list[str]]) -> list[list[str]]:
+    """YouTube auto-captions repeat the previous cue's last row on top of each cue: drop the repeat."""
+    out: list[list[str]] = []
+    last = ""
+    for r in rows:
+        kept = r[1:] if r and last and r[0] == last else r
+        out.append(kept)
+        if r:
+            last = r[-1]
+    return out
 
 
 def _ass_colour(hex_rgb: str) -> pysubs2.Color:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import jsonio
 from .artifacts import Line, MediaInfo, Script
-from .asr import RECOGNIZERS, AsrOptions
+from .asr import RECOGNIZERS, AsrOptions, RawTranscript
+from .asr.chinese import to_script
 from .asr.lines import LineRules, cut_lines
 from .cache import ArtifactStore, file_sha256, stage_key
 from .errors import InputError, LocalizeError, MediaError
@@ -75,7 +76,12 @@ def build_script(
         finally:
             recognizer.release()
             task.done()
-        lines = cut_lines(raw.segments, LineRules.for_language(raw.language))
+        _check_forced_language(source.path, options.asr.language, raw)
+        segments = raw.segments
+        if raw.language == "zh":
+            segments = tuple(tuple(replace(w, text=to_script(w.text, options.asr.chinese_script)) for w in seg)
+                             for seg in segments)
+        lines = cut_lines(segments, LineRules.for_language(raw.language))
         script = Script(language=raw.language, duration_ms=source.info.duration_ms, lines=lines,
                         backend=recognizer.name, model=recognizer.model_version())
         jsonio.save(script, tmp / "script.json")
@@ -86,6 +92,19 @@ def build_script(
             f"{source.path}: no speech found (silence or music only?); pass the script with --source-subs FILE.srt."
         )
     return key, script
+
+
+# A forced language the audio clearly is not (the model's own detection at or above this) is an error.
+WRONG_LANGUAGE_P = 0.8
+
+
+def _check_forced_language(path: Path, forced: str | None, raw: RawTranscript) -> None:
+    if forced and raw.detected_language and raw.detected_language != forced \
+            and raw.detected_probability >= WRONG_LANGUAGE_P:
+        raise LocalizeError(
+            f"{path}: --language {forced} was forced, but the speech sounds like {raw.detected_language} "
+            f"(p={raw.detected_probability:.2f}); pass the right --language, or leave it out to detect it."
+        )
 
 
 def _imported_script(source: Source, subs: Path, asr: AsrOptions, store: ArtifactStore) -> tuple[str, Script]:

@@ -7,7 +7,10 @@ VENV="${LOCALIZE_VENV:-$ROOT/.venv}"
 PY="$VENV/bin/python"
 # Debian packages: ffmpeg for all media work, espeak-ng for voices, Apertium pairs for rule-based
 # translation, DejaVu for the visible AI label and subtitles.
-DEB_PACKAGES=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-spa-cat fonts-dejavu-core)
+# OpenCV's wheel needs libGL and GLib; Noto CJK draws Chinese subtitles; the Asterisk music-on-hold
+# tracks (CC BY-SA 3.0) are the real music the tests mix under speech.
+DEB_PACKAGES=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-spa-cat fonts-dejavu-core
+              fonts-noto-cjk libgl1 libglib2.0-0 asterisk-moh-opsound-wav)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -34,11 +37,15 @@ if [ ! -x "$PY" ]; then
 fi
 
 # Reinstall only when the project's requirements change.
-EXTRAS="${LOCALIZE_EXTRAS:-dev}"
+EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers}"
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $EXTRAS"
 stamp="$VENV/.localize-install"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing localize[$EXTRAS] and its Python packages into $VENV"
+  if [[ ",$EXTRAS," == *",speakers,"* ]] && ! "$PY" -c "import torch" 2>/dev/null; then
+    # This CPU build lies on this machine's disk; an unpinned torch pulls a multi-GB CUDA build.
+    "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0
+  fi
   "$PY" -m pip install -q --disable-pip-version-check -e "$ROOT[$EXTRAS]"
   echo "$want" > "$stamp"
 fi

@@ -19,9 +19,12 @@ class AsrOptions:
     language: str | None = None  # None: detect
     vad: bool = True
     beam_size: int = 5
+    # Chinese sources: the script lines are written in (see localize.asr.chinese).
+    chinese_script: str = "simplified"
 
     def cache_options(self) -> dict[str, object]:
-        return {"model": self.model, "language": self.language, "vad": self.vad, "beam_size": self.beam_size}
+        return {"model": self.model, "language": self.language, "vad": self.vad, "beam_size": self.beam_size,
+                "chinese_script": self.chinese_script}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,9 @@ class RawTranscript:
     language: str
     language_probability: float
     segments: tuple[tuple[RawWord, ...], ...]
+    # What the model hears when the language is forced: a mismatch means the wrong --language.
+    detected_language: str = ""
+    detected_probability: float = 0.0
 
 
 class Recognizer(Protocol):

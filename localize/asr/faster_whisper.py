@@ -70,6 +70,11 @@ class FasterWhisperRecognizer:
 
     def recognize(self, audio: Path) -> RawTranscript:
         model = self._load()
+        detected, detected_p = "", 0.0
+        if self.options.language:
+            from faster_whisper import decode_audio
+
+            detected, detected_p, _ = model.detect_language(decode_audio(str(audio)), vad_filter=self.options.vad)
         segments, info = model.transcribe(
             str(audio),
             language=self.options.language,
@@ -86,7 +91,8 @@ class FasterWhisperRecognizer:
             if words:
                 out.append(words)
         return RawTranscript(
-            language=info.language, language_probability=float(info.language_probability), segments=tuple(out)
+            language=info.language, language_probability=float(info.language_probability), segments=tuple(out),
+            detected_language=detected or info.language, detected_probability=float(detected_p or info.language_probability),
         )
 
     def release(self) -> None:

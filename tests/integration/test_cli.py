@@ -77,6 +77,26 @@ def test_silence_gets_a_clear_error(tmp_path: Path) -> None:
     assert_nothing_complete(tmp_path / "out")
 
 
+MUSIC = Path("/usr/share/asterisk/moh/macroform-cold_day.wav")  # Debian asterisk-moh-opsound-wav, CC BY-SA 3.0
+
+
+@pytest.mark.skipif(not MUSIC.exists(), reason="Debian package asterisk-moh-opsound-wav is not installed")
+def test_music_only_gets_a_clear_error(tmp_path: Path) -> None:
+    video = tmp_path / "music.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=160x284:d=12", "-ss", "20", "-t", "12", "-i", MUSIC,
+           "-c:v", "libx264", "-c:a", "aac", "-shortest", video)
+    proc = localize_cli("run", video, "-m", "pt-BR", "-o", tmp_path / "out")
+    assert_user_error(proc, "music.mp4", "no speech found")
+    assert_nothing_complete(tmp_path / "out")
+
+
+def test_forced_language_the_speech_is_not_in(tmp_path: Path) -> None:
+    proc = localize_cli("transcribe", SAMPLE, "--language", "zh", "--out", tmp_path / "s.json",
+                        "--cache-dir", tmp_path / "c")
+    assert_user_error(proc, "--language zh was forced", "sounds like es")
+    assert not (tmp_path / "s.json").exists()
+
+
 def test_unknown_market(tmp_path: Path) -> None:
     proc = localize_cli("run", SAMPLE, "-m", "xx-YY", "-o", tmp_path / "out")
     assert_user_error(proc, "unknown market 'xx-YY'", "pt-BR", "--markets-file")

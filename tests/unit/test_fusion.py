@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from localize.artifacts import Line, OcrCue, Word
+from localize.fusion import FusionRules, fuse, similarity
+
+
+def words(*spec: tuple[int, int, str]) -> tuple[Word, ...]:
+    return tuple(Word(start_ms=a, end_ms=b, text=t, probability=0.9) for a, b, t in spec)
+
+
+def asr_line(ws: tuple[Word, ...], text: str) -> Line:
+    return Line(id="L001", start_ms=ws[0].start_ms, end_ms=ws[-1].end_ms, text=text, words=ws, confidence=0.9)
+
+
+def cue(a: int, b: int, text: str, conf: float = 0.95) -> OcrCue:
+    return OcrCue(start_ms=a, end_ms=b, text=text, box=(10, 600, 300, 40), confidence=conf)
+
+
+def test_similarity_ignores_case_space_and_punctuation() -> None:
+    assert similarity("Ask not, what!", "ask not what") == 1.0
+    assert similarity("你竟然敢背叛我！", "你竟然敢背叛我") == 1.0
+    assert similarity("abc", "") == 0.0
+    assert 0.0 < similarity("你竟然敢背叛我", "你竟然感背叛") < 1.0
+
+
+def test_agreeing_cue_gives_ocr_text_with_asr_word_timing() -> None:
+    ws = words((1200, 1500, "你竟然"), (1500, 1900, "感"), (1900, 2600, "背叛我"))
+    out = fuse([asr_line(ws, "你竟然感背叛我")], [cue(1000, 3400, "你竟然敢背叛我！")], "zh")
+    assert len(out) == 1
+    line = out[0]
+    assert line.text == "你竟然敢背叛我！" and line.origin == "fused"
+    assert (line.start_ms, line.end_ms) == (1200, 2600)  # speech timing, not the lingering cue
+    assert line.words == ws
+
+
+def test_one_asr_segment_split_by_two_cues_into_two_lines() -> None:
+    ws = words((0, 400, "我"), (400, 900, "恨你"), (1500, 1800, "走"), (1800, 2300, "开"))
+    out = fuse([asr_line(ws, "我恨你走开")], [cue(0, 1200, "我恨你"), cue(1300, 2500, "走开")], "zh")
+    assert [ln.text for ln in out] == ["我恨你", "走开"]
+    assert [(ln.start_ms, ln.end_ms) for ln in out] == [(0, 900), (1500, 2300)]
+    assert [ln.id for ln in out] == ["L001", "L002"]
+
+
+def test_disagreement_trusts_confident_ocr_and_otherwise_keeps_asr() -> None:
+    ws = words((0, 500, "hello"), (500, 900, "there"))
+    confident = fuse([asr_line(ws, "hello there")], [cue(0, 1000, "完全不同", conf=0.97)], "en")
+    assert confident[0].text == "完全不同" and confident[0].origin == "ocr"
+    doubtful = fuse([asr_line(ws, "hello there")], [cue(0, 1000, "完全不同", conf=0.4)], "en")
+    assert doubtful[0].text == "hello there" and doubtful[0].origin == "asr"
+
+
+def test_cue_without_speech_and_speech_without_cue_are_both_kept() -> None:
+    ws = words((5000, 5400, "ask"), (5400, 5800, "not"))
+    out = fuse([asr_line(ws, "ask not")], [cue(0, 2000, "第一集")], "en")
+    assert [(ln.text, ln.origin) for ln in out] == [("第一集", "ocr"), ("ask not", "asr")]
+    assert (out[0].start_ms, out[0].end_ms) == (0, 2000) and out[0].words == ()
+
+
+def test_slack_catches_a_word_just_before_the_cue_appears() -> None:
+    ws = words((900, 1100, "go"), (1100, 1500, "home"))
+    out = fuse([asr_line(ws, "go home")], [cue(1050, 2000, "Go home!")], "en",
+               FusionRules(slack_ms=200))
+    assert len(out) == 1 and out[0].origin == "fused" and out[0].start_ms == 900
