@@ -110,7 +110,24 @@ _common = [
                  help="Whisper model: 'base' (packaged) or a local CTranslate2 model directory."),
     click.option("--source-subs", type=click.Path(path_type=Path), help="Take the source script from this subtitle file instead of ASR."),
     click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: <out>/.cache)."),
+    click.option("--ocr", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                 help="Read burned-in subtitles (auto: when the 'ocr' extra is installed)."),
+    click.option("--speakers", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                 help="Label who speaks each line (auto: when the 'speakers' extra is installed)."),
+    click.option("--cast-size", type=click.IntRange(min=1), help="How many people speak, when known."),
+    click.option("--cast", "cast_file", type=click.Path(path_type=Path),
+                 help="Series cast file (JSON): the same characters across episodes; created when missing."),
+    click.option("--series", default="", help="The series the cast belongs to (default: the cast file's folder)."),
 ]
+
+
+def _understanding(language: str | None, asr_backend: str, asr_model: str, source_subs: Path | None,
+                   cache_dir: Path | None, ocr: str, speakers: str, cast_size: int | None, cast_file: Path | None,
+                   series: str) -> dict[str, Any]:
+    """RunOptions fields from the options `run` and `transcribe` share."""
+    return {"asr_backend": asr_backend, "asr": _asr_options(language, asr_model), "source_subs": source_subs,
+            "cache_dir": cache_dir, "ocr": ocr, "speakers": speakers, "n_speakers": cast_size,
+            "cast_file": cast_file, "series": series}
 
 
 def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
@@ -143,15 +160,14 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @_with(_common)
 @_user_errors
 def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
-        translate_backend: str | None, tts_backend: str | None, language: str | None, asr_backend: str,
-        asr_model: str, source_subs: Path | None, cache_dir: Path | None) -> None:
+        translate_backend: str | None, tts_backend: str | None, **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from .options import RunOptions
     from .pipeline import localize_episode
 
-    options = RunOptions(asr_backend=asr_backend, asr=_asr_options(language, asr_model), source_subs=source_subs,
-                         translations=_parse_translations(translation), markets_files=markets_file,
-                         translate_backend=translate_backend, tts_backend=tts_backend, cache_dir=cache_dir)
+    options = RunOptions(translations=_parse_translations(translation), markets_files=markets_file,
+                         translate_backend=translate_backend, tts_backend=tts_backend,
+                         **_understanding(**understanding))
     with RichProgress() as progress:
         result = localize_episode(episode, markets, out, options=options, progress=progress)
     console = _console()
@@ -171,26 +187,28 @@ def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[
               help="script.json, or .srt/.vtt/.ass for subtitles of the source lines.")
 @_with(_common)
 @_user_errors
-def transcribe(episode: Path, out: Path, language: str | None, asr_backend: str, asr_model: str,
-               source_subs: Path | None, cache_dir: Path | None) -> None:
-    """Transcribe EPISODE into a timed script."""
+def transcribe(episode: Path, out: Path, **understanding: Any) -> None:
+    """Transcribe EPISODE into a timed, speaker-labelled script (speech fused with burned-in subtitles)."""
     from . import jsonio
     from .options import RunOptions
     from .pipeline import transcribe as run_transcribe
 
-    options = RunOptions(asr_backend=asr_backend, asr=_asr_options(language, asr_model), source_subs=source_subs)
+    options = RunOptions(**_understanding(**understanding))
     with RichProgress() as progress:
-        script = run_transcribe(episode, options=options, cache_dir=cache_dir, progress=progress)
+        script = run_transcribe(episode, options=options, progress=progress)
     if out.suffix.lower() in {".srt", ".vtt", ".ass"}:
         from .markets import SubtitleStyle
         from .subtitles import Cue, build_ssa
 
-        subs = build_ssa([Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=ln.text) for ln in script.lines],
+        subs = build_ssa([Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=ln.text, speaker=ln.speaker)
+                          for ln in script.lines],
                          style=SubtitleStyle())
         jsonio.atomic_write_text(out, subs.to_string(out.suffix.lower().lstrip(".")))
     else:
         jsonio.save(script, out)
-    _console().print(f"{len(script.lines)} lines ({script.language}) -> {out}")
+    speakers = len({ln.speaker for ln in script.lines})
+    origins = ", ".join(f"{o} {sum(ln.origin == o for ln in script.lines)}" for o in sorted({ln.origin for ln in script.lines}))
+    _console().print(f"{len(script.lines)} lines ({script.language}; {origins}; {speakers} speakers) -> {out}")
 
 
 @main.command()
@@ -242,3 +260,66 @@ def backends(as_json: bool) -> None:
         table.add_row(b.stage, b.name, "[green]yes[/green]" if b.available else "[red]no[/red]", escape(b.detail),
                       escape(b.install))
     _console().print(table)
+
+
+@main.group()
+def cast() -> None:
+    """Show and edit a series cast file (characters kept across episodes)."""
+
+
+@cast.command("show")
+@click.argument("cast_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@_user_errors
+def cast_show(cast_file: Path) -> None:
+    """List the characters of CAST_FILE."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .speakers import CastRegistry
+
+    registry = CastRegistry.load(cast_file, _series_of(cast_file))
+    table = Table("id", "name", "lines", "episodes", "voices")
+    for c in registry.characters:
+        table.add_row(c.id, escape(c.name), str(c.lines), ", ".join(c.episodes),
+                      escape(", ".join(f"{b}: {v}" for b, v in sorted(c.voices.items()))))
+    _console().print(table)
+
+
+@cast.command("rename")
+@click.argument("cast_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("character")
+@click.argument("name")
+@_user_errors
+def cast_rename(cast_file: Path, character: str, name: str) -> None:
+    """Give CHARACTER (an id such as C01) a NAME."""
+    from .speakers import CastRegistry
+
+    registry = CastRegistry.load(cast_file, _series_of(cast_file))
+    registry.rename(character, name)
+    registry.save()
+    _console().print(f"{character} is now {name!r} in {cast_file}")
+
+
+@cast.command("voice")
+@click.argument("cast_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("character")
+@click.argument("backend")
+@click.argument("voice")
+@_user_errors
+def cast_voice(cast_file: Path, character: str, backend: str, voice: str) -> None:
+    """Choose the VOICE a TTS BACKEND uses for CHARACTER in every episode."""
+    from .speakers import CastRegistry
+
+    registry = CastRegistry.load(cast_file, _series_of(cast_file))
+    registry.set_voice(character, backend, voice)
+    registry.save()
+    _console().print(f"{character} speaks with {backend}:{voice}")
+
+
+def _series_of(cast_file: Path) -> str:
+    import json
+
+    try:
+        return str(json.loads(cast_file.read_text(encoding="utf-8")).get("series", ""))
+    except (OSError, ValueError, AttributeError):
+        return cast_file.parent.name

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .asr import AsrOptions
+from .fusion import FusionRules
+from .ocr import OcrOptions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,3 +25,22 @@ class RunOptions:
     tts_backend: str | None = None
     # Where artifacts are cached; None: <out>/.cache.
     cache_dir: Path | None = None
+    # Burned-in subtitles: "auto" reads them when the `ocr` extra is installed, "on" requires it, "off".
+    ocr: str = "auto"
+    ocr_options: OcrOptions = field(default_factory=OcrOptions)
+    fusion: FusionRules = field(default_factory=FusionRules)
+    # Who speaks each line: "auto" when the `speakers` extra is installed, "on" requires it, "off".
+    speakers: str = "auto"
+    n_speakers: int | None = None  # the episode's cast size, when known
+    # A series cast (JSON) that keeps characters across episodes; created when missing.
+    cast_file: Path | None = None
+    series: str = ""  # the cast's series; default: the cast file's folder name
+
+    def __post_init__(self) -> None:
+        from .errors import ConfigError
+
+        for name in ("ocr", "speakers"):
+            if getattr(self, name) not in ("auto", "on", "off"):
+                raise ConfigError(f"{name} must be 'auto', 'on' or 'off', not {getattr(self, name)!r}.")
+        if self.n_speakers is not None and self.n_speakers < 1:
+            raise ConfigError(f"n_speakers must be 1 or more, not {self.n_speakers}.")

@@ -256,7 +256,8 @@ def transcribe(
     path: str | Path, *, options: RunOptions | None = None, cache_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Script:
-    """The source script of a video or audio file (speech recognition, cut into lines)."""
+    """The source script of a video or audio file: speech recognition cut into lines, fused with
+    the burned-in subtitles, with speakers."""
     options = options or RunOptions()
     source = open_source(path, need_video=False)
     root = Path(cache_dir or options.cache_dir or Path.home() / ".cache" / "localize" / "artifacts")

@@ -29,6 +29,7 @@ class Cue:
     start_ms: int
     end_ms: int
     text: str
+    speaker: str = ""  # ASS/SSA "Name" (actor) field where the file has one
 
 
 def _decode(path: Path) -> str:
@@ -90,7 +91,7 @@ def load_subtitles(path: str | Path, *, fps: float | None = None) -> tuple[Cue, 
     if fmt == "vtt" and sum(e.end - e.start < 50 for e in events) * 4 >= len(events):  # YouTube auto-captions
         rows = _drop_rolling_repeats(rows)
     cues = tuple(
-        Cue(start_ms=int(e.start), end_ms=int(e.end), text=" ".join(" ".join(r).split()))
+        Cue(start_ms=int(e.start), end_ms=int(e.end), text=" ".join(" ".join(r).split()), speaker=e.name.strip())
         for e, r in zip(events, rows, strict=True) if any(x.strip() for x in r)
     )
     if not cues:
@@ -140,7 +141,8 @@ def build_ssa(cues: Sequence[Cue], *, style: object, play_res: tuple[int, int] =
     s.marginv = round(style.margin_v * scale)
     s.alignment = pysubs2.Alignment.BOTTOM_CENTER
     for cue in cues:
-        subs.append(pysubs2.SSAEvent(start=cue.start_ms, end=cue.end_ms, text=wrap(cue.text, style.max_chars_per_line)))
+        subs.append(pysubs2.SSAEvent(start=cue.start_ms, end=cue.end_ms, name=cue.speaker,
+                                     text=wrap(cue.text, style.max_chars_per_line)))
     return subs
 
 

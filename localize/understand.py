@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import jsonio
-from .artifacts import Line, MediaInfo, Script
+from .artifacts import Line, MediaInfo, OcrTrack, Script
 from .asr import RECOGNIZERS, AsrOptions, RawTranscript
 from .asr.chinese import to_script
 from .asr.lines import LineRules, cut_lines
 from .cache import ArtifactStore, file_sha256, stage_key
 from .errors import InputError, LocalizeError, MediaError
+from .fusion import fuse
 from .media import probe, run_ffmpeg
 from .media.ffmpeg import extract_audio_argv
 from .options import RunOptions
@@ -58,15 +60,49 @@ def extract_audio(source: Source, store: ArtifactStore) -> Audio:
     return store.cached("audio", key, build, lambda p: Audio(key=key, asr=p / "asr.wav", bed=p / "bed.wav"))
 
 
+def _wanted(mode: str, module: str, what: str) -> bool:
+    """Whether an optional stage runs: 'on' always (a missing extra then errors), 'auto' when installed."""
+    if mode == "off":
+        return False
+    if mode == "auto" and importlib.util.find_spec(module) is None:
+        log.info("%s skipped: its extra is not installed", what)
+        return False
+    return True
+
+
 def build_script(
     source: Source, audio: Audio, store: ArtifactStore, options: RunOptions, progress: Progress | None = None
 ) -> tuple[str, Script]:
-    """(cache key, script) from speech recognition or from --source-subs."""
+    """(cache key, script): speech recognition fused with burned-in subtitles, then speakers.
+
+    With --source-subs the script is imported instead and only speakers are added.
+    """
     progress = progress or NullProgress()
     if options.source_subs is not None:
-        return _imported_script(source, Path(options.source_subs), options.asr, store)
+        key, script = _imported_script(source, Path(options.source_subs), options.asr, store)
+    else:
+        asr_key, heard = _recognize(source, audio, store, options, progress)
+        ocr_key, track = _read_subtitles(source, store, options, progress)
+        key = stage_key("script", inputs=[asr_key, ocr_key], options=options.fusion.cache_options())
+
+        def fuse_build(tmp: Path) -> None:
+            lines = fuse(heard.lines, track.cues if track else (), heard.language, options.fusion)
+            language = heard.language if heard.lines or not track else _text_language(track, heard.language)
+            jsonio.save(replace(heard, lines=lines, language=language), tmp / "script.json")
+
+        script = store.cached("script", key, fuse_build, lambda p: jsonio.load(Script, p / "script.json"))
+    if not script.lines:
+        raise LocalizeError(
+            f"{source.path}: no speech found (silence or music only?) and no burned-in subtitles; "
+            "pass the script with --source-subs FILE.srt."
+        )
+    return _speakers(key, script, source, audio, store, options, progress)
+
+
+def _recognize(source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,
+               progress: Progress) -> tuple[str, Script]:
     recognizer = RECOGNIZERS.create(options.asr_backend, options=options.asr)
-    key = stage_key("script", inputs=[audio.key], backend=recognizer.name,
+    key = stage_key("asr", inputs=[audio.key], backend=recognizer.name,
                     model_version=recognizer.model_version(), options=options.asr.cache_options())
 
     def build(tmp: Path) -> None:
@@ -86,12 +122,67 @@ def build_script(
                         backend=recognizer.name, model=recognizer.model_version())
         jsonio.save(script, tmp / "script.json")
 
-    script = store.cached("script", key, build, lambda p: jsonio.load(Script, p / "script.json"))
-    if not script.lines:
-        raise LocalizeError(
-            f"{source.path}: no speech found (silence or music only?); pass the script with --source-subs FILE.srt."
-        )
-    return key, script
+    return key, store.cached("asr", key, build, lambda p: jsonio.load(Script, p / "script.json"))
+
+
+def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
+                    progress: Progress) -> tuple[str, OcrTrack | None]:
+    if not source.info.has_video or not _wanted(options.ocr, "rapidocr_onnxruntime", "burned-in subtitle OCR"):
+        return "no-ocr", None
+    from .ocr import READERS, read_burned_subtitles
+
+    reader = READERS.load(options.ocr_options.reader)  # an unknown reader fails here, listing the known
+    key = stage_key("ocr", inputs=[source.sha256], backend=options.ocr_options.reader,
+                    model_version=reader.model_version(reader), options=options.ocr_options.cache_options())
+
+    def build(tmp: Path) -> None:
+        task = progress.task("read subtitles", options.ocr_options.progress_total(source.info.duration_ms))
+        try:
+            track = read_burned_subtitles(source.path, options.ocr_options, task.advance)
+        finally:
+            task.done()
+        if track.band is None:
+            log.info("%s: no burned-in subtitles found; the script comes from speech alone", source.path)
+        jsonio.save(track, tmp / "ocr.json")
+
+    return key, store.cached("ocr", key, build, lambda p: jsonio.load(OcrTrack, p / "ocr.json"))
+
+
+def _text_language(track: OcrTrack, fallback: str) -> str:
+    text = "".join(c.text for c in track.cues)
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return "zh" if cjk * 2 >= len(text.replace(" ", "")) else fallback
+
+
+def _speakers(key: str, script: Script, source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,
+              progress: Progress) -> tuple[str, Script]:
+    if not _wanted(options.speakers, "resemblyzer", "speaker diarization"):
+        return key, script
+    from .speakers import CastRegistry, Diarization, diarize, label_speakers, model_version
+
+    spk_key = stage_key("speakers", inputs=[key, audio.key], backend="resemblyzer", model_version=model_version(),
+                        options={"n_speakers": options.n_speakers})
+
+    def build(tmp: Path) -> None:
+        task = progress.task("speakers", None)
+        try:
+            found = diarize(script, audio.asr, n_speakers=options.n_speakers)
+        finally:
+            task.done()
+        payload = found if found is not None else Diarization(labels=(), centroids=(), counts=())
+        jsonio.save(payload, tmp / "speakers.json")
+
+    found = store.cached("speakers", spk_key, build, lambda p: jsonio.load(Diarization, p / "speakers.json"))
+    if not found.labels:
+        return spk_key, script
+    cast = None
+    if options.cast_file is not None:
+        cast_path = Path(options.cast_file)
+        cast = CastRegistry.load(cast_path, options.series or cast_path.parent.name)
+    labelled = label_speakers(script, found, cast=cast, episode=source.path.stem)
+    if cast is not None:
+        cast.save()
+    return spk_key, labelled
 
 
 # A forced language the audio clearly is not (the model's own detection at or above this) is an error.
@@ -111,12 +202,13 @@ def _imported_script(source: Source, subs: Path, asr: AsrOptions, store: Artifac
     if not asr.language:
         raise InputError(subs, "the language of --source-subs is unknown", "pass --language too (e.g. --language zh)")
     cues = load_subtitles(subs)
-    key = stage_key("script", inputs=[file_sha256(subs)], backend="import", options={"language": asr.language})
+    key = stage_key("imported", inputs=[file_sha256(subs)], backend="import", options={"language": asr.language})
     lines = tuple(
-        Line(id=f"L{i:03d}", start_ms=c.start_ms, end_ms=c.end_ms, text=c.text, origin="imported")
+        Line(id=f"L{i:03d}", start_ms=c.start_ms, end_ms=c.end_ms, text=c.text, origin="imported",
+             speaker=c.speaker or "SPEAKER_00")
         for i, c in enumerate(cues, start=1)
     )
     script = Script(language=asr.language, duration_ms=source.info.duration_ms, lines=lines,
                     backend="import", model=subs.name)
-    store.cached("script", key, lambda tmp: jsonio.save(script, tmp / "script.json"), lambda p: None)
+    store.cached("imported", key, lambda tmp: jsonio.save(script, tmp / "script.json"), lambda p: None)
     return key, script

@@ -43,9 +43,10 @@ class WhisperXRecognizer:
     def recognize(self, audio: Path) -> RawTranscript:
         wx = _import_whisperx()
         if self._model is None:
-            self._model = wx.load_model(
-                self._path, device="cpu", compute_type="int8", language=self.options.language
-            )
+            with _trusted_vad_checkpoint():
+                self._model = wx.load_model(
+                    self._path, device="cpu", compute_type="int8", language=self.options.language
+                )
         samples = wx.load_audio(str(audio))
         result = self._model.transcribe(samples, batch_size=self.batch_size)
         language = result.get("language") or self.options.language or "en"
@@ -59,6 +60,31 @@ class WhisperXRecognizer:
 
     def release(self) -> None:
         self._model = None
+
+
+# whisperX's VAD checkpoint ships inside its wheel (whisperx/assets/pytorch_model.bin) and was pickled
+# with these classes; torch >= 2.6 loads weights-only and needs them allow-listed, just for this load.
+_VAD_CHECKPOINT_GLOBALS = (
+    "typing.Any", "builtins.list", "builtins.dict", "builtins.int", "collections.defaultdict",
+    "torch.torch_version.TorchVersion", "omegaconf.listconfig.ListConfig", "omegaconf.dictconfig.DictConfig",
+    "omegaconf.base.ContainerMetadata", "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode",
+    "pyannote.audio.core.model.Introspection", "pyannote.audio.core.task.Specifications",
+    "pyannote.audio.core.task.Problem", "pyannote.audio.core.task.Resolution",
+)
+
+
+def _trusted_vad_checkpoint() -> Any:
+    import contextlib
+    import importlib
+
+    import torch
+
+    found = []
+    for name in _VAD_CHECKPOINT_GLOBALS:
+        module, _, attr = name.rpartition(".")
+        with contextlib.suppress(ImportError, AttributeError):
+            found.append(getattr(importlib.import_module(module), attr))
+    return torch.serialization.safe_globals(found)
 
 
 def _words(segment: dict[str, Any]) -> tuple[RawWord, ...]:
