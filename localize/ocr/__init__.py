@@ -30,18 +30,18 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 from ..registry import Registry
+from .merge import TextBox
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..artifacts import OcrTrack
-    from .merge import TextBox
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OcrOptions:
     reader: str = "rapidocr"
-    language: str = "ch"  # a hint for the reader: "ch" reads Chinese, Latin letters and digits
+    language: str = "ch"  # a hint for the reader; rapidocr takes "ch"/"zh" or "en" (one model reads all)
     frame_step_ms: int = 250  # one sample is read every step (4 per second)
     refine_step_ms: int = 50  # cue boundaries are placed to within this; 0 = no refinement (within a step)
     search_region: tuple[float, float] = (0.6, 1.0)  # rows searched for the band, as shares of the height
@@ -117,4 +117,4 @@ def read_burned_subtitles(
     return track
 
 
-__all__ = ["READERS", "OcrOptions", "Reader", "read_burned_subtitles"]
+__all__ = ["READERS", "OcrOptions", "Reader", "TextBox", "read_burned_subtitles"]

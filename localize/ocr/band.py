@@ -38,17 +38,22 @@ class BandRules:
     static_same: float = 0.8  # ...that reads the same in this share of them is an overlay, not subtitles
     same_text: float = 0.3  # readings this close (normalised edit distance) count as the same text
     pad: float = 0.35  # margin above and below the text, in line heights
+    grow_lines: float = 1.3  # room above for a second line when the probes saw only one-line subtitles
 
 
-def find_band(probes: Sequence[Sequence[TextBox]], *, width: int, height: int, rules: BandRules = BandRules()) -> Band | None:
+def find_band(
+    probes: Sequence[Sequence[TextBox]], *, width: int, height: int, rules: BandRules = BandRules()
+) -> Band | None:
     """The band where subtitles recur across `probes` (each one frame's boxes), or None.
 
     Boxes that are confident, wider than tall and roughly centred are grouped by the
     rows they cover (overlapping or less than half a line apart, so two-line subtitles
     form one band). A group seen in at least `static_share` of the probes that reads the
     same text (give or take OCR noise) in `static_same` of them is a watermark or a title,
-    not subtitles. Of the rest, the group seen in
-    the most probes wins (the lower one on a tie), if it is seen in `min_hits` probes.
+    not subtitles. Of the rest, the group seen in the most probes wins (the lower one on a
+    tie), if it is seen in `min_hits` probes. A band whose probes only ever showed one row
+    of text gets room above for a second (subtitles are anchored at the bottom and grow
+    upwards).
     """
     found: list[tuple[int, TextBox]] = []
     for index, boxes in enumerate(probes):
@@ -86,8 +91,10 @@ def find_band(probes: Sequence[Sequence[TextBox]], *, width: int, height: int, r
             continue
         line = round(statistics.median(b.height for _, b in group))
         pad = max(4, round(rules.pad * line))
+        rows = max(_rows([b for i, b in group if i == f]) for f in frames)
+        grow = round(rules.grow_lines * line) if rows == 1 else 0
         band = Band(
-            top=max(0, min(b.y for _, b in group) - pad),
+            top=max(0, min(b.y for _, b in group) - pad - grow),
             bottom=min(height, max(b.y + b.height for _, b in group) + pad),
             line_height=line,
             hits=len(frames),
@@ -95,6 +102,17 @@ def find_band(probes: Sequence[Sequence[TextBox]], *, width: int, height: int, r
         if best is None or (band.hits, band.bottom) >= (best.hits, best.bottom):
             best = band
     return best
+
+
+def _rows(boxes: Sequence[TextBox]) -> int:
+    """How many rows of text the boxes form (boxes overlapping vertically share a row)."""
+    bottoms: list[int] = []
+    for b in sorted(boxes, key=lambda b: b.y):
+        if bottoms and b.y < bottoms[-1] - b.height / 2:
+            bottoms[-1] = max(bottoms[-1], b.y + b.height)
+        else:
+            bottoms.append(b.y + b.height)
+    return len(bottoms)
 
 
 def contrast_mask(gray: np.ndarray, threshold: int = 150) -> np.ndarray:

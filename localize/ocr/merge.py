@@ -139,7 +139,9 @@ class _Run:
     readings: list[FrameReading]
 
 
-def merge_readings(readings: Sequence[FrameReading], *, end_ms: int, options: MergeOptions = MergeOptions()) -> tuple[OcrCue, ...]:
+def merge_readings(
+    readings: Sequence[FrameReading], *, end_ms: int, options: MergeOptions = MergeOptions()
+) -> tuple[OcrCue, ...]:
     """Merge consecutive readings of the same text into cues.
 
     1. Consecutive non-empty readings within `max_distance` of the previous one form a run.
@@ -154,7 +156,8 @@ def merge_readings(readings: Sequence[FrameReading], *, end_ms: int, options: Me
     for i, r in enumerate(readings):
         if not text_key(r.text):
             continue
-        if runs and runs[-1].last == i - 1 and text_distance(runs[-1].readings[-1].text, r.text) <= options.max_distance:
+        follows = runs and runs[-1].last == i - 1
+        if follows and text_distance(runs[-1].readings[-1].text, r.text) <= options.max_distance:
             runs[-1].last = i
             runs[-1].readings.append(r)
         else:

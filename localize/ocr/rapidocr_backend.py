@@ -1,7 +1,7 @@
 """RapidOCR: the PP-OCRv4 Chinese detection and recognition models packaged in rapidocr_onnxruntime.
 
 The recognizer reads simplified and traditional Chinese, Latin letters and digits, so
-the "ch" hint also covers English ("en"). The models ship inside the wheel (15 MB):
+the language hint may be "ch" (or "zh") or "en": the same models serve all three. The models ship inside the wheel (15 MB):
 nothing is downloaded.
 """
 
@@ -19,7 +19,7 @@ from .merge import TextBox
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("ch", "en")
+LANGUAGES = ("ch", "zh", "en")  # one model reads them all: Chinese, Latin letters, digits
 _PACKAGE = "rapidocr_onnxruntime"
 
 
@@ -28,7 +28,8 @@ class RapidOcrReader:
 
     def __init__(self, *, language: str = "ch", threads: int = 0) -> None:
         if language not in LANGUAGES:
-            raise UnknownNameError("OCR language", language, LANGUAGES, "RapidOCR's packaged models read Chinese and English")
+            fix = "RapidOCR's packaged models read Chinese (ch/zh) and English"
+            raise UnknownNameError("OCR language", language, LANGUAGES, fix)
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:

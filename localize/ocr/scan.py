@@ -38,6 +38,7 @@ class OcrStats:
 def scan_video(
     video: Path, options: OcrOptions, progress_advance: Callable[[int], None] = lambda n: None
 ) -> tuple[OcrTrack, OcrStats]:
+    """What :func:`localize.ocr.read_burned_subtitles` does, plus what it cost."""
     began = time.perf_counter()
     info = probe(video)
     if not info.has_video:
@@ -47,7 +48,7 @@ def scan_video(
     reader: Reader = READERS.create(options.reader, language=options.language, threads=options.threads)
     try:
         region = _search_strip(geometry, options)
-        band = _probe_band(video, geometry, region, reader, options)
+        band, stills = _probe_band(video, geometry, region, reader, options)
         progress.advance(options.probe_frames)
         if band is None:
             log.info("%s: no subtitle band found in rows %d-%d", video, region.top, region.top + region.height)
@@ -58,7 +59,8 @@ def scan_video(
         else:
             strip = _band_strip(region, band)
             band_rows = (strip.top, strip.top + strip.height)
-            log.info("%s: subtitle band at rows %d-%d (%d of %d probes)", video, *band_rows, band.hits, options.probe_frames)
+            log.info("%s: subtitle band at rows %d-%d (%d of %d probes)",
+                     video, *band_rows, band.hits, options.probe_frames)
             readings, decoded, sampled, read = _scan_band(video, strip, band.line_height, reader, options, progress)
             dense = options.refine_step_ms or options.frame_step_ms
             end_ms = min(geometry.duration_ms, decoded * dense)
@@ -66,13 +68,13 @@ def scan_video(
         cues = merge_readings(readings, end_ms=end_ms, options=merge)
         track = OcrTrack(
             cues=cues, band=band_rows, frame_step_ms=options.frame_step_ms,
-            frames_read=options.probe_frames + read, backend=reader.name, model=reader.model_version(),
+            frames_read=stills + read, backend=reader.name, model=reader.model_version(),
         )
     finally:
         reader.release()
     progress.finish()
     stats = OcrStats(
-        probe_frames=options.probe_frames, frames_decoded=decoded, frames_sampled=sampled, frames_ocr=read,
+        probe_frames=stills, frames_decoded=decoded, frames_sampled=sampled, frames_ocr=read,
         seconds=time.perf_counter() - began,
     )
     log.info("%s: %d cues; %d band frames decoded, %d sampled, %d read, in %.1f s",
@@ -114,13 +116,16 @@ def _band_strip(region: Strip, band: Band) -> Strip:
     return Strip(top=top, height=height, width=region.width, scale=region.scale)
 
 
-def _probe_band(video: Path, geometry: Geometry, region: Strip, reader: Reader, options: OcrOptions) -> Band | None:
+def _probe_band(
+    video: Path, geometry: Geometry, region: Strip, reader: Reader, options: OcrOptions
+) -> tuple[Band | None, int]:
+    """The band found in the probe stills (in the scaled search region's rows), and how many stills were read."""
     n = options.probe_frames
     every = max(1, geometry.duration_ms // n)
     images = grab_stills(video, every // 2, every, n, region)
     probes = reader.read(images) if images else []
     rules = BandRules(min_confidence=options.min_confidence)
-    return find_band(probes, width=region.out_width, height=region.out_height, rules=rules)
+    return find_band(probes, width=region.out_width, height=region.out_height, rules=rules), len(images)
 
 
 def _scan_band(

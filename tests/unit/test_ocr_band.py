@@ -12,7 +12,9 @@ from localize.ocr.scan import _change_times
 W, H = 960, 288
 
 
-def line(text: str, *, y: int = 190, width: int = 400, height: int = 34, conf: float = 0.99, x: int | None = None) -> TextBox:
+def line(
+    text: str, *, y: int = 190, width: int = 400, height: int = 34, conf: float = 0.99, x: int | None = None
+) -> TextBox:
     left = (W - width) // 2 if x is None else x
     return TextBox(x=left, y=y, width=width, height=height, text=text, confidence=conf)
 
@@ -26,13 +28,15 @@ def test_band_is_where_changing_centred_text_recurs():
     assert band is not None
     assert band.hits == 4
     assert band.line_height == 34
-    assert band.top == 190 - 12 and band.bottom == 190 + 34 + 12  # padded by 0.35 line
+    assert band.bottom == 190 + 34 + 12  # padded by 0.35 line
+    assert band.top == 190 - 12 - 44  # and room for a second line above (1.3 lines)
 
 
 def test_two_line_subtitles_make_one_band():
     probes = [[line("等一下，", y=140), line("你听我解释", y=190)], [line("不必了")], [line("三年前的那个晚上")], []]
     band = find_band(probes, width=W, height=H)
     assert band is not None and band.top < 140 < 190 + 34 < band.bottom
+    assert band.top == 140 - 12  # two rows seen: no extra room
 
 
 def test_static_watermark_is_not_a_band_but_subtitles_beside_it_are():
@@ -113,3 +117,16 @@ def test_subtitles_that_come_back_are_not_an_overlay():
     # The same line in half the probes (a looped clip, a catchphrase) still changes in the other half.
     probes = [[line("宇宙守护神保护我们" if i % 2 else "轻轻一跳就能飞跃高楼")] for i in range(12)]
     assert find_band(probes, width=W, height=H) is not None
+
+
+def test_band_rows_map_to_even_source_rows_inside_the_search_region():
+    from localize.ocr.band import Band
+    from localize.ocr.frames import Strip
+    from localize.ocr.scan import _band_strip
+
+    region = Strip(top=1152, height=768, width=1080, scale=960 / 1080)  # scaled to 960x682
+    strip = _band_strip(region, Band(top=101, bottom=183, line_height=40, hits=5))
+    assert strip.top % 2 == 0 and strip.height % 2 == 0
+    assert strip.top <= 1152 + 101 * 768 / 682 and 1152 + 183 * 768 / 682 <= strip.top + strip.height
+    edge = _band_strip(Strip(top=432, height=288, width=960, scale=1.0), Band(top=201, bottom=288, line_height=40, hits=3))
+    assert edge.top + edge.height <= 720

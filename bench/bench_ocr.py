@@ -1,0 +1,212 @@
+"""Benchmark burned-in subtitle OCR (localize.ocr) on episodes with known subtitles.
+
+It builds the integration test's episode (tests/integration/test_ocr.py): the Chinese cues of
+../shared/media/subtitles/srt_lib/gb2312.srt, fitted into 0.5-9.5 s, burned with libass onto
+../shared/media/video/talking_man_outdoors.mp4 (960x720, 10 s of picture). It reads it back
+with ``localize.ocr.scan.scan_video`` (what ``read_burned_subtitles`` runs, plus its counters)
+and reports:
+
+- CER (jiwer, spaces and punctuation dropped), overall and per cue;
+- mean and max |error| of cue starts and ends, in ms;
+- the OCR pass's frames decoded and frames OCR'd, wall time, and frames per second.
+
+It does the same on the episode looped 6 times (60 s, 18 cues), and on that loop burned at
+1080x1920 onto samples/episode.mp4 (the same man, the shape of a microdrama), to give the cost
+per minute of video; then it writes bench/results/ocr.json and bench/results/ocr.md (with
+machine info).
+
+    .venv/bin/python bench/bench_ocr.py [--episodes 1 6 6v] [--repeats 2]
+
+Wall times are the median of `--repeats` runs (each loads the model afresh, as the pipeline does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.integration.test_ocr, which builds the episodes
+
+from localize.media.probe import probe
+from localize.ocr import OcrOptions
+from localize.ocr.scan import scan_video
+from tests.integration.test_ocr import (
+    build_gb2312_episode,
+    cer,
+    font_available,
+    pair_cues,
+)
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def run_episode(workdir: Path, loops: int, vertical: bool, repeats: int, options: OcrOptions) -> dict:
+    video, truth = build_gb2312_episode(workdir, loops=loops, vertical=vertical)
+    info = probe(video)
+    runs = [scan_video(video, options) for _ in range(repeats)]
+    track, stats = runs[0]
+    wall = statistics.median(s.seconds for _, s in runs)
+    duration_ms = info.duration_ms
+    cues = []
+    for t, f in pair_cues(truth, track.cues):
+        cues.append({
+            "truth": t.text, "read": f.text if f else None, "cer": round(cer(t.text, f.text if f else ""), 4),
+            "truth_start_ms": t.start_ms, "truth_end_ms": t.end_ms,
+            "start_ms": f.start_ms if f else None, "end_ms": f.end_ms if f else None,
+            "start_error_ms": f.start_ms - t.start_ms if f else None,
+            "end_error_ms": f.end_ms - t.end_ms if f else None,
+            "confidence": f.confidence if f else None,
+        })
+    starts = [abs(c["start_error_ms"]) for c in cues if c["start_error_ms"] is not None]
+    ends = [abs(c["end_error_ms"]) for c in cues if c["end_error_ms"] is not None]
+    ocr_frames = stats.probe_frames + stats.frames_ocr
+    return {
+        "episode": f"gb2312 x{loops}{' vertical' if vertical else ''}",
+        "video": f"{video.name} ({info.width}x{info.height}, {duration_ms / 1000:.1f} s)",
+        "duration_ms": duration_ms,
+        "cues_true": len(truth),
+        "cues_read": len(track.cues),
+        "cues_missed": sum(c["read"] is None for c in cues),
+        "cer_overall": round(cer("".join(t.text for t in truth), "".join(c.text for c in track.cues)), 4),
+        "start_error_ms": {"mean": round(statistics.fmean(starts), 1) if starts else None, "max": max(starts, default=None)},
+        "end_error_ms": {"mean": round(statistics.fmean(ends), 1) if ends else None, "max": max(ends, default=None)},
+        "band": track.band,
+        "frames": {
+            "probe_stills": stats.probe_frames,
+            "band_decoded": stats.frames_decoded,
+            "band_sampled": stats.frames_sampled,
+            "band_ocr": stats.frames_ocr,
+            "ocr_total": ocr_frames,
+        },
+        "wall_s": {"median": round(wall, 3), "runs": [round(s.seconds, 3) for _, s in runs]},
+        "fps": {
+            "decoded": round(stats.frames_decoded / wall, 1),
+            "sampled": round(stats.frames_sampled / wall, 1),
+            "ocr": round(ocr_frames / wall, 2),
+        },
+        "realtime_factor": round(duration_ms / 1000 / wall, 2),
+        "seconds_per_minute_of_video": round(wall / (duration_ms / 60_000), 2),
+        "cues": cues,
+    }
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        nproc = len(os.sched_getaffinity(0))
+    ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=False).stdout
+    ffmpeg_version = ffmpeg_version.splitlines()[0].split(" Copyright")[0]
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "nproc": nproc,
+        "cpu_model": cpu,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": sys.version.split()[0],
+        "rapidocr_onnxruntime": version("rapidocr_onnxruntime"),
+        "onnxruntime": version("onnxruntime"),
+        "ffmpeg": ffmpeg_version,
+    }
+
+
+def markdown(result: dict) -> str:
+    m, opts = result["machine"], result["options"]
+    lines = [
+        "# Burned-in subtitle OCR benchmark",
+        "",
+        (f"{m['date']} · {m['cpu_model']} · nproc {m['nproc']} · load average at start "
+         f"{', '.join(map(str, m['load_average_at_start']))} · {m['platform']}"),
+        f"rapidocr_onnxruntime {m['rapidocr_onnxruntime']} (PP-OCRv4 det+rec ch) · onnxruntime {m['onnxruntime']} · {m['ffmpeg']}",
+        "",
+        (f"Options: frame step {opts['frame_step_ms']} ms (OCR samples), boundary refinement every "
+         f"{opts['refine_step_ms']} ms, {opts['probe_frames']} probe stills, search region {opts['search_region']}."),
+        ("Episode: the gb2312.srt cues fitted into 0.5-9.5 s and burned (Noto Sans CJK SC 44 px, white, black "
+         "outline) onto talking_man_outdoors.mp4 (960x720); `x6` loops it to 60 s (18 cues); `vertical` burns the "
+         "loop onto samples/episode.mp4 scaled to 1080x1920 (64 px text). CER: jiwer, spaces and "
+         "punctuation dropped. Wall: median of the runs, model load included."),
+        "",
+        "| episode | cues read/true | CER | start err mean/max ms | end err mean/max ms | stills + band frames decoded | frames OCR'd | wall s | decoded fps | OCR'd fps | x realtime | s per min of video |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in result["episodes"]:
+        f = e["frames"]
+        lines.append(
+            f"| {e['episode']} | {e['cues_read']}/{e['cues_true']} | {e['cer_overall']:.3f} | "
+            f"{e['start_error_ms']['mean']}/{e['start_error_ms']['max']} | {e['end_error_ms']['mean']}/{e['end_error_ms']['max']} | "
+            f"{f['probe_stills']} + {f['band_decoded']} | {f['ocr_total']} ({f['probe_stills']} stills + {f['band_ocr']} of "
+            f"{f['band_sampled']} samples) | {e['wall_s']['median']:.2f} | {e['fps']['decoded']} | {e['fps']['ocr']} | "
+            f"{e['realtime_factor']} | {e['seconds_per_minute_of_video']} |"
+        )
+    first = result["episodes"][0]
+    lines += ["", f"Per cue ({first['episode']}):", "",
+              "| truth | read | CER | start true/read (err) ms | end true/read (err) ms | confidence |", "|---|---|---|---|---|---|"]
+    for c in first["cues"]:
+        lines.append(
+            f"| {c['truth']} | {c['read']} | {c['cer']:.3f} | {c['truth_start_ms']}/{c['start_ms']} ({c['start_error_ms']:+d}) | "
+            f"{c['truth_end_ms']}/{c['end_ms']} ({c['end_error_ms']:+d}) | {c['confidence']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", nargs="+", default=["1", "6", "6v"],
+                        help="episodes as LOOPS (10 s each) with a 'v' suffix for 1080x1920: default 1 6 6v")
+    parser.add_argument("--repeats", type=int, default=2, help="OCR runs per episode (the median wall time counts)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if not font_available():
+        print("error: font 'Noto Sans CJK SC' is not installed (apt-get install fonts-noto-cjk)", file=sys.stderr)
+        return 2
+    options = OcrOptions()
+    machine = machine_info()
+    episodes = []
+    with tempfile.TemporaryDirectory(prefix="bench-ocr-") as tmp:
+        for spec in args.episodes:
+            loops, vertical = int(spec.rstrip("v")), spec.endswith("v")
+            try:
+                episodes.append(run_episode(Path(tmp), loops, vertical, args.repeats, options))
+            except BaseException as exc:  # pytest.skip() from shared_media(): ../shared/media is absent
+                if type(exc).__name__ == "Skipped":
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
+                raise
+            e = episodes[-1]
+            print(f"{e['episode']}: CER {e['cer_overall']:.3f}, start err mean/max {e['start_error_ms']['mean']}/"
+                  f"{e['start_error_ms']['max']} ms, end err {e['end_error_ms']['mean']}/{e['end_error_ms']['max']} ms, "
+                  f"{e['wall_s']['median']:.2f} s wall, {e['fps']['decoded']} decoded fps, {e['fps']['ocr']} OCR'd fps, "
+                  f"{e['seconds_per_minute_of_video']} s per minute of video")
+    result = {
+        "machine": machine,
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.cache_options().items()},
+        "episodes": episodes,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "ocr.json").write_text(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    (args.results / "ocr.md").write_text(markdown(result))
+    print(f"wrote {args.results / 'ocr.json'} and {args.results / 'ocr.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
