@@ -7,7 +7,8 @@ after the voice stops. The rules:
 
 1. Each ASR word goes to the OCR cue whose time window (widened by
    `slack_ms`) holds the word's midpoint; a word no cue holds stays ASR-only.
-2. A cue with words: its line takes the cue's text and the words' timing.
+2. A cue with words: its line takes the cue's text and the words' timing; a word
+   the speech has at either end of the line and the OCR missed is put back.
    When the two texts agree (character similarity >= `agree`), origin is
    ``fused``. When they disagree, the OCR text still wins if the OCR was
    confident (>= `trust_ocr`), origin ``ocr``; otherwise the ASR words' text
@@ -21,6 +22,7 @@ Lines are then sorted by start and renumbered L001, L002...
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +57,31 @@ def _join(words: Sequence[Word], spaced: bool) -> str:
     return (" " if spaced else "").join(w.text for w in words).strip()
 
 
+# OCR drops the space after closing punctuation: 'Bible"of' -> 'Bible" of' (not "1,455").
+_GLUED = re.compile(r"(?<=[^\W\d_])([\"”’),.!?;:])(?=[^\W\d_])")
+
+
+def _mend_edges(read: str, words: Sequence[Word], spaced: bool) -> str:
+    """The OCR text, with words the speech has at either end and the OCR missed put back.
+
+    OCR detection tends to lose a short word at a line's edge ("or", "啊"); inside the line the
+    OCR's reading wins (names, numbers, homophones are where it beats ASR). A lost edge word next
+    to a word the two read differently ("or 42" / "forty-two") is not recovered.
+    """
+    if spaced:
+        read = _GLUED.sub(r"\1 ", read)
+    heard = [w.text for w in words] if spaced else list("".join(w.text for w in words))
+    seen = read.split() if spaced else list(read)
+    ops = difflib.SequenceMatcher(None, [_plain(t) for t in heard], [_plain(t) for t in seen],
+                                  autojunk=False).get_opcodes()
+    if not ops:
+        return read
+    head = heard[: ops[0][2]] if ops[0][0] == "delete" else []
+    tail = heard[ops[-1][1]:] if ops[-1][0] == "delete" and len(ops) > 1 else []
+    glue = " " if spaced else ""
+    return glue.join([*head, read, *tail]) if head or tail else read
+
+
 def fuse(asr_lines: Sequence[Line], cues: Sequence[OcrCue], language: str,
          rules: FusionRules = FusionRules()) -> tuple[Line, ...]:
     spaced = language not in {"zh", "ja", "th", "lo", "km", "my"}
@@ -81,7 +108,7 @@ def fuse(asr_lines: Sequence[Line], cues: Sequence[OcrCue], language: str,
         heard = _join(words, spaced)
         sim = similarity(cue.text, heard)
         if sim >= rules.agree:
-            text, origin, conf = cue.text, "fused", (cue.confidence + sim) / 2
+            text, origin, conf = _mend_edges(cue.text, words, spaced), "fused", (cue.confidence + sim) / 2
         elif cue.confidence >= rules.trust_ocr:
             text, origin, conf = cue.text, "ocr", cue.confidence * (0.5 + sim / 2)
         else:

@@ -86,8 +86,16 @@ def build_script(
         key = stage_key("script", inputs=[asr_key, ocr_key], options=options.fusion.cache_options())
 
         def fuse_build(tmp: Path) -> None:
-            lines = fuse(heard.lines, track.cues if track else (), heard.language, options.fusion)
-            language = heard.language if heard.lines or not track else _text_language(track, heard.language)
+            cues = track.cues if track else ()
+            language = heard.language
+            if cues and not heard.lines:  # nothing heard: the subtitles are the script
+                language = "zh" if sum(_is_chinese(c.text) for c in cues) * 2 >= len(cues) else language
+            # A cue in another script than the spoken language (a translation) is no second reading of it.
+            same = [c for c in cues if _is_chinese(c.text) == (language in CJK_LANGUAGES)]
+            if len(same) < len(cues):
+                log.info("%s: %d burned-in cues are not in the spoken %s; not fused", source.path,
+                         len(cues) - len(same), language)
+            lines = fuse(heard.lines, same, language, options.fusion)
             jsonio.save(replace(heard, lines=lines, language=language), tmp / "script.json")
 
         script = store.cached("script", key, fuse_build, lambda p: jsonio.load(Script, p / "script.json"))
@@ -133,7 +141,7 @@ def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
 
     reader = READERS.load(options.ocr_options.reader)  # an unknown reader fails here, listing the known
     key = stage_key("ocr", inputs=[source.sha256], backend=options.ocr_options.reader,
-                    model_version=reader.model_version(reader), options=options.ocr_options.cache_options())
+                    model_version=reader.model_version(), options=options.ocr_options.cache_options())
 
     def build(tmp: Path) -> None:
         task = progress.task("read subtitles", options.ocr_options.progress_total(source.info.duration_ms))
@@ -148,10 +156,13 @@ def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
     return key, store.cached("ocr", key, build, lambda p: jsonio.load(OcrTrack, p / "ocr.json"))
 
 
-def _text_language(track: OcrTrack, fallback: str) -> str:
-    text = "".join(c.text for c in track.cues)
-    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
-    return "zh" if cjk * 2 >= len(text.replace(" ", "")) else fallback
+CJK_LANGUAGES = ("zh", "ja")
+
+
+def _is_chinese(text: str) -> bool:
+    """Mostly Chinese characters (han), as burned-in Chinese subtitles are."""
+    text = "".join(text.split())
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text) * 2 >= max(len(text), 1)
 
 
 def _speakers(key: str, script: Script, source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,

@@ -87,7 +87,8 @@ class Reader(Protocol):
 
     name: str
 
-    def model_version(self) -> str: ...
+    def model_version(self) -> str:  # also callable on the class (cache keys, before loading)
+        ...
 
     def read(self, images: Sequence[np.ndarray]) -> list[tuple[TextBox, ...]]:
         """The text lines in each image (2-D grey or BGR uint8), in that image's pixels."""

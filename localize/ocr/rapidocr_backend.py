@@ -47,7 +47,9 @@ class RapidOcrReader:
         )
         _quiet_rapidocr_logs()
 
-    def model_version(self) -> str:
+    @staticmethod
+    def model_version() -> str:
+        """Callable on the class: cache keys need it without loading the models."""
         try:
             package = version(_PACKAGE)
         except PackageNotFoundError:

@@ -61,3 +61,12 @@ def test_slack_catches_a_word_just_before_the_cue_appears() -> None:
     out = fuse([asr_line(ws, "go home")], [cue(1050, 2000, "Go home!")], "en",
                FusionRules(slack_ms=200))
     assert len(out) == 1 and out[0].origin == "fused" and out[0].start_ms == 900
+
+
+def test_a_word_the_ocr_lost_at_the_edge_is_put_back_from_speech() -> None:
+    ws = words((0, 100, "or"), (100, 500, "the"), (500, 900, "Guttenberg"), (900, 1300, "Bible"))
+    out = fuse([asr_line(ws, "or the Guttenberg Bible")], [cue(0, 1500, 'the "Gutenberg"Bible')], "en")
+    assert out[0].text == 'or the "Gutenberg" Bible' and out[0].origin == "fused"
+    zh = words((0, 300, "啊"), (300, 900, "砸自己"), (900, 1200, "的脚"), (1200, 1500, "嘛"))
+    out = fuse([asr_line(zh, "啊砸自己的脚嘛")], [cue(0, 1500, "砸自己的脚")], "zh")
+    assert out[0].text == "啊砸自己的脚嘛"
