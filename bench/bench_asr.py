@@ -12,6 +12,7 @@ Left out, with reasons printed: multilingual.mp3 (its "reference" is whisper-tin
 a human transcript). stereo_diarization.wav is scored per channel (one speaker each).
 
     .venv/bin/python bench/bench_asr.py [--backend faster-whisper] [--model base] [--model /path/ct2-dir]
+    /path/to/whisperx-venv/bin/python bench/bench_asr.py --backend faster-whisper --backend whisperx --name asr-whisperx
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", action="append", dest="backends")
     ap.add_argument("--model", action="append", dest="models")
+    ap.add_argument("--name", default="asr", help="results file stem under bench/results (default asr)")
     args = ap.parse_args(argv)
     if not MEDIA.is_dir():
         print(f"{MEDIA} is absent: this benchmark needs the shared media of the development workspace")
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "nproc": os.cpu_count(),
                "python": sys.version.split()[0], "platform": platform.platform()}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "asr.json").write_text(json.dumps({"machine": machine, "runs": runs}, indent=2, ensure_ascii=False))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps({"machine": machine, "runs": runs}, indent=2, ensure_ascii=False))
     lines = ["# Speech recognition on ../shared/media/speech", "",
              f"machine: {machine['nproc']} cores, Python {machine['python']}, {machine['date']}", ""]
     for run in runs:
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{f.get('hypothesis_simplified', f['hypothesis'])[:90]} |")
         lines.append("")
     lines.append("Re-run: `.venv/bin/python bench/bench_asr.py` (add `--model DIR` for another CTranslate2 model).")
-    (RESULTS / "asr.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

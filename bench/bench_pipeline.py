@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EPISODE = ROOT / "samples" / "episode.mp4"
 DEFAULT_RESULTS = ROOT / "bench" / "results"
 
+# Stages shared by every market, as the library's progress tasks name them.
+SHARED_STAGES = ("decode audio", "transcribe", "read subtitles", "speakers")
+
 # The render's encoder settings (localize/render/video.py: RenderSpec defaults + visible AI label).
 BASELINE_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
                  "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart"]
@@ -125,7 +128,7 @@ def summarise(name: str, markets: list[str], rec: Recorder, t0: float, total: fl
         task = rec.find(label)
         return task.seconds if task else None
 
-    shared = {"decode audio": secs("decode audio"), "transcribe": secs("transcribe")}
+    shared = {label: secs(label) for label in SHARED_STAGES}
     per_market = {}
     for tag in markets:
         dub = rec.find(f"{tag} dub")
@@ -197,9 +200,10 @@ def fmt(v: float | None) -> str:
 def stage_rows(runs: list[dict], all_markets: list[str]) -> list[tuple[str, list[str]]]:
     rows: list[tuple[str, list[str]]] = []
     rows.append(("decode audio", [fmt(r["stages_s"]["decode audio"]) for r in runs]))
-    rows.append(("transcribe", [
-        fmt(r["stages_s"]["transcribe"]) if r["transcribe_task_created"] else f"0 (no task, {r['script_cache']})"
-        for r in runs]))
+    for label in SHARED_STAGES[1:]:
+        rows.append((label, [
+            fmt(r["stages_s"][label]) if r["stages_s"][label] is not None else "0 (no task, cached)"
+            for r in runs]))
     for tag in all_markets:
         for stage in ("translate", "dub", "mix", "render"):
             cells = []

@@ -55,3 +55,5 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_models(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Assembled models (Whisper base) go to a per-session temp dir, not the user's cache.
     monkeypatch.setenv("LOCALIZE_MODELS_DIR", str(models_dir))
+    # No model hub here: libraries that would try one (whisperX alignment) fail at once, no retries.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
