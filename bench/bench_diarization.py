@@ -42,10 +42,7 @@ Writes bench/results/diarization.json and diarization.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -53,6 +50,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from machine import machine_info as base_machine_info  # bench/machine.py (this folder is on sys.path)
 
 import numpy as np
 import soundfile as sf
@@ -258,30 +257,9 @@ def _r(x: float) -> float:
 
 
 def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import torch
 
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = None
-    return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "cpu_model": cpu,
-        "nproc": len(os.sched_getaffinity(0)),
-        "load_avg_1min_at_start": load,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "torch_threads_default": torch.get_num_threads(),
-    }
+    return base_machine_info(torch=torch.__version__, torch_threads_default=torch.get_num_threads())
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict:

@@ -23,16 +23,14 @@ Wall times are the median of `--repeats` runs (each loads the model afresh, as t
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
+
+from machine import machine_info as base_machine_info  # bench/machine.py (this folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.integration.test_ocr, which builds the episodes
@@ -101,32 +99,7 @@ def run_episode(workdir: Path, loops: int, vertical: bool, repeats: int, options
 
 
 def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        nproc = len(os.sched_getaffinity(0))
-    ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=False).stdout
-    ffmpeg_version = ffmpeg_version.splitlines()[0].split(" Copyright")[0]
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "nproc": nproc,
-        "cpu_model": cpu,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": sys.version.split()[0],
-        "rapidocr_onnxruntime": version("rapidocr_onnxruntime"),
-        "onnxruntime": version("onnxruntime"),
-        "ffmpeg": ffmpeg_version,
-    }
+    return base_machine_info(rapidocr_onnxruntime=version("rapidocr_onnxruntime"), onnxruntime=version("onnxruntime"))
 
 
 def markdown(result: dict) -> str:

@@ -22,10 +22,7 @@ opens no task, which is how the runs show what was reused.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -34,6 +31,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from machine import machine_info as base_machine_info  # bench/machine.py (this folder is on sys.path)
 
 import localize
 
@@ -162,35 +161,11 @@ def summarise(name: str, markets: list[str], rec: Recorder, t0: float, total: fl
 
 
 def machine_info(episode: Path) -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        nproc = len(os.sched_getaffinity(0))
-    ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
     info = localize.probe(episode)
-    return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "nproc": nproc,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu,
-        "python": sys.version.split()[0],
-        "localize": localize.__version__,
-        "ffmpeg": ffmpeg_version,
-        "episode": str(episode),
-        "episode_duration_s": info.duration_ms / 1000,
-        "episode_video": f"{info.width}x{info.height}",
-        "episode_bytes": episode.stat().st_size,
-    }
+    return base_machine_info(
+        localize=localize.__version__, episode=str(episode), episode_duration_s=info.duration_ms / 1000,
+        episode_video=f"{info.width}x{info.height}", episode_bytes=episode.stat().st_size,
+    )
 
 
 def fmt(v: float | None) -> str:

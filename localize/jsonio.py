@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,43 +78,39 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file beside `path`, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise DiskFullError(path) from exc
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    _atomic(Path(path), write)
 
 
 def atomic_copy(src: Path, dst: Path) -> None:
     """Copy `src` to `dst` through a temp file and a rename."""
     import shutil
 
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.fchmod(fd, _FILE_MODE)
-    os.close(fd)
+    _atomic(Path(dst), lambda tmp: shutil.copyfile(src, tmp))
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Fill a temp file beside `path` with `write`, then rename it into place; a full disk is a
+    DiskFullError, and no temp file is left behind on any failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        os.fchmod(fd, _FILE_MODE)
+        os.close(fd)
+        write(tmp)
+        os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
-            raise DiskFullError(dst) from exc
+            raise DiskFullError(path) from exc
         raise
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
