@@ -35,6 +35,20 @@ class SubtitleStyle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     max_chars_per_line: int = 42
 
 
+class StyleGuide(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How a market wants its dialogue adapted (sent to LLM adapters with every request)."""
+
+    formality: str = "match the source"  # e.g. "informal (tu)", "formal (usted)"
+    honorifics: str = "adapt to natural local forms of address"
+    units: str = "local"  # "metric", "imperial", "local"
+    currency: str = ""  # e.g. "BRL"; empty: keep the source's
+    names: str = "keep"  # "keep" the source names, or "localize" them from the series bible
+    profanity: str = "soften"  # "keep", "soften", "remove"
+    reading_speed_cps: float = 17.0  # subtitle characters per second a viewer can read
+    speaking_rate_cps: float = 15.0  # characters per second of natural speech, for length budgets
+    notes: str = ""
+
+
 class AiLabel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     text: str = "AI-generated dub"
     visible: bool = True  # burn a small label into the picture; metadata always carries it
@@ -52,6 +66,7 @@ class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     loudness: LoudnessTarget = LoudnessTarget()
     subtitles: SubtitleStyle = SubtitleStyle()
     ai_label: AiLabel = AiLabel()
+    style: StyleGuide = StyleGuide()
 
 
 def _parse(path: Path | str, text: str) -> dict[str, Market]:
@@ -103,4 +118,4 @@ def get_market(tag: str, markets: dict[str, Market] | None = None) -> Market:
     raise UnknownNameError("market", tag, markets, "add it in a --markets-file")
 
 
-__all__ = ["AiLabel", "LoudnessTarget", "Market", "SubtitleStyle", "builtin_markets", "get_market", "load_markets"]
+__all__ = ["AiLabel", "LoudnessTarget", "Market", "StyleGuide", "SubtitleStyle", "builtin_markets", "get_market", "load_markets"]
