@@ -74,7 +74,9 @@ class TargetLine:
     source_text: str
     text: str
     route: tuple[str, ...]  # e.g. ("apertium:spa-eng", "bergamot:en-pt")
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # over-budget, idiom, glossary:<term>, fallback:<backend>, ...
+    budget_chars: int = 0  # the most characters the line's slot holds at the language's speaking rate
+    literal: str = ""  # for a line the adapter marked idiomatic: the source word for word
 
 
 @_frozen
@@ -82,6 +84,9 @@ class Translation:
     source_language: str
     target_language: str
     lines: tuple[TargetLine, ...]
+    # lines within their length budget as first translated, and after shorter rewrites
+    within_budget_first: int = 0
+    within_budget_final: int = 0
 
 
 @_frozen
@@ -132,6 +137,8 @@ class ReportLine:
     overflow_ms: int
     route: tuple[str, ...]
     flags: tuple[str, ...] = ()
+    budget_chars: int = 0
+    literal: str = ""
 
 
 @_frozen
@@ -146,6 +153,8 @@ class Report:
     ai_label: str
     lines: tuple[ReportLine, ...]
     loudness: Loudness
+    within_budget_first: int = 0  # lines within their length budget as first translated
+    within_budget_final: int = 0  # ... and after shorter rewrites
 
 
 @_frozen

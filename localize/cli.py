@@ -156,17 +156,20 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @click.option("--markets-file", multiple=True, type=click.Path(path_type=Path), help="Your own markets (TOML).")
 @click.option("--translation", multiple=True, metavar="MARKET=FILE", help="Human translation subtitles for a market.")
 @click.option("--translate-backend", help="Use this translation backend for every market.")
+@click.option("--bible", "bible_file", type=click.Path(path_type=Path),
+              help="Series bible (TOML/JSON): synopsis, character names per language, glossary.")
 @click.option("--tts-backend", help="Use this TTS backend for every market.")
 @_with(_common)
 @_user_errors
 def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
-        translate_backend: str | None, tts_backend: str | None, **understanding: Any) -> None:
+        translate_backend: str | None, bible_file: Path | None, tts_backend: str | None,
+        **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from .options import RunOptions
     from .pipeline import localize_episode
 
     options = RunOptions(translations=_parse_translations(translation), markets_files=markets_file,
-                         translate_backend=translate_backend, tts_backend=tts_backend,
+                         translate_backend=translate_backend, bible_file=bible_file, tts_backend=tts_backend,
                          **_understanding(**understanding))
     with RichProgress() as progress:
         result = localize_episode(episode, markets, out, options=options, progress=progress)

@@ -8,6 +8,7 @@ from pathlib import Path
 from .asr import AsrOptions
 from .fusion import FusionRules
 from .ocr import OcrOptions
+from .translate.adapt import AdaptOptions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +23,9 @@ class RunOptions:
     markets_files: tuple[Path, ...] = ()
     # Override every market's backends (None: the market's own preference list).
     translate_backend: str | None = None
+    # The series bible (TOML/JSON): synopsis, character names per language, glossary.
+    bible_file: Path | None = None
+    adapt: AdaptOptions = field(default_factory=AdaptOptions)
     tts_backend: str | None = None
     # Where artifacts are cached; None: <out>/.cache.
     cache_dir: Path | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import jsonio
@@ -18,7 +18,7 @@ from .artifacts import (
     DubTrack, EpisodeResult, LocalizedLine, LocalizedScript, Loudness, MarketResult, Report, ReportLine, Script,
     Translation,
 )
-from .cache import ArtifactStore, file_sha256, stage_key
+from .cache import ArtifactStore, stage_key
 from .dub import DUB_RATE, dub_lines
 from .errors import ConfigError, LocalizeError
 from .markets import Market, get_market, load_markets
@@ -29,9 +29,7 @@ from .progress import NullProgress, Progress
 from .render.report import write_report
 from .render.video import RENDER_VERSION, RenderSpec, render_argv
 from .subtitles import Cue, build_ssa, write_subtitles
-from .translate import TRANSLATORS
-from .translate.route import plan_route, translate_lines
-from .translate.subtitles import align_human_translation
+from .translate.stage import preferences, translate_market
 from .tts import SYNTHESIZERS, Synthesizer
 from .understand import Audio, Source, build_script, extract_audio, open_source
 
@@ -62,39 +60,6 @@ def choose_voice(market: Market, override: str | None) -> Voice:
         return Voice(synthesizer, voice)
     raise ConfigError(f"no usable voice for market {market.tag} ({'; '.join(problems)}); set one under "
                       f"'voices' in a --markets-file.")
-
-
-def _translation_prefs(market: Market, options: RunOptions) -> tuple[str, ...]:
-    prefs = (options.translate_backend,) if options.translate_backend else market.translation
-    for name in prefs:
-        TRANSLATORS.load(name)  # an unknown name fails before any work
-    return prefs
-
-
-def translate_market(
-    market: Market, script_key: str, script: Script, store: ArtifactStore, options: RunOptions
-) -> tuple[str, Translation]:
-    human = dict((tag.lower(), Path(p)) for tag, p in options.translations).get(market.tag.lower())
-    prefs = _translation_prefs(market, options)
-    human_lines = align_human_translation(script.lines, human) if human else ()
-    need_machine = not human or any(t is None for t in human_lines)
-    route = plan_route(script.language, market.language, prefs) if need_machine else ()
-    key = stage_key(
-        "translation", inputs=[script_key, file_sha256(human) if human else ""],
-        backend="+".join(leg.label for leg in route), model_version="|".join(leg.version for leg in route),
-        options={"source": script.language, "target": market.language},
-    )
-
-    def build(tmp: Path) -> None:
-        machine = translate_lines(script.lines, route) if need_machine else ()
-        lines = machine
-        if human:  # human text where a cue covers the line, flagged machine text elsewhere
-            lines = tuple(h if h is not None else replace(machine[i], flags=(*machine[i].flags, "no-human-cue"))
-                          for i, h in enumerate(human_lines))
-        jsonio.save(Translation(source_language=script.language, target_language=market.language,
-                                lines=tuple(lines)), tmp / "translation.json")
-
-    return key, store.cached("translation", key, build, lambda p: jsonio.load(Translation, p / "translation.json"))
 
 
 def dub_market(
@@ -170,13 +135,15 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             slot_start_ms=ln.start_ms, slot_end_ms=ln.end_ms,
             dub_start_ms=d.dub_start_ms if d else ln.start_ms, dub_end_ms=d.dub_end_ms if d else ln.end_ms,
             speed=d.speed if d else 1.0, overflow_ms=d.overflow_ms if d else 0, route=t.route,
-            flags=t.flags + (() if d or not dub else ("not-dubbed",)),
+            flags=t.flags + (() if d or not dub else ("not-dubbed",)), budget_chars=t.budget_chars,
+            literal=t.literal,
         ))
     return Report(
         episode=episode, market=market.tag, language=market.language, source_language=script.language,
         duration_ms=script.duration_ms, dubbed=dub is not None,
         tts=f"{dub.backend}:{dub.voice}" if dub else "original audio", ai_label=market.ai_label.text,
-        lines=tuple(lines), loudness=loudness,
+        lines=tuple(lines), loudness=loudness, within_budget_first=translation.within_budget_first,
+        within_budget_final=translation.within_budget_final,
     )
 
 
@@ -218,7 +185,7 @@ def localize_episode(
     chosen = [get_market(tag, known) for tag in dict.fromkeys(markets)]
     voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
     for m in chosen:
-        _translation_prefs(m, options)
+        preferences(m, options)
     source = open_source(path, need_video=True)
     out = Path(out)
     store = ArtifactStore(Path(options.cache_dir) if options.cache_dir else out / ".cache")

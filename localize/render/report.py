@@ -16,7 +16,7 @@ _PAGE = Template("""<!doctype html>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
 th{background:#f3f3f3;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.over td{background:#fff3e0}.label{display:inline-block;background:#222;color:#fff;padding:2px 8px;border-radius:4px}
+tr.over td{background:#fff3e0}small{color:#666}.label{display:inline-block;background:#222;color:#fff;padding:2px 8px;border-radius:4px}
 </style></head><body>
 <h1>$title</h1>
 <p><span class="label">$ai_label</span> Source language: $source_language &middot; market language: $language
@@ -25,13 +25,14 @@ tr.over td{background:#fff3e0}.label{display:inline-block;background:#222;color:
 <table><tr><th>target LUFS</th><th>measured LUFS</th><th>target true peak dBTP</th><th>measured true peak dBTP</th><th>LRA LU</th></tr>
 <tr><td class="n">$target_lufs</td><td class="n">$lufs</td><td class="n">$target_tp</td><td class="n">$tp</td><td class="n">$lra</td></tr></table>
 <h2>Lines ($count)</h2>
-<table><tr><th>id</th><th>speaker</th><th>source</th><th>target</th><th>slot ms</th><th>dub ms</th><th>speed</th><th>overflow ms</th><th>route</th><th>flags</th></tr>
+<p>Within their length budget: $within_first as first translated, $within_final after shorter rewrites.</p>
+<table><tr><th>id</th><th>speaker</th><th>source</th><th>target</th><th>budget</th><th>slot ms</th><th>dub ms</th><th>speed</th><th>overflow ms</th><th>route</th><th>flags</th></tr>
 $rows
 </table></body></html>
 """)
 
 _ROW = Template(
-    '<tr class="$cls"><td>$id</td><td>$speaker</td><td>$source</td><td>$target</td>'
+    '<tr class="$cls"><td>$id</td><td>$speaker</td><td>$source</td><td>$target$literal</td><td class="n">$budget</td>'
     '<td class="n">$slot</td><td class="n">$dub</td><td class="n">$speed</td><td class="n">$overflow</td>'
     "<td>$route</td><td>$flags</td></tr>"
 )
@@ -43,6 +44,8 @@ def render_html(report: Report) -> str:
         _ROW.substitute(
             cls="over" if ln.overflow_ms else "", id=e(ln.id), speaker=e(ln.speaker), source=e(ln.source_text),
             target=e(ln.target_text), slot=f"{ln.slot_start_ms}&ndash;{ln.slot_end_ms}",
+            literal=f'<br><small>literally: {e(ln.literal)}</small>' if ln.literal else "",
+            budget=f"{ln.budget_chars} ch" if ln.budget_chars else "",
             dub=f"{ln.dub_start_ms}&ndash;{ln.dub_end_ms}", speed=f"{ln.speed:.2f}x", overflow=ln.overflow_ms,
             route=e(" → ".join(ln.route)), flags=e(", ".join(ln.flags)),
         )
@@ -55,6 +58,7 @@ def render_html(report: Report) -> str:
         duration=f"{report.duration_ms / 1000:.1f}", tts=e(report.tts), target_lufs=f"{ld.target_lufs:.1f}",
         lufs=f"{ld.integrated_lufs:.1f}", target_tp=f"{ld.target_true_peak_dbtp:.1f}",
         tp=f"{ld.true_peak_dbtp:.1f}", lra=f"{ld.loudness_range_lu:.1f}", count=len(report.lines), rows=rows,
+        within_first=report.within_budget_first, within_final=report.within_budget_final,
     )
 
 
