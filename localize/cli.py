@@ -158,18 +158,21 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @click.option("--translate-backend", help="Use this translation backend for every market.")
 @click.option("--bible", "bible_file", type=click.Path(path_type=Path),
               help="Series bible (TOML/JSON): synopsis, character names per language, glossary.")
+@click.option("--tm", "tm_file", type=click.Path(path_type=Path),
+              help="Translation memory (SQLite): approved lines are reused for (near-)identical sources.")
 @click.option("--tts-backend", help="Use this TTS backend for every market.")
 @_with(_common)
 @_user_errors
 def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
-        translate_backend: str | None, bible_file: Path | None, tts_backend: str | None,
+        translate_backend: str | None, bible_file: Path | None, tm_file: Path | None, tts_backend: str | None,
         **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from .options import RunOptions
     from .pipeline import localize_episode
 
     options = RunOptions(translations=_parse_translations(translation), markets_files=markets_file,
-                         translate_backend=translate_backend, bible_file=bible_file, tts_backend=tts_backend,
+                         translate_backend=translate_backend, bible_file=bible_file, tm_file=tm_file,
+                         tts_backend=tts_backend,
                          **_understanding(**understanding))
     with RichProgress() as progress:
         result = localize_episode(episode, markets, out, options=options, progress=progress)
@@ -326,3 +329,24 @@ def _series_of(cast_file: Path) -> str:
         return str(json.loads(cast_file.read_text(encoding="utf-8")).get("series", ""))
     except (OSError, ValueError, AttributeError):
         return cast_file.parent.name
+
+
+@main.group()
+def tm() -> None:
+    """Keep approved translations for reuse across the catalog."""
+
+
+@tm.command("import")
+@click.argument("tm_file", type=click.Path(path_type=Path))
+@click.argument("scripts", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@_user_errors
+def tm_import(tm_file: Path, scripts: tuple[Path, ...]) -> None:
+    """Approve every line of reviewed market SCRIPTS (out/<episode>/<market>/script.json) into TM_FILE."""
+    from .tm import TranslationMemory
+
+    with TranslationMemory(tm_file) as memory:
+        for script in scripts:
+            count = memory.import_script(script)
+            _console().print(f"{script}: {count} lines approved")
+        totals = memory.count()
+    _console().print(f"{tm_file}: " + ", ".join(f"{pair} {n}" for pair, n in sorted(totals.items())))

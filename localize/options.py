@@ -26,6 +26,9 @@ class RunOptions:
     # The series bible (TOML/JSON): synopsis, character names per language, glossary.
     bible_file: Path | None = None
     adapt: AdaptOptions = field(default_factory=AdaptOptions)
+    # Translation memory (SQLite): approved lines reused for identical or near-identical sources.
+    tm_file: Path | None = None
+    tm_threshold: float = 0.9
     tts_backend: str | None = None
     # Where artifacts are cached; None: <out>/.cache.
     cache_dir: Path | None = None

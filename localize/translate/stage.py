@@ -21,6 +21,7 @@ from ..cache import ArtifactStore, file_sha256, stage_key
 from ..errors import LocalizeError, NoRouteError
 from ..markets import Market
 from ..options import RunOptions
+from ..tm import Match, open_tm
 from . import TRANSLATORS
 from .adapting import adapt_lines, budgets, over_budget
 from .route import Leg, plan_route, translate_lines
@@ -65,6 +66,7 @@ def translate_market(
     human_lines = align_human_translation(script.lines, human) if human else ()
     need_machine = not human or any(t is None for t in human_lines)
     bible = load_bible(options.bible_file) if options.bible_file else Bible()
+    hits = _memory_hits(script, market, options) if not human else {}
     adapter, rest = (None, prefs)
     if need_machine and script.language != market.language:
         adapter, rest = _first_adapter(prefs)
@@ -83,12 +85,17 @@ def translate_market(
         model_version="|".join([*([adapter.model_version()] if adapter else []), *(leg.version for leg in route)]),
         options={"source": script.language, "target": market.language, "style": jsonio.to_dict(market.style),
                  "bible": bible.digest(market.language),
-                 "adapt": jsonio.to_dict(options.adapt) if adapter else None},
+                 "adapt": jsonio.to_dict(options.adapt) if adapter else None,
+                 "memory": {script.lines[i].id: [m.target, m.similarity] for i, m in sorted(hits.items())}},
     )
 
     def build(tmp: Path) -> None:
-        lines, first, final = _translate(script.lines, script.language, market, route, adapter, bible, options,
-                                         need_machine)
+        pending = [ln for i, ln in enumerate(script.lines) if i not in hits]
+        fresh, first, final = _translate(pending, script.language, market, route, adapter, bible, options,
+                                         need_machine) if pending else ((), 0, 0)
+        lines = _merge(script.lines, hits, fresh, market, options)
+        remembered = sum(not over_budget(lines[i].text, lines[i].budget_chars, options.adapt) for i in hits)
+        first, final = first + remembered, final + remembered
         if human:  # human text where a cue covers the line, flagged machine text elsewhere
             lines = tuple(replace(h, budget_chars=m.budget_chars) if h is not None
                           else replace(m, flags=(*m.flags, "no-human-cue"))
@@ -98,6 +105,37 @@ def translate_market(
                                 within_budget_first=first, within_budget_final=final), tmp / "translation.json")
 
     return key, store.cached("translation", key, build, lambda p: jsonio.load(Translation, p / "translation.json"))
+
+
+def _memory_hits(script: Script, market: Market, options: RunOptions) -> dict[int, Match]:
+    if options.tm_file is None or script.language == market.language:
+        return {}
+    with open_tm(options.tm_file) as tm:
+        found = {i: tm.lookup(ln.text, script.language, market.language, threshold=options.tm_threshold)
+                 for i, ln in enumerate(script.lines)}
+    hits = {i: m for i, m in found.items() if m is not None}
+    if hits:
+        log.info("%s: %d of %d lines from the translation memory", market.tag, len(hits), len(script.lines))
+    return hits
+
+
+def _merge(lines: Sequence[Line], hits: dict[int, Match], fresh: Sequence[TargetLine], market: Market,
+           options: RunOptions) -> tuple[TargetLine, ...]:
+    """Remembered lines in their places, freshly translated ones in order around them."""
+    limit = budgets(lines, market)
+    rest = iter(fresh)
+    out = []
+    for i, ln in enumerate(lines):
+        if i not in hits:
+            out.append(next(rest))
+            continue
+        m = hits[i]
+        flags = ["tm" if m.similarity == 1.0 else f"tm:{m.similarity:.2f}"]
+        if over_budget(m.target, limit[i], options.adapt):
+            flags.append("over-budget")
+        out.append(TargetLine(id=ln.id, source_text=ln.text, text=m.target, route=("tm",), flags=tuple(flags),
+                              budget_chars=limit[i]))
+    return tuple(out)
 
 
 def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: object | None,

@@ -220,3 +220,22 @@ def test_killed_run_resumes_and_leaves_nothing_that_looks_done(tmp_path: Path) -
     for stage_dir in (out / ".cache").glob("*/*/*"):
         if not stage_dir.name.startswith("."):
             assert any(stage_dir.iterdir())
+
+
+def test_reviewed_lines_are_reused_from_the_translation_memory(tmp_path: Path) -> None:
+    out, memory = tmp_path / "out", tmp_path / "tm.sqlite"
+    first = localize_cli("run", SAMPLE, "-m", "pt-BR", "-o", out, "--speakers", "off")
+    assert first.returncode == 0, first.stderr
+    script = out / "episode" / "pt-BR" / "script.json"
+    data = json.loads(script.read_text())
+    data["lines"][0]["target_text"] = "Reciclo sólidos ou embalagens que vocês viram na escola."  # the reviewer's edit
+    script.write_text(json.dumps(data, ensure_ascii=False))
+    imported = localize_cli("tm", "import", memory, script)
+    assert imported.returncode == 0 and f"{len(data['lines'])} lines approved" in imported.stdout
+
+    again = localize_cli("run", SAMPLE, "-m", "pt-BR", "-o", tmp_path / "out2", "--tm", memory, "--speakers", "off",
+                         "--cache-dir", out / ".cache")
+    assert again.returncode == 0, again.stderr
+    report = json.loads((tmp_path / "out2" / "episode" / "pt-BR" / "report.json").read_text())
+    assert report["lines"][0]["target_text"] == "Reciclo sólidos ou embalagens que vocês viram na escola."
+    assert all(ln["route"] == ["tm"] and "tm" in ln["flags"] for ln in report["lines"])
