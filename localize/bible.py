@@ -26,7 +26,8 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError
+from .jsonio import read_user_text
 
 
 class BibleCharacter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -62,12 +63,7 @@ class Bible(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 def load_bible(path: str | Path) -> Bible:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "no such bible file", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read the bible ({exc})") from exc
+    text = read_user_text(path, "bible file")
     try:
         raw = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:

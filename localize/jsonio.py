@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .artifacts import SCHEMA_VERSION
-from .errors import DiskFullError, LocalizeError
+from .errors import DiskFullError, InputError, LocalizeError
 
 T = TypeVar("T")
 
@@ -70,6 +70,16 @@ def load(cls: type[T], path: Path) -> T:
         return from_dict(cls, data)
     except msgspec.ValidationError as exc:
         raise LocalizeError(f"{path}: not a valid {cls.__name__} ({exc}).") from exc
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """A user's UTF-8 text file (markets, bible...), or an InputError naming it and `what` it is."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, f"no such {what}", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read the {what} ({exc})") from exc
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import msgspec
 
-from ..errors import ConfigError, InputError, UnknownNameError
+from ..errors import ConfigError, UnknownNameError
+from ..jsonio import read_user_text
 
 
 class LoudnessTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -98,13 +99,7 @@ def load_markets(*files: Path | str) -> dict[str, Market]:
     markets = builtin_markets()
     for file in files:
         path = Path(file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(path, "no such markets file", "check the path") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(path, f"cannot read markets file ({exc})") from exc
-        markets.update(_parse(path, text))
+        markets.update(_parse(path, read_user_text(path, "markets file")))
     return markets
 
 
