@@ -100,8 +100,11 @@ class DubLine:
     dub_end_ms: int
     natural_ms: int  # the clip's length before any time-stretch
     speed: float  # 1.0 = as synthesized; 1.25 = 25% faster
-    overflow_ms: int  # how far the clip runs past its slot after stretching
+    overflow_ms: int  # how far the clip runs past its slot (and any silence it borrowed)
     clip: str  # file name inside the dub artifact
+    decision: str = "fits"  # fits | stretched | borrowed | over-cap | overflow (localize.tts.fit)
+    borrowed_ms: int = 0  # silence taken from around the slot
+    gain_db: float = 0.0  # delivery: the original line's loudness relative to the episode
 
 
 @_frozen
@@ -139,6 +142,9 @@ class ReportLine:
     flags: tuple[str, ...] = ()
     budget_chars: int = 0
     literal: str = ""
+    decision: str = ""  # how the dub was fitted: fits | stretched | borrowed | over-cap | overflow
+    borrowed_ms: int = 0
+    gain_db: float = 0.0
 
 
 @_frozen

@@ -1,4 +1,10 @@
-"""Dub one market: a clip per line, fitted to its slot."""
+"""Dub one market: a clip per line, fitted to its slot, at the original line's loudness.
+
+All clips are synthesized first, so :func:`localize.tts.fit.plan_track` can place
+each one knowing its neighbours (stretch, borrow silence, never overlap). Then
+each clip is stretched and given the original line's loudness relative to the
+episode: shouts stay loud and whispers soft.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,39 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from .artifacts import DubLine, DubTrack, Line, TargetLine
 from .media.ffmpeg import run_ffmpeg, stretch_argv
 from .tts import Synthesizer
-from .tts.fit import plan_fit, trim_silence
+from .tts.fit import plan_track, trim_silence
 
 log = logging.getLogger(__name__)
 DUB_RATE = 48000
+MAX_DELIVERY_DB = 9.0  # how far a line's loudness may move from the episode's typical line
+
+
+def _level_db(samples: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    return 20 * np.log10(max(rms, 1e-6))
+
+
+def original_levels(audio: Path, lines: Sequence[Line]) -> list[float]:
+    """Each line's RMS level in dBFS in the original audio (16 kHz mono)."""
+    samples, rate = sf.read(audio, dtype="float32", always_2d=False)
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    return [_level_db(samples[int(ln.start_ms * rate / 1000):int(ln.end_ms * rate / 1000)]) for ln in lines]
+
+
+def delivery_gains(original_db: Sequence[float], clip_db: Sequence[float]) -> list[float]:
+    """dB to add to each clip so its level relative to the other clips follows the original's."""
+    if not original_db:
+        return []
+    base_orig, base_clip = float(np.median(original_db)), float(np.median(clip_db))
+    return [round(float(np.clip((o - base_orig) - (c - base_clip), -MAX_DELIVERY_DB, MAX_DELIVERY_DB)), 2)
+            for o, c in zip(original_db, clip_db, strict=True)]
 
 
 def dub_lines(
@@ -26,35 +56,51 @@ def dub_lines(
     language: str,
     max_speed: float,
     out_dir: Path,
+    duration_ms: int,
+    original: Path | None = None,
     advance: Callable[[int], None] = lambda n: None,
 ) -> DubTrack:
-    dubbed = []
-    for line, target in zip(lines, targets, strict=True):
-        clip = f"{line.id}.wav"
+    todo = [(ln, t) for ln, t in zip(lines, targets, strict=True) if t.text.strip()]
+    naturals = []
+    for line, target in todo:
         raw = out_dir / f"{line.id}.raw.wav"
-        trimmed = out_dir / f"{line.id}.trim.wav"
-        if not target.text.strip():
-            advance(1)
-            continue
         synthesizer.synthesize(target.text, voice, raw)
         samples, rate = sf.read(raw, dtype="float32", always_2d=False)
         samples = trim_silence(samples, rate)
-        sf.write(trimmed, samples, rate, subtype="PCM_16")
-        natural_ms = round(len(samples) * 1000 / rate)
-        fit = plan_fit(natural_ms, line.start_ms, line.end_ms, max_speed)
-        run_ffmpeg(stretch_argv(trimmed, out_dir / clip, speed=fit.speed, rate=DUB_RATE), f"fitting {line.id}")
-        real_ms = round(sf.info(out_dir / clip).duration * 1000)
+        sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
         raw.unlink()
-        trimmed.unlink()
-        dubbed.append(
-            DubLine(
-                id=line.id, slot_start_ms=line.start_ms, slot_end_ms=line.end_ms,
-                dub_start_ms=fit.start_ms, dub_end_ms=fit.start_ms + real_ms, natural_ms=natural_ms,
-                speed=fit.speed, overflow_ms=max(0, fit.start_ms + real_ms - line.end_ms), clip=clip,
-            )
-        )
-        log.debug("%s: %d ms -> slot %d ms at %.2fx", line.id, natural_ms, line.duration_ms, fit.speed)
+        naturals.append(round(len(samples) * 1000 / rate))
         advance(1)
+    advance(len(lines) - len(todo))
+    fits = plan_track(naturals, [(ln.start_ms, ln.end_ms) for ln, _ in todo], max_speed=max_speed,
+                      duration_ms=duration_ms)
+    clips = []
+    for (line, _), fit in zip(todo, fits, strict=True):
+        trimmed = out_dir / f"{line.id}.trim.wav"
+        run_ffmpeg(stretch_argv(trimmed, out_dir / f"{line.id}.wav", speed=fit.speed, rate=DUB_RATE),
+                   f"fitting {line.id}")
+        trimmed.unlink()
+        clips.append(sf.read(out_dir / f"{line.id}.wav", dtype="float32", always_2d=False)[0])
+    gains = [0.0] * len(todo)
+    if original is not None and todo:
+        gains = delivery_gains(original_levels(original, [ln for ln, _ in todo]), [_level_db(c) for c in clips])
+    dubbed = []
+    for (line, _), fit, natural, clip, gain in zip(todo, fits, naturals, clips, gains, strict=True):
+        if gain:
+            clip = clip * np.float32(10 ** (gain / 20))
+            peak = float(np.max(np.abs(clip))) if clip.size else 0.0
+            if peak > 0.99:
+                clip = clip * np.float32(0.99 / peak)
+            sf.write(out_dir / f"{line.id}.wav", clip, DUB_RATE, subtype="PCM_16")
+        real_ms = round(len(clip) * 1000 / DUB_RATE)
+        dubbed.append(DubLine(
+            id=line.id, slot_start_ms=line.start_ms, slot_end_ms=line.end_ms, dub_start_ms=fit.start_ms,
+            dub_end_ms=fit.start_ms + real_ms, natural_ms=natural, speed=fit.speed,
+            overflow_ms=max(0, fit.start_ms + real_ms - max(line.end_ms, fit.end_ms - fit.overflow_ms)),
+            clip=f"{line.id}.wav", decision=fit.decision, borrowed_ms=fit.borrowed_ms, gain_db=gain,
+        ))
+        log.debug("%s: %d ms in a %d ms slot: %s at %.2fx, %+.1f dB", line.id, natural, line.duration_ms,
+                  fit.decision, fit.speed, gain)
     return DubTrack(
         language=language, backend=synthesizer.name, voice=voice, sample_rate=DUB_RATE,
         max_speed=max_speed, lines=tuple(dubbed),

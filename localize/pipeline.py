@@ -20,6 +20,9 @@ from .artifacts import (
 )
 from .cache import ArtifactStore, stage_key
 from .dub import DUB_RATE, dub_lines
+
+# Bump when the fit planner or the delivery gain changes what a dub artifact holds.
+DUB_PLANNER = 2
 from .errors import ConfigError, LocalizeError
 from .markets import Market, get_market, load_markets
 from .media import run_ffmpeg
@@ -64,16 +67,19 @@ def choose_voice(market: Market, override: str | None) -> Voice:
 
 def dub_market(
     market: Market, voice: Voice, tr_key: str, script: Script, translation: Translation, store: ArtifactStore,
-    progress: Progress,
+    progress: Progress, audio: Audio,
 ) -> tuple[str, DubTrack, Path]:
-    key = stage_key("dub", inputs=[tr_key], backend=voice.synthesizer.name,
+    original = audio.asr
+    key = stage_key("dub", inputs=[tr_key, audio.key], backend=voice.synthesizer.name,
                     model_version=voice.synthesizer.model_version(voice.voice),
-                    options={"voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE})
+                    options={"voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE,
+                             "planner": DUB_PLANNER})
 
     def build(tmp: Path) -> None:
         task = progress.task(f"{market.tag} dub", len(script.lines))
         track = dub_lines(script.lines, translation.lines, synthesizer=voice.synthesizer, voice=voice.voice,
-                          language=market.language, max_speed=market.max_speed, out_dir=tmp, advance=task.advance)
+                          language=market.language, max_speed=market.max_speed, out_dir=tmp,
+                          duration_ms=script.duration_ms, original=original, advance=task.advance)
         task.done()
         jsonio.save(track, tmp / "dub.json")
 
@@ -136,7 +142,8 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             dub_start_ms=d.dub_start_ms if d else ln.start_ms, dub_end_ms=d.dub_end_ms if d else ln.end_ms,
             speed=d.speed if d else 1.0, overflow_ms=d.overflow_ms if d else 0, route=t.route,
             flags=t.flags + (() if d or not dub else ("not-dubbed",)), budget_chars=t.budget_chars,
-            literal=t.literal,
+            literal=t.literal, decision=d.decision if d else "", borrowed_ms=d.borrowed_ms if d else 0,
+            gain_db=d.gain_db if d else 0.0,
         ))
     return Report(
         episode=episode, market=market.tag, language=market.language, source_language=script.language,
@@ -205,7 +212,7 @@ def localize_episode(
         task.done()
         same_language = script.language == market.language
         dub = None if same_language else dub_market(market, voices[market.tag], tr_key, script, translation,
-                                                    store, progress)
+                                                    store, progress, audio)
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, store)
         task.done()

@@ -26,14 +26,15 @@ tr.over td{background:#fff3e0}small{color:#666}.label{display:inline-block;backg
 <tr><td class="n">$target_lufs</td><td class="n">$lufs</td><td class="n">$target_tp</td><td class="n">$tp</td><td class="n">$lra</td></tr></table>
 <h2>Lines ($count)</h2>
 <p>Within their length budget: $within_first as first translated, $within_final after shorter rewrites.</p>
-<table><tr><th>id</th><th>speaker</th><th>source</th><th>target</th><th>budget</th><th>slot ms</th><th>dub ms</th><th>speed</th><th>overflow ms</th><th>route</th><th>flags</th></tr>
+<table><tr><th>id</th><th>speaker</th><th>source</th><th>target</th><th>budget</th><th>slot ms</th><th>dub ms</th><th>fit</th><th>speed</th><th>gain dB</th><th>overflow ms</th><th>route</th><th>flags</th></tr>
 $rows
 </table></body></html>
 """)
 
 _ROW = Template(
     '<tr class="$cls"><td>$id</td><td>$speaker</td><td>$source</td><td>$target$literal</td><td class="n">$budget</td>'
-    '<td class="n">$slot</td><td class="n">$dub</td><td class="n">$speed</td><td class="n">$overflow</td>'
+    '<td class="n">$slot</td><td class="n">$dub</td><td>$decision</td><td class="n">$speed</td><td class="n">$gain</td>'
+    '<td class="n">$overflow</td>'
     "<td>$route</td><td>$flags</td></tr>"
 )
 
@@ -47,6 +48,8 @@ def render_html(report: Report) -> str:
             literal=f'<br><small>literally: {e(ln.literal)}</small>' if ln.literal else "",
             budget=f"{ln.budget_chars} ch" if ln.budget_chars else "",
             dub=f"{ln.dub_start_ms}&ndash;{ln.dub_end_ms}", speed=f"{ln.speed:.2f}x", overflow=ln.overflow_ms,
+            decision=e(ln.decision + (f" ({ln.borrowed_ms} ms)" if ln.borrowed_ms else "")),
+            gain=f"{ln.gain_db:+.1f}" if ln.decision else "",
             route=e(" → ".join(ln.route)), flags=e(", ".join(ln.flags)),
         )
         for ln in report.lines
