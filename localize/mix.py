@@ -1,14 +1,13 @@
 """Mix the dub over the original audio and normalise loudness (EBU R128).
 
 The original is ducked by the market's `duck_db` under each dubbed line with
-short ramps, the dub is laid on top in both channels, and ffmpeg's two-pass
-loudnorm (linear) brings the result to the market's integrated loudness and
-true-peak ceiling.
+short ramps, the dub is laid on top in both channels, and :func:`normalise`
+brings the result to the market's integrated loudness (a linear gain measured
+per ITU-R BS.1770 with pyloudnorm) under its true-peak ceiling (a limiter).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -17,12 +16,15 @@ import soundfile as sf
 
 from .artifacts import DubTrack, Loudness
 from .errors import LocalizeError
-from .media.ffmpeg import ebur128_argv, loudnorm_apply_argv, loudnorm_measure_argv, run_ffmpeg
+from .media.ffmpeg import ebur128_argv, limit_argv, run_ffmpeg
 
 RAMP_MS = 80
 # AAC encoding overshoots the PCM mix's true peak by up to about 1 dB; aim that much lower so
 # the render, measured after encoding, stays under the market's ceiling.
 CODEC_HEADROOM_DB = 1.0
+# The limiter sees sample peaks; true (inter-sample) peaks can sit about half a dB higher.
+LIMITER_MARGIN_DB = 0.5
+NORMALISE_ROUNDS = 4
 
 
 def duck_envelope(n: int, rate: int, spans: list[tuple[int, int]], duck_db: float) -> np.ndarray:
@@ -64,16 +66,34 @@ def mix_dub(original: Path, dub: DubTrack | None, dub_dir: Path | None, out: Pat
 
 
 def normalise(src: Path, dst: Path, *, lufs: float, true_peak: float, lra: float, rate: int) -> None:
-    true_peak -= CODEC_HEADROOM_DB
-    stderr = run_ffmpeg(loudnorm_measure_argv(src, lufs=lufs, true_peak=true_peak, lra=lra), "measuring loudness")
-    blob = stderr[stderr.rfind("{") : stderr.rfind("}") + 1]
-    measured = json.loads(blob)
-    if measured.get("input_i") in ("-inf", None):
+    """Linear gain to the integrated target (pyloudnorm, BS.1770), then a peak limiter under the
+    true-peak ceiling (ffmpeg alimiter, with margin for inter-sample peaks and the AAC encoder).
+
+    Gain then limiting reaches the target on short, peaky dialogue, where ffmpeg's loudnorm either
+    stays linear and falls short of it or switches to its dynamic mode and misses it.
+    """
+    import pyloudnorm
+
+    del lra  # the dialogue's dynamics are kept: no range compression
+    data, sr = sf.read(src, dtype="float64", always_2d=True)
+    loudness = pyloudnorm.Meter(sr).integrated_loudness(data)
+    if not np.isfinite(loudness):
         raise LocalizeError(f"{src}: the mix is silent, nothing to normalise.")
-    run_ffmpeg(
-        loudnorm_apply_argv(src, dst, lufs=lufs, true_peak=true_peak, lra=lra, measured=measured, rate=rate),
-        "normalising loudness",
-    )
+    gained = src.with_name(src.stem + ".gain.wav")
+    ceiling = 10 ** ((true_peak - CODEC_HEADROOM_DB - LIMITER_MARGIN_DB) / 20)
+    gain_db = lufs - loudness
+    try:
+        # Limiting lowers the loudness of peaky dialogue: raise the gain by what it took, and again.
+        for _ in range(NORMALISE_ROUNDS):
+            sf.write(gained, (data * 10 ** (gain_db / 20)).astype(np.float32), sr, subtype="FLOAT")
+            run_ffmpeg(limit_argv(gained, dst, ceiling=ceiling, rate=rate), "limiting peaks")
+            limited, out_sr = sf.read(dst, dtype="float64", always_2d=True)
+            miss = lufs - pyloudnorm.Meter(out_sr).integrated_loudness(limited)
+            if abs(miss) <= 0.2:
+                break
+            gain_db += miss
+    finally:
+        gained.unlink(missing_ok=True)
 
 
 _EBU = {

@@ -90,7 +90,7 @@ def dub_market(
 def mix_market(market: Market, audio: Audio, dub: tuple[str, DubTrack, Path] | None, store: ArtifactStore) -> tuple[str, Path]:
     target = market.loudness
     key = stage_key("mix", inputs=[audio.key, dub[0] if dub else "original"],
-                    options={"duck_db": market.duck_db, "lufs": target.integrated_lufs, "headroom": CODEC_HEADROOM_DB,
+                    options={"duck_db": market.duck_db, "lufs": target.integrated_lufs, "headroom": CODEC_HEADROOM_DB, "normaliser": 2,
                              "tp": target.true_peak_dbtp, "lra": target.lra})
 
     def build(tmp: Path) -> None:

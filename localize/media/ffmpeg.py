@@ -61,29 +61,11 @@ def stretch_argv(src: Path, dst: Path, *, speed: float, rate: int) -> list[str]:
     return _quiet(out.compile(overwrite_output=False))
 
 
-def loudnorm_measure_argv(src: Path, *, lufs: float, true_peak: float, lra: float) -> list[str]:
+def limit_argv(src: Path, dst: Path, *, ceiling: float, rate: int) -> list[str]:
+    """Brick-wall peak limiter at `ceiling` (linear), no make-up gain, written as 24-bit PCM at `rate`."""
     stream = ffmpeg.input(str(src)).audio.filter(
-        "loudnorm", I=lufs, TP=true_peak, LRA=lra, print_format="json"
-    )
-    return _quiet(ffmpeg.output(stream, "-", format="null").compile(overwrite_output=False))
-
-
-def loudnorm_apply_argv(
-    src: Path, dst: Path, *, lufs: float, true_peak: float, lra: float, measured: dict[str, str], rate: int
-) -> list[str]:
-    stream = ffmpeg.input(str(src)).audio.filter(
-        "loudnorm",
-        I=lufs,
-        TP=true_peak,
-        LRA=lra,
-        measured_I=measured["input_i"],
-        measured_TP=measured["input_tp"],
-        measured_LRA=measured["input_lra"],
-        measured_thresh=measured["input_thresh"],
-        offset=measured["target_offset"],
-        linear="true",
-        print_format="summary",
-    )
+        "alimiter", limit=f"{ceiling:.5f}", attack=5, release=50, level="disabled"
+    ).filter("aresample", rate)
     out = ffmpeg.output(stream, str(dst), acodec="pcm_s24le", ar=rate)
     return _quiet(out.compile(overwrite_output=False))
 

@@ -47,28 +47,14 @@ def test_stretch_argv_uses_rubberband_with_the_speed():
     assert argv[-1] == "c.wav"
 
 
-def test_loudnorm_measure_argv():
-    argv = ff.loudnorm_measure_argv(Path("raw.wav"), lufs=-14.0, true_peak=-2.0, lra=11.0)
+def test_limit_argv_caps_peaks_without_makeup_gain():
+    argv = ff.limit_argv(Path("gain.wav"), Path("mix.wav"), ceiling=0.7079, rate=48000)
     graph = _after(argv, "-filter_complex")
-    assert graph.startswith("[0:a]loudnorm=")
-    for part in ("I=-14.0", "TP=-2.0", "LRA=11.0", "print_format=json"):
-        assert part in graph
-    assert argv[-3:] == ["-f", "null", "-"]
-
-
-def test_loudnorm_apply_argv_passes_the_measurement():
-    measured = {"input_i": "-20.1", "input_tp": "-3.2", "input_lra": "5.0", "input_thresh": "-30.5",
-                "target_offset": "0.3"}
-    argv = ff.loudnorm_apply_argv(Path("raw.wav"), Path("mix.wav"), lufs=-16.0, true_peak=-2.0, lra=11.0,
-                                  measured=measured, rate=48000)
-    graph = _after(argv, "-filter_complex")
-    for part in ("I=-16.0", "TP=-2.0", "measured_I=-20.1", "measured_TP=-3.2", "measured_LRA=5.0",
-                 "measured_thresh=-30.5", "offset=0.3", "linear=true"):
+    assert graph.startswith("[0:a]alimiter=")
+    for part in ("limit=0.70790", "level=disabled", "aresample=48000"):
         assert part in graph
     assert (_after(argv, "-acodec"), _after(argv, "-ar")) == ("pcm_s24le", "48000")
     assert argv[-1] == "mix.wav"
-    with pytest.raises(KeyError):
-        ff.loudnorm_apply_argv(Path("a"), Path("b"), lufs=-14, true_peak=-1, lra=11, measured={}, rate=48000)
 
 
 def test_ebur128_argv():
