@@ -161,6 +161,7 @@ class Report:
     loudness: Loudness
     within_budget_first: int = 0  # lines within their length budget as first translated
     within_budget_final: int = 0  # ... and after shorter rewrites
+    background: str = ""  # what the dub is mixed over: "separated:<backend>" or "original"
 
 
 @_frozen

@@ -8,6 +8,7 @@ from pathlib import Path
 from .asr import AsrOptions
 from .fusion import FusionRules
 from .ocr import OcrOptions
+from .separate import SeparateOptions
 from .translate.adapt import AdaptOptions
 
 
@@ -26,6 +27,10 @@ class RunOptions:
     # The series bible (TOML/JSON): synopsis, character names per language, glossary.
     bible_file: Path | None = None
     adapt: AdaptOptions = field(default_factory=AdaptOptions)
+    # Separate the original's dialogue from its music and effects before the dub goes over them
+    # ("on"; the backend is separate.backend: "classic" here, "demucs" with its weights), or "off".
+    separation: str = "on"
+    separate: SeparateOptions = field(default_factory=SeparateOptions)
     # Translation memory (SQLite): approved lines reused for identical or near-identical sources.
     tm_file: Path | None = None
     tm_threshold: float = 0.9
@@ -46,6 +51,8 @@ class RunOptions:
     def __post_init__(self) -> None:
         from .errors import ConfigError
 
+        if self.separation not in ("on", "off"):
+            raise ConfigError(f"separation must be 'on' or 'off', not {self.separation!r}.")
         for name in ("ocr", "speakers"):
             if getattr(self, name) not in ("auto", "on", "off"):
                 raise ConfigError(f"{name} must be 'auto', 'on' or 'off', not {getattr(self, name)!r}.")

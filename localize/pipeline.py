@@ -87,14 +87,42 @@ def dub_market(
     return key, path_track[1], path_track[0]
 
 
-def mix_market(market: Market, audio: Audio, dub: tuple[str, DubTrack, Path] | None, store: ArtifactStore) -> tuple[str, Path]:
-    target = market.loudness
-    key = stage_key("mix", inputs=[audio.key, dub[0] if dub else "original"],
-                    options={"duck_db": market.duck_db, "lufs": target.integrated_lufs, "headroom": CODEC_HEADROOM_DB, "normaliser": 2,
-                             "tp": target.true_peak_dbtp, "lra": target.lra})
+def separate_background(audio: Audio, script_key: str, script: Script, store: ArtifactStore,
+                        options: RunOptions, progress: Progress) -> tuple[str, Path] | None:
+    """The original sound without its dialogue (music and effects), shared by every dubbed market."""
+    if options.separation == "off":
+        return None
+    from .separate import SEPARATORS, create_separator
+
+    sep = options.separate
+    key = stage_key("separate", inputs=[audio.key, script_key], backend=sep.backend,
+                    model_version=SEPARATORS.load(sep.backend)(options=sep).model_version(),
+                    options=jsonio.to_dict(sep))
 
     def build(tmp: Path) -> None:
-        mix_dub(audio.bed, dub[1] if dub else None, dub[2] if dub else None, tmp / "raw.wav", duck_db=market.duck_db)
+        task = progress.task("separate background", None)
+        separator = create_separator(sep)
+        try:
+            separator.separate(audio.bed, [(ln.start_ms, ln.end_ms) for ln in script.lines], tmp)
+        finally:
+            separator.release()
+            task.done()
+
+    return key, store.cached("separate", key, build, lambda p: p / "background.wav")
+
+
+def mix_market(market: Market, audio: Audio, dub: tuple[str, DubTrack, Path] | None,
+               background: tuple[str, Path] | None, store: ArtifactStore) -> tuple[str, Path]:
+    """Dub over the separated background (ducked a little), or over the ducked original sound."""
+    target = market.loudness
+    bed_key, bed = background if (background and dub) else (audio.key, audio.bed)
+    duck_db = market.background_duck_db if (background and dub) else market.duck_db
+    key = stage_key("mix", inputs=[bed_key, dub[0] if dub else "original"],
+                    options={"duck_db": duck_db, "lufs": target.integrated_lufs, "headroom": CODEC_HEADROOM_DB,
+                             "normaliser": 2, "tp": target.true_peak_dbtp, "lra": target.lra})
+
+    def build(tmp: Path) -> None:
+        mix_dub(bed, dub[1] if dub else None, dub[2] if dub else None, tmp / "raw.wav", duck_db=duck_db)
         normalise(tmp / "raw.wav", tmp / "mix.wav", lufs=target.integrated_lufs, true_peak=target.true_peak_dbtp,
                   lra=target.lra, rate=DUB_RATE)
         (tmp / "raw.wav").unlink()
@@ -131,7 +159,7 @@ def render_market(
 
 
 def _report(episode: str, market: Market, script: Script, translation: Translation, dub: DubTrack | None,
-            loudness: Loudness) -> Report:
+            loudness: Loudness, background: str) -> Report:
     dubbed = {d.id: d for d in dub.lines} if dub else {}
     lines = []
     for ln, t in zip(script.lines, translation.lines, strict=True):
@@ -150,7 +178,7 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
         duration_ms=script.duration_ms, dubbed=dub is not None,
         tts=f"{dub.backend}:{dub.voice}" if dub else "original audio", ai_label=market.ai_label.text,
         lines=tuple(lines), loudness=loudness, within_budget_first=translation.within_budget_first,
-        within_budget_final=translation.within_budget_final,
+        within_budget_final=translation.within_budget_final, background=background,
     )
 
 
@@ -205,6 +233,9 @@ def localize_episode(
     episode_dir = out / episode
     jsonio.save(script, episode_dir / "transcript.json")
 
+    background = None
+    if any(m.language != script.language for m in chosen):
+        background = separate_background(audio, script_key, script, store, options, progress)
     results = []
     for market in chosen:
         task = progress.task(f"{market.tag} translate", None)
@@ -214,12 +245,13 @@ def localize_episode(
         dub = None if same_language else dub_market(market, voices[market.tag], tr_key, script, translation,
                                                     store, progress, audio)
         task = progress.task(f"{market.tag} mix", None)
-        mix = mix_market(market, audio, dub, store)
+        mix = mix_market(market, audio, dub, background, store)
         task.done()
         task = progress.task(f"{market.tag} render", None)
         render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store)
         task.done()
-        report = _report(episode, market, script, translation, dub[1] if dub else None, loudness)
+        bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
+        report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed)
         results.append(_publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report))
         log.info("%s: wrote %s", market.tag, episode_dir / market.tag)
     return EpisodeResult(episode=episode, source=str(source.path), transcript=str(episode_dir / "transcript.json"),

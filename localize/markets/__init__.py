@@ -63,7 +63,8 @@ class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     tts: tuple[str, ...] = ("espeak",)
     voices: dict[str, str] = {}
     max_speed: float = 1.25
-    duck_db: float = -15.0
+    duck_db: float = -15.0  # the original sound under dubbed lines, when it is not separated
+    background_duck_db: float = -4.0  # the separated music and effects under dubbed lines
     loudness: LoudnessTarget = LoudnessTarget()
     subtitles: SubtitleStyle = SubtitleStyle()
     ai_label: AiLabel = AiLabel()

@@ -20,7 +20,7 @@ tr.over td{background:#fff3e0}small{color:#666}.label{display:inline-block;backg
 </style></head><body>
 <h1>$title</h1>
 <p><span class="label">$ai_label</span> Source language: $source_language &middot; market language: $language
-&middot; duration $duration s &middot; voice: $tts</p>
+&middot; duration $duration s &middot; voice: $tts &middot; background: $background</p>
 <h2>Loudness</h2>
 <table><tr><th>target LUFS</th><th>measured LUFS</th><th>target true peak dBTP</th><th>measured true peak dBTP</th><th>LRA LU</th></tr>
 <tr><td class="n">$target_lufs</td><td class="n">$lufs</td><td class="n">$target_tp</td><td class="n">$tp</td><td class="n">$lra</td></tr></table>
@@ -62,6 +62,7 @@ def render_html(report: Report) -> str:
         lufs=f"{ld.integrated_lufs:.1f}", target_tp=f"{ld.target_true_peak_dbtp:.1f}",
         tp=f"{ld.true_peak_dbtp:.1f}", lra=f"{ld.loudness_range_lu:.1f}", count=len(report.lines), rows=rows,
         within_first=report.within_budget_first, within_final=report.within_budget_final,
+        background=e(report.background),
     )
 
 

@@ -116,6 +116,7 @@ def test_report_json_has_lines_and_loudness(run) -> None:
             assert -9.0 <= ln["gain_db"] <= 9.0
         for a, b in zip(data["lines"], data["lines"][1:]):
             assert a["dub_end_ms"] <= b["dub_start_ms"]  # dubs never overlap (nor did these lines)
+        assert data["background"] == "separated:classic"  # the dub goes over music and effects, not the voice
         loud = data["loudness"]
         assert loud["target_lufs"] == -14.0
         assert abs(loud["integrated_lufs"] - loud["target_lufs"]) <= 1.0
