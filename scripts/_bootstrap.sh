@@ -37,13 +37,13 @@ if [ ! -x "$PY" ]; then
 fi
 
 # Reinstall only when the project's requirements change.
-# llm and seq2seq bring transformers: their tests build tiny models and load them back for real.
-EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llm,seq2seq}"
+# llm, seq2seq and demucs bring their libraries: their tests build tiny models and load them back for real.
+EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llm,seq2seq,demucs}"
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $EXTRAS"
 stamp="$VENV/.localize-install"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing localize[$EXTRAS] and its Python packages into $VENV"
-  if [[ ",$EXTRAS," =~ ,(speakers|llm|seq2seq|xtts), ]] && ! "$PY" -c "import torch" 2>/dev/null; then
+  if [[ ",$EXTRAS," =~ ,(speakers|llm|seq2seq|xtts|demucs), ]] && ! "$PY" -c "import torch" 2>/dev/null; then
     # This CPU build lies on this machine's disk; an unpinned torch pulls a multi-GB CUDA build.
     "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0
   fi
