@@ -161,18 +161,20 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @click.option("--tm", "tm_file", type=click.Path(path_type=Path),
               help="Translation memory (SQLite): approved lines are reused for (near-)identical sources.")
 @click.option("--tts-backend", help="Use this TTS backend for every market.")
+@click.option("--separation", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="Separate the original's dialogue from its music and effects before dubbing over them.")
 @_with(_common)
 @_user_errors
 def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
         translate_backend: str | None, bible_file: Path | None, tm_file: Path | None, tts_backend: str | None,
-        **understanding: Any) -> None:
+        separation: str, **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from .options import RunOptions
     from .pipeline import localize_episode
 
     options = RunOptions(translations=_parse_translations(translation), markets_files=markets_file,
                          translate_backend=translate_backend, bible_file=bible_file, tm_file=tm_file,
-                         tts_backend=tts_backend,
+                         tts_backend=tts_backend, separation=separation,
                          **_understanding(**understanding))
     with RichProgress() as progress:
         result = localize_episode(episode, markets, out, options=options, progress=progress)
