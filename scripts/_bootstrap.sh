@@ -38,7 +38,7 @@ fi
 
 # Reinstall only when the project's requirements change.
 # llm, seq2seq and demucs bring their libraries: their tests build tiny models and load them back for real.
-EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llm,seq2seq,demucs}"
+EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llm,seq2seq,demucs,kokoro}"
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $EXTRAS"
 stamp="$VENV/.localize-install"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -10,6 +10,9 @@ from ..registry import Registry
 
 class Synthesizer(Protocol):
     name: str
+    # True when the backend can speak in the voice of a reference recording (voice cloning);
+    # every backend accepts `reference=` and the others ignore it.
+    clones: bool
 
     def model_version(self, voice: str) -> str: ...
 
@@ -21,8 +24,12 @@ class Synthesizer(Protocol):
         """Raise a LocalizeError if `voice` cannot be synthesized here."""
         ...
 
-    def synthesize(self, text: str, voice: str, out: Path) -> None:
-        """Write `text` spoken by `voice` to the WAV file `out`."""
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
+        """Write `text` spoken by `voice` to the WAV file `out`.
+
+        `reference` is a WAV of the voice to imitate, used by backends whose `clones` is True
+        (for xtts with voice "clone"); the others ignore it.
+        """
         ...
 
 
@@ -31,6 +38,8 @@ SYNTHESIZERS = Registry(
     {
         "piper": "localize.tts.piper:PiperSynthesizer",
         "espeak": "localize.tts.espeak:EspeakSynthesizer",
+        "kokoro": "localize.tts.kokoro:KokoroSynthesizer",
+        "xtts": "localize.tts.xtts:XttsSynthesizer",
     },
 )
 

@@ -26,6 +26,7 @@ def _voices() -> frozenset[str]:
 
 class EspeakSynthesizer:
     name = "espeak"
+    clones = False  # `reference` is accepted and ignored
 
     def model_version(self, voice: str) -> str:
         proc = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False)
@@ -38,7 +39,7 @@ class EspeakSynthesizer:
         if voice not in _voices():
             raise UnknownNameError("espeak-ng voice", voice, _voices())
 
-    def synthesize(self, text: str, voice: str, out: Path) -> None:
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
         proc = subprocess.run(
             ["espeak-ng", "-b", "1", "-v", voice, "-w", str(out), "--stdin"],
             input=text.encode("utf-8"), capture_output=True, check=False,

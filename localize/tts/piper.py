@@ -33,6 +33,7 @@ def _voice_files(voice: str) -> tuple[Path, Path, str]:
 
 class PiperSynthesizer:
     name = "piper"
+    clones = False  # `reference` is accepted and ignored
 
     def __init__(self) -> None:
         self._voices: dict[str, Any] = {}
@@ -50,7 +51,7 @@ class PiperSynthesizer:
             raise MissingExtraError(self.name, "piper", "piper-tts") from exc
         _voice_files(voice)
 
-    def synthesize(self, text: str, voice: str, out: Path) -> None:
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
         if voice not in self._voices:
             from piper import PiperVoice
 

@@ -1,0 +1,175 @@
+"""Dubbing voice intelligibility: back-transcription error rate per TTS backend and language.
+
+Each backend speaks the same short drama lines (SENTENCES, written for this benchmark: no digits,
+since Whisper writes numbers as digits); the packaged Whisper base model (faster-whisper, language
+forced) transcribes each clip after ffmpeg resamples it to 16 kHz mono, as the understanding stage
+does; the error rate is WER (jiwer, case and punctuation removed) over all the lines of a language,
+errors summed, and CER for Hindi (Whisper base writes Hindi words with variable spacing). Lower is
+better, and it bounds intelligibility only as well as Whisper base hears it: Whisper base's own
+error on clean human speech in these languages is not zero. Real-time factor = synthesis wall time
+/ audio duration, model loaded (first call excluded).
+
+Backends: kokoro (every language it offers, each bundled style with --all-styles), espeak-ng
+(same languages), piper (English only: the one packaged voice).
+
+    .venv/bin/python bench/bench_tts.py [--all-styles] [--backend kokoro --backend espeak]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import jiwer
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import machine_info
+
+NORM = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
+SENTENCES = {
+    "en": [
+        "I never wanted to hurt you, but you left me no choice.",
+        "Where were you last night? Your mother called me twice.",
+        "This company belongs to my family, not to you.",
+        "If you sign this contract, you will lose everything.",
+        "Please forgive me. I was wrong about you from the beginning.",
+    ],
+    "es": [
+        "Nunca quise hacerte daño, pero no me dejaste otra opción.",
+        "¿Dónde estabas anoche? Tu madre me llamó dos veces.",
+        "Esta empresa pertenece a mi familia, no a ti.",
+        "Si firmas este contrato, lo perderás todo.",
+        "Perdóname. Me equivoqué contigo desde el principio.",
+    ],
+    "pt": [
+        "Eu nunca quis te machucar, mas você não me deixou escolha.",
+        "Onde você estava ontem à noite? Sua mãe me ligou duas vezes.",
+        "Esta empresa pertence à minha família, não a você.",
+        "Se você assinar este contrato, vai perder tudo.",
+        "Me perdoe. Eu estava errado sobre você desde o começo.",
+    ],
+    "fr": [
+        "Je n'ai jamais voulu te faire de mal, mais tu ne m'as pas laissé le choix.",
+        "Où étais-tu hier soir ? Ta mère m'a appelé deux fois.",
+        "Cette entreprise appartient à ma famille, pas à toi.",
+        "Si tu signes ce contrat, tu vas tout perdre.",
+        "Pardonne-moi. Je me suis trompé sur toi depuis le début.",
+    ],
+    "it": [
+        "Non ho mai voluto farti del male, ma non mi hai lasciato scelta.",
+        "Dove eri ieri sera? Tua madre mi ha chiamato due volte.",
+        "Questa azienda appartiene alla mia famiglia, non a te.",
+        "Se firmi questo contratto, perderai tutto.",
+        "Perdonami. Mi sono sbagliato su di te fin dall'inizio.",
+    ],
+    "hi": [
+        "मैं तुम्हें कभी दुख नहीं देना चाहता था।",
+        "तुम कल रात कहाँ थे? तुम्हारी माँ ने मुझे दो बार फोन किया।",
+        "यह कंपनी मेरे परिवार की है, तुम्हारी नहीं।",
+        "मुझे माफ कर दो। मैं गलत था।",
+    ],
+}
+CER_LANGUAGES = {"hi"}
+
+
+def duration_s(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def to_16k(src: Path, dst: Path) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-ac", "1", "-ar", "16000",
+                    "-c:a", "pcm_s16le", str(dst)], check=True)
+    return dst
+
+
+def voices(backend: str, language: str, all_styles: bool) -> list[str]:
+    from localize.tts import SYNTHESIZERS
+    from localize.tts.kokoro import STYLES
+
+    synth = SYNTHESIZERS.create(backend)
+    # espeak-ng names English and French by region only.
+    voice = {"en": "en-us", "fr": "fr-fr"}.get(language) if backend == "espeak" else None
+    voice = voice or synth.default_voice(language)
+    if voice is None:
+        return []
+    if backend == "kokoro" and all_styles:
+        lang = voice.split("/")[0]
+        return [f"{lang}/{s}" for s in STYLES]
+    return [voice]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", action="append", help="default: kokoro, espeak, piper")
+    parser.add_argument("--all-styles", action="store_true", help="kokoro: every bundled style")
+    parser.add_argument("--language", action="append", help="default: every language of SENTENCES")
+    parser.add_argument("--name", default="tts")
+    args = parser.parse_args()
+    backends = args.backend or ["kokoro", "espeak", "piper"]
+
+    from localize.asr import AsrOptions
+    from localize.asr.faster_whisper import FasterWhisperRecognizer
+    from localize.tts import SYNTHESIZERS
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tts-"))
+    recognizers = {lang: FasterWhisperRecognizer(AsrOptions(language=lang)) for lang in SENTENCES}
+    # Whisper base writes much Hindi speech in Urdu script even with the language forced, so the
+    # Hindi CER measures the script as much as the voice: read it as a floor, not a ranking.
+    rows = []
+    for backend in backends:
+        synth = SYNTHESIZERS.create(backend)
+        for lang, sentences in SENTENCES.items():
+            if args.language and lang not in args.language:
+                continue
+            for voice in voices(backend, lang, args.all_styles):
+                synth.check(voice)
+                synth.synthesize("Warm up.", voice, tmp / "warm.wav")
+                refs, hyps, synth_s, audio_s = [], [], 0.0, 0.0
+                for i, text in enumerate(sentences):
+                    wav = tmp / f"{backend}-{lang}-{i}.wav"
+                    t0 = time.perf_counter()
+                    synth.synthesize(text, voice, wav)
+                    synth_s += time.perf_counter() - t0
+                    audio_s += duration_s(wav)
+                    raw = recognizers[lang].recognize(to_16k(wav, tmp / "asr.wav"))
+                    hyp = "".join(w.text for seg in raw.segments for w in seg).strip()
+                    refs.append(NORM(text))
+                    hyps.append(NORM(hyp) or "<empty>")
+                metric = "cer" if lang in CER_LANGUAGES else "wer"
+                error = (jiwer.cer if metric == "cer" else jiwer.wer)(refs, hyps)
+                row = {"backend": backend, "voice": voice, "language": lang, "metric": metric,
+                       "error": round(error, 4), "rtf": round(synth_s / audio_s, 3), "audio_s": round(audio_s, 1),
+                       "hypotheses": hyps}
+                rows.append(row)
+                print(f"{backend:7} {voice:22} {lang}  {metric.upper()} {error:6.1%}  RTF {row['rtf']:.3f}", flush=True)
+
+    info = machine_info(asr="faster-whisper base (packaged), int8, language forced",
+                        backends=backends, model_versions={r["voice"]: SYNTHESIZERS.create(r["backend"]).model_version(r["voice"])
+                                                           for r in rows})
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=2, ensure_ascii=False,
+                                                         sort_keys=True) + "\n", encoding="utf-8")
+    lines = [f"# TTS back-transcription ({args.name})", "",
+             ("Produced by `bench/bench_tts.py`; see its docstring for the method. Error = WER (CER for hi) "
+              "of Whisper base on the synthesized lines; lower is better."), "",
+             "| backend | voice | language | metric | error | RTF | audio s |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['backend']} | `{r['voice']}` | {r['language']} | {r['metric'].upper()} | "
+                     f"{r['error']:.1%} | {r['rtf']:.3f} | {r['audio_s']} |")
+    lines += ["", "## Machine", "", "```json", json.dumps(info, indent=2, sort_keys=True), "```", ""]
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {RESULTS / (args.name + '.md')}")
+
+
+if __name__ == "__main__":
+    main()
