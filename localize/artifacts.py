@@ -105,6 +105,8 @@ class DubLine:
     decision: str = "fits"  # fits | stretched | borrowed | over-cap | overflow (localize.tts.fit)
     borrowed_ms: int = 0  # silence taken from around the slot
     gain_db: float = 0.0  # delivery: the original line's loudness relative to the episode
+    voice: str = ""  # the character's voice
+    pitch: float = 1.0  # frequency ratio applied toward the actor's pitch
 
 
 @_frozen
@@ -145,6 +147,8 @@ class ReportLine:
     decision: str = ""  # how the dub was fitted: fits | stretched | borrowed | over-cap | overflow
     borrowed_ms: int = 0
     gain_db: float = 0.0
+    voice: str = ""
+    pitch: float = 1.0
 
 
 @_frozen

@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from .artifacts import DubLine, DubTrack, Line, TargetLine
+from .casting import CharacterVoice, cut, pitch_ratio
 from .media.ffmpeg import run_ffmpeg, stretch_argv
 from .tts import Synthesizer
 from .tts.fit import plan_track, trim_silence
@@ -47,6 +48,18 @@ def delivery_gains(original_db: Sequence[float], clip_db: Sequence[float]) -> li
             for o, c in zip(original_db, clip_db, strict=True)]
 
 
+def _references(voices: dict[str, CharacterVoice], original: Path, out_dir: Path) -> dict[str, Path]:
+    """Each character's reference clip for a cloning backend: their cleanest original speech."""
+    samples, rate = sf.read(original, dtype="float32", always_2d=False)
+    out = {}
+    for speaker, cast in voices.items():
+        clip = cut(samples, rate, cast.reference)
+        if clip.size:
+            out[speaker] = out_dir / f"reference-{speaker}.wav"
+            sf.write(out[speaker], clip, rate, subtype="PCM_16")
+    return out
+
+
 def dub_lines(
     lines: Sequence[Line],
     targets: Sequence[TargetLine],
@@ -58,27 +71,37 @@ def dub_lines(
     out_dir: Path,
     duration_ms: int,
     original: Path | None = None,
+    voices: dict[str, CharacterVoice] | None = None,
     advance: Callable[[int], None] = lambda n: None,
 ) -> DubTrack:
+    """`voices`: the cast's voice per speaker (localize.casting); without it every line uses `voice`
+    and nothing is pitch-shifted."""
+    voices = voices or {}
     todo = [(ln, t) for ln, t in zip(lines, targets, strict=True) if t.text.strip()]
-    naturals = []
+    references = _references(voices, original, out_dir) if synthesizer.clones and original else {}
+    naturals, trimmed_clips = [], {}
     for line, target in todo:
         raw = out_dir / f"{line.id}.raw.wav"
-        synthesizer.synthesize(target.text, voice, raw)
+        cast = voices.get(line.speaker)
+        synthesizer.synthesize(target.text, cast.voice if cast else voice, raw,
+                               reference=references.get(line.speaker))
         samples, rate = sf.read(raw, dtype="float32", always_2d=False)
         samples = trim_silence(samples, rate)
         sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
         raw.unlink()
+        trimmed_clips.setdefault(line.speaker, []).append((samples, rate))
         naturals.append(round(len(samples) * 1000 / rate))
         advance(1)
     advance(len(lines) - len(todo))
+    pitch = {spk: pitch_ratio(voices[spk].f0_hz, [c for c, _ in clips], clips[0][1]) if spk in voices else 1.0
+             for spk, clips in trimmed_clips.items()}
     fits = plan_track(naturals, [(ln.start_ms, ln.end_ms) for ln, _ in todo], max_speed=max_speed,
                       duration_ms=duration_ms)
     clips = []
     for (line, _), fit in zip(todo, fits, strict=True):
         trimmed = out_dir / f"{line.id}.trim.wav"
-        run_ffmpeg(stretch_argv(trimmed, out_dir / f"{line.id}.wav", speed=fit.speed, rate=DUB_RATE),
-                   f"fitting {line.id}")
+        run_ffmpeg(stretch_argv(trimmed, out_dir / f"{line.id}.wav", speed=fit.speed, rate=DUB_RATE,
+                                pitch=pitch[line.speaker]), f"fitting {line.id}")
         trimmed.unlink()
         clips.append(sf.read(out_dir / f"{line.id}.wav", dtype="float32", always_2d=False)[0])
     gains = [0.0] * len(todo)
@@ -98,6 +121,7 @@ def dub_lines(
             dub_end_ms=fit.start_ms + real_ms, natural_ms=natural, speed=fit.speed,
             overflow_ms=max(0, fit.start_ms + real_ms - max(line.end_ms, fit.end_ms - fit.overflow_ms)),
             clip=f"{line.id}.wav", decision=fit.decision, borrowed_ms=fit.borrowed_ms, gain_db=gain,
+            voice=voices[line.speaker].voice if line.speaker in voices else voice, pitch=pitch[line.speaker],
         ))
         log.debug("%s: %d ms in a %d ms slot: %s at %.2fx, %+.1f dB", line.id, natural, line.duration_ms,
                   fit.decision, fit.speed, gain)

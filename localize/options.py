@@ -31,6 +31,8 @@ class RunOptions:
     # ("on"; the backend is separate.backend: "classic" here, "demucs" with its weights), or "off".
     separation: str = "on"
     separate: SeparateOptions = field(default_factory=SeparateOptions)
+    # A voice per character (espeak variants by the actor's pitch) and a pitch shift toward the actor.
+    voice_matching: bool = True
     # Translation memory (SQLite): approved lines reused for identical or near-identical sources.
     tm_file: Path | None = None
     tm_threshold: float = 0.9

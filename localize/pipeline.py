@@ -19,10 +19,11 @@ from .artifacts import (
     Translation,
 )
 from .cache import ArtifactStore, stage_key
+from .casting import CharacterVoice, cast_voices
 from .dub import DUB_RATE, dub_lines
 
 # Bump when the fit planner or the delivery gain changes what a dub artifact holds.
-DUB_PLANNER = 2
+DUB_PLANNER = 3
 from .errors import ConfigError, LocalizeError
 from .markets import Market, get_market, load_markets
 from .media import run_ffmpeg
@@ -65,21 +66,47 @@ def choose_voice(market: Market, override: str | None) -> Voice:
                       f"'voices' in a --markets-file.")
 
 
+def cast_market_voices(market: Market, voice: Voice, script: Script, audio: Audio,
+                       options: RunOptions) -> dict[str, CharacterVoice]:
+    """A voice per character; with a series cast, the voice it already gave them, and stored when new."""
+    if not options.voice_matching:
+        return {}
+    registry, chosen = None, {}
+    backend = voice.synthesizer.name
+    if options.cast_file is not None and Path(options.cast_file).is_file():
+        from .speakers import CastRegistry
+
+        registry = CastRegistry.load(Path(options.cast_file), options.series or Path(options.cast_file).parent.name)
+        known = {c.id: c for c in registry.characters}
+        chosen = {spk: known[spk].voices[backend] for spk in {ln.speaker for ln in script.lines}
+                  if spk in known and backend in known[spk].voices}
+    voices = cast_voices(script.lines, backend=backend, base_voice=voice.voice, audio=audio.asr, chosen=chosen)
+    for cv in voices.values():
+        voice.synthesizer.check(cv.voice)
+    if registry is not None:
+        for spk, cv in voices.items():
+            if spk not in chosen and spk in {c.id for c in registry.characters}:
+                registry.set_voice(spk, backend, cv.voice)
+        registry.save()
+    return voices
+
+
 def dub_market(
     market: Market, voice: Voice, tr_key: str, script: Script, translation: Translation, store: ArtifactStore,
-    progress: Progress, audio: Audio,
+    progress: Progress, audio: Audio, voices: dict[str, CharacterVoice],
 ) -> tuple[str, DubTrack, Path]:
     original = audio.asr
     key = stage_key("dub", inputs=[tr_key, audio.key], backend=voice.synthesizer.name,
                     model_version=voice.synthesizer.model_version(voice.voice),
                     options={"voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE,
-                             "planner": DUB_PLANNER})
+                             "planner": DUB_PLANNER,
+                             "cast": {s: [v.voice, v.f0_hz, list(v.reference)] for s, v in sorted(voices.items())}})
 
     def build(tmp: Path) -> None:
         task = progress.task(f"{market.tag} dub", len(script.lines))
         track = dub_lines(script.lines, translation.lines, synthesizer=voice.synthesizer, voice=voice.voice,
                           language=market.language, max_speed=market.max_speed, out_dir=tmp,
-                          duration_ms=script.duration_ms, original=original, advance=task.advance)
+                          duration_ms=script.duration_ms, original=original, voices=voices, advance=task.advance)
         task.done()
         jsonio.save(track, tmp / "dub.json")
 
@@ -171,7 +198,7 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             speed=d.speed if d else 1.0, overflow_ms=d.overflow_ms if d else 0, route=t.route,
             flags=t.flags + (() if d or not dub else ("not-dubbed",)), budget_chars=t.budget_chars,
             literal=t.literal, decision=d.decision if d else "", borrowed_ms=d.borrowed_ms if d else 0,
-            gain_db=d.gain_db if d else 0.0,
+            gain_db=d.gain_db if d else 0.0, voice=d.voice if d else "", pitch=d.pitch if d else 1.0,
         ))
     return Report(
         episode=episode, market=market.tag, language=market.language, source_language=script.language,
@@ -242,8 +269,10 @@ def localize_episode(
         tr_key, translation = translate_market(market, script_key, script, store, options)
         task.done()
         same_language = script.language == market.language
-        dub = None if same_language else dub_market(market, voices[market.tag], tr_key, script, translation,
-                                                    store, progress, audio)
+        dub = None
+        if not same_language:
+            cast = cast_market_voices(market, voices[market.tag], script, audio, options)
+            dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast)
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, background, store)
         task.done()

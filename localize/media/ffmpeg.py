@@ -54,9 +54,11 @@ def extract_audio_argv(src: Path, dst: Path, *, rate: int, channels: int) -> lis
     return _quiet(out.compile(overwrite_output=False))
 
 
-def stretch_argv(src: Path, dst: Path, *, speed: float, rate: int) -> list[str]:
-    """Pitch-preserving time-stretch: `speed` 1.25 makes the clip 25% shorter."""
-    stream = ffmpeg.input(str(src)).audio.filter("rubberband", tempo=f"{speed:.4f}", pitchq="quality")
+def stretch_argv(src: Path, dst: Path, *, speed: float, rate: int, pitch: float = 1.0) -> list[str]:
+    """Pitch-preserving time-stretch: `speed` 1.25 makes the clip 25% shorter; `pitch` shifts the
+    voice by that frequency ratio (1.0: unchanged)."""
+    stream = ffmpeg.input(str(src)).audio.filter("rubberband", tempo=f"{speed:.4f}", pitch=f"{pitch:.4f}",
+                                                 pitchq="quality")
     out = ffmpeg.output(stream, str(dst), acodec="pcm_s16le", ar=rate, ac=1)
     return _quiet(out.compile(overwrite_output=False))
 

@@ -24,6 +24,14 @@ def _voices() -> frozenset[str]:
     return frozenset(names)
 
 
+@functools.cache
+def _variants() -> frozenset[str]:
+    """Variant names usable after '+': f1..f5, m1..m8 and named ones (from the files' names)."""
+    proc = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=False)
+    return frozenset(col.removeprefix("!v/") for row in proc.stdout.splitlines()[1:] for col in row.split()
+                     if col.startswith("!v/"))
+
+
 class EspeakSynthesizer:
     name = "espeak"
     clones = False  # `reference` is accepted and ignored
@@ -36,8 +44,12 @@ class EspeakSynthesizer:
         return language if language in _voices() else None
 
     def check(self, voice: str) -> None:
-        if voice not in _voices():
-            raise UnknownNameError("espeak-ng voice", voice, _voices())
+        """A language voice, optionally with a variant: "pt-br" or "pt-br+f3"."""
+        base, _, variant = voice.partition("+")
+        if base not in _voices():
+            raise UnknownNameError("espeak-ng voice", base, _voices())
+        if variant and variant not in _variants():
+            raise UnknownNameError("espeak-ng variant", variant, _variants())
 
     def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
         proc = subprocess.run(
