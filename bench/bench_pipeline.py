@@ -41,7 +41,7 @@ DEFAULT_EPISODE = ROOT / "samples" / "episode.mp4"
 DEFAULT_RESULTS = ROOT / "bench" / "results"
 
 # Stages shared by every market, as the library's progress tasks name them.
-SHARED_STAGES = ("decode audio", "transcribe", "read subtitles", "speakers")
+SHARED_STAGES = ("decode audio", "transcribe", "read subtitles", "speakers", "separate background")
 
 # The render's encoder settings (localize/render/video.py: RenderSpec defaults + visible AI label).
 BASELINE_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
