@@ -21,7 +21,6 @@ import logging
 import re
 import shutil
 import subprocess
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,6 +239,7 @@ class KokoroSynthesizer:
     def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
         """Write `text` in `voice` to a 24 kHz WAV; `reference` is ignored (Kokoro does not clone)."""
         import numpy as np
+        import soundfile as sf
 
         v = KokoroVoice.parse(voice)
         self._load()
@@ -256,12 +256,7 @@ class KokoroSynthesizer:
             })[0]
             parts.append(np.asarray(audio, dtype=np.float32).ravel())
         samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-        with wave.open(str(out), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(SAMPLE_RATE)
-            wav.writeframes(pcm.tobytes())
+        sf.write(out, np.clip(samples, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
 
     def release(self) -> None:
         self._session = None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +181,7 @@ class XttsSynthesizer:
     def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
         """Write `text` to a 24 kHz WAV, in the reference's voice when `voice` is '<language>/clone'."""
         import numpy as np
+        import soundfile as sf
         import torch
 
         v = XttsVoice.parse(voice)
@@ -194,12 +194,7 @@ class XttsSynthesizer:
                                  top_k=cfg.top_k, top_p=cfg.top_p, enable_text_splitting=True)
         samples = np.asarray(result["wav"], dtype=np.float32).ravel()
         rate = int(getattr(cfg.audio, "output_sample_rate", 24000))
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-        with wave.open(str(out), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(rate)
-            wav.writeframes(pcm.tobytes())
+        sf.write(out, np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16")
 
     def release(self) -> None:
         self._model = None
