@@ -4,9 +4,10 @@ For every speaker of the script:
 - a **reference**: the cleanest 6-12 s of that character's original speech (longest,
   most confidently recognized lines first), for backends that clone a voice;
 - a **voice**: the one the series cast already chose for this backend, or else, for a
-  backend with variants (espeak-ng), a male or female variant by the actor's pitch, a
-  different one per character; the choice is stored in the cast so episode 7's heroine
-  speaks as she did in episode 1;
+  backend with variants (espeak-ng), the variant of the actor's pitch class (male or
+  female) whose speaker embedding, saying one of the character's lines, is closest to the
+  actor's (without resemblyzer: the next unused variant), a different one per character;
+  the choice is stored in the cast so episode 7's heroine speaks as she did in episode 1;
 - a **pitch ratio**: how far to shift the synthesized voice toward the actor's median
   pitch (formants move with it, as in a simple pitch shift), within +-4 semitones.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,8 +82,15 @@ def cast_voices(
     audio: Path,
     chosen: dict[str, str] | None = None,
     pitch: bool = True,
+    audition: Callable[[str, str], Path] | None = None,
+    probes: dict[str, str] | None = None,
 ) -> dict[str, CharacterVoice]:
-    """A voice per speaker. `chosen`: speaker -> voice the series cast already gave them."""
+    """A voice per speaker. `chosen`: speaker -> voice the series cast already gave them.
+
+    With `audition` (voice, text -> a WAV of that voice saying it) and `probes` (speaker -> a line
+    of theirs in the market language), the candidate variants of the actor's pitch class each say
+    the probe line and the one whose speaker embedding is closest to the actor's wins.
+    """
     samples, rate = sf.read(audio, dtype="float32", always_2d=False)
     if samples.ndim > 1:
         samples = samples.mean(axis=1)
@@ -100,10 +108,37 @@ def cast_voices(
             except ImportError:  # librosa comes with the `speakers` extra
                 log.info("pitch matching needs librosa (pip install 'localize[speakers]'); skipped")
                 pitch = False
-        voice = (chosen or {}).get(speaker) or _variant(backend, base_voice, f0, used)
+        voice = (chosen or {}).get(speaker)
+        if not voice and audition and probes and speaker in probes and backend == "espeak" and f0:
+            voice = _closest_variant(base_voice, f0, cut(samples, rate, spans), rate, audition, probes[speaker],
+                                     taken={v.voice for v in out.values()})
+        voice = voice or _variant(backend, base_voice, f0, used)
         out[speaker] = CharacterVoice(speaker=speaker, voice=voice, f0_hz=round(f0, 1), reference=spans)
         log.info("casting: %s (%.0f Hz) -> %s:%s", speaker, f0, backend, voice)
     return out
+
+
+def _closest_variant(base_voice: str, f0: float, actor: np.ndarray, rate: int,
+                     audition: Callable[[str, str], Path], probe: str, taken: set[str]) -> str | None:
+    """The variant of the actor's pitch class whose voice embedding is closest to the actor's."""
+    try:
+        from resemblyzer import VoiceEncoder, preprocess_wav
+    except ImportError:  # the `speakers` extra
+        return None
+    encoder = VoiceEncoder("cpu", verbose=False)
+    target = encoder.embed_utterance(preprocess_wav(actor, source_sr=rate))
+    kind = "f" if f0 >= FEMALE_HZ else "m"
+    scores = {}
+    for variant in ESPEAK_VARIANTS[kind]:
+        voice = f"{base_voice.split('+')[0]}+{variant}"
+        if voice in taken:
+            continue
+        scores[voice] = float(encoder.embed_utterance(preprocess_wav(audition(voice, probe))) @ target)
+    if not scores:
+        return None
+    best = max(scores, key=scores.__getitem__)
+    log.info("casting: auditioned %s", ", ".join(f"{v} {c:.3f}" for v, c in sorted(scores.items())))
+    return best
 
 
 def _variant(backend: str, base_voice: str, f0: float, used: dict[str, int]) -> str:

@@ -8,6 +8,7 @@ script. Finished renders are then copied into ``out/<episode>/<market>/``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .dub import DUB_RATE, dub_lines
 
 # Bump when the fit planner or the delivery gain changes what a dub artifact holds.
 DUB_PLANNER = 3
+CASTING_VERSION = 2
 from .errors import ConfigError, LocalizeError
 from .markets import Market, get_market, load_markets
 from .media import run_ffmpeg
@@ -66,8 +68,8 @@ def choose_voice(market: Market, override: str | None) -> Voice:
                       f"'voices' in a --markets-file.")
 
 
-def cast_market_voices(market: Market, voice: Voice, script: Script, audio: Audio,
-                       options: RunOptions) -> dict[str, CharacterVoice]:
+def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str, translation: Translation,
+                       audio: Audio, options: RunOptions, store: ArtifactStore) -> dict[str, CharacterVoice]:
     """A voice per character; with a series cast, the voice it already gave them, and stored when new."""
     if not options.voice_matching:
         return {}
@@ -80,7 +82,31 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, audio: Audi
         known = {c.id: c for c in registry.characters}
         chosen = {spk: known[spk].voices[backend] for spk in {ln.speaker for ln in script.lines}
                   if spk in known and backend in known[spk].voices}
-    voices = cast_voices(script.lines, backend=backend, base_voice=voice.voice, audio=audio.asr, chosen=chosen)
+    probes = {}
+    for ln, t in zip(script.lines, translation.lines, strict=True):
+        if t.text.strip() and len(t.text) > len(probes.get(ln.speaker, "")):
+            probes[ln.speaker] = t.text
+    key = stage_key("casting", inputs=[tr_key, audio.key], backend=backend,
+                    model_version=voice.synthesizer.model_version(voice.voice),
+                    options={"voice": voice.voice, "chosen": chosen, "version": CASTING_VERSION})
+
+    def build(tmp: Path) -> None:
+        def audition(candidate: str, text: str) -> Path:
+            wav = tmp / f"audition-{len(list(tmp.iterdir()))}.wav"
+            voice.synthesizer.synthesize(text, candidate, wav)
+            return wav
+
+        found = cast_voices(script.lines, backend=backend, base_voice=voice.voice, audio=audio.asr,
+                            chosen=chosen, audition=audition, probes=probes)
+        for wav in tmp.glob("audition-*.wav"):
+            wav.unlink()
+        jsonio.save({"voices": [jsonio.to_dict(v) for v in found.values()]}, tmp / "casting.json")
+
+    def load(path: Path) -> dict[str, CharacterVoice]:
+        data = json.loads((path / "casting.json").read_text(encoding="utf-8"))
+        return {v["speaker"]: jsonio.from_dict(CharacterVoice, v) for v in data["voices"]}
+
+    voices = store.cached("casting", key, build, load)
     for cv in voices.values():
         voice.synthesizer.check(cv.voice)
     if registry is not None:
@@ -271,7 +297,8 @@ def localize_episode(
         same_language = script.language == market.language
         dub = None
         if not same_language:
-            cast = cast_market_voices(market, voices[market.tag], script, audio, options)
+            cast = cast_market_voices(market, voices[market.tag], script, tr_key, translation, audio, options,
+                                      store)
             dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast)
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, background, store)

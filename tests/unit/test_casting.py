@@ -42,3 +42,31 @@ def test_espeak_variants_follow_the_actors_pitch_and_differ_per_character() -> N
     assert voices[0] == "pt-br+f3" and voices[1] == "pt-br+m3" and voices[2] == "pt-br+f1"
     assert voices[3] == "pt-br"  # unknown pitch: the market's voice
     assert _variant("piper", "en_US-joe-medium", 230.0, used) == "en_US-joe-medium"
+
+
+def test_audition_picks_the_variant_whose_voice_is_closest_to_the_actor(tmp_path) -> None:
+    """Candidates are auditioned saying the character's line; the best embedding match wins."""
+    import pytest
+
+    pytest.importorskip("resemblyzer", reason="the speakers extra (resemblyzer) is not installed")
+    import soundfile as sf
+
+    from localize.casting import cast_voices
+
+    rate = 16000
+    actor = tone(120.0, 3.0)
+    sf.write(tmp_path / "actor.wav", actor, rate)
+    heard = []
+
+    def audition(voice: str, text: str):
+        heard.append((voice, text))
+        out = tmp_path / f"{voice}.wav"
+        # m6 sounds like the actor (the same tone), the others do not
+        sf.write(out, tone(120.0 if voice.endswith("+m6") else 300.0, 3.0), rate)
+        return out
+
+    voices = cast_voices([line(0, 0, 3000)], backend="espeak", base_voice="pt-br", audio=tmp_path / "actor.wav",
+                         audition=audition, probes={"C01": "Olá, tudo bem?"})
+    assert voices["C01"].voice == "pt-br+m6"
+    assert {v for v, _ in heard} == {f"pt-br+{m}" for m in ("m3", "m1", "m6", "m4", "m7", "m2")}
+    assert {t for _, t in heard} == {"Olá, tudo bem?"}
