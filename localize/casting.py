@@ -38,6 +38,7 @@ class CharacterVoice:
     voice: str
     f0_hz: float  # the actor's median pitch; 0 when unknown
     reference: tuple[tuple[int, int], ...] = ()  # spans (ms) of the cleanest original speech
+    pitch: float = 0.0  # the series cast's pitch ratio for this voice; 0: measure it on this episode
 
 
 def median_f0(samples: np.ndarray, rate: int) -> float:
@@ -84,6 +85,7 @@ def cast_voices(
     pitch: bool = True,
     audition: Callable[[str, str], Path] | None = None,
     probes: dict[str, str] | None = None,
+    chosen_pitch: dict[str, float] | None = None,
 ) -> dict[str, CharacterVoice]:
     """A voice per speaker. `chosen`: speaker -> voice the series cast already gave them.
 
@@ -113,7 +115,8 @@ def cast_voices(
             voice = _closest_variant(base_voice, f0, cut(samples, rate, spans), rate, audition, probes[speaker],
                                      taken={v.voice for v in out.values()})
         voice = voice or _variant(backend, base_voice, f0, used)
-        out[speaker] = CharacterVoice(speaker=speaker, voice=voice, f0_hz=round(f0, 1), reference=spans)
+        out[speaker] = CharacterVoice(speaker=speaker, voice=voice, f0_hz=round(f0, 1), reference=spans,
+                                      pitch=(chosen_pitch or {}).get(speaker, 0.0) if voice == (chosen or {}).get(speaker) else 0.0)
         log.info("casting: %s (%.0f Hz) -> %s:%s", speaker, f0, backend, voice)
     return out
 

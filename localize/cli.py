@@ -320,6 +320,7 @@ def cast_voice(cast_file: Path, character: str, backend: str, voice: str) -> Non
 
     registry = CastRegistry.load(cast_file, _series_of(cast_file))
     registry.set_voice(character, backend, voice)
+    registry.set_voice(character, f"{backend}@pitch", "")  # measured again for the new voice
     registry.save()
     _console().print(f"{character} speaks with {backend}:{voice}")
 

@@ -93,8 +93,8 @@ def dub_lines(
         naturals.append(round(len(samples) * 1000 / rate))
         advance(1)
     advance(len(lines) - len(todo))
-    pitch = {spk: pitch_ratio(voices[spk].f0_hz, [c for c, _ in clips], clips[0][1]) if spk in voices else 1.0
-             for spk, clips in trimmed_clips.items()}
+    pitch = {spk: (voices[spk].pitch or pitch_ratio(voices[spk].f0_hz, [c for c, _ in clips], clips[0][1]))
+             if spk in voices else 1.0 for spk, clips in trimmed_clips.items()}
     fits = plan_track(naturals, [(ln.start_ms, ln.end_ms) for ln, _ in todo], max_speed=max_speed,
                       duration_ms=duration_ms)
     clips = []

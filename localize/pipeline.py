@@ -25,7 +25,8 @@ from .dub import DUB_RATE, dub_lines
 
 # Bump when the fit planner or the delivery gain changes what a dub artifact holds.
 DUB_PLANNER = 3
-CASTING_VERSION = 2
+CASTING_VERSION = 3
+PITCH_KEY = "@pitch"  # the cast stores each character's pitch ratio beside its voice, per backend
 from .errors import ConfigError, LocalizeError
 from .markets import Market, get_market, load_markets
 from .media import run_ffmpeg
@@ -73,7 +74,7 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
     """A voice per character; with a series cast, the voice it already gave them, and stored when new."""
     if not options.voice_matching:
         return {}
-    registry, chosen = None, {}
+    registry, chosen, chosen_pitch = None, {}, {}
     backend = voice.synthesizer.name
     if options.cast_file is not None and Path(options.cast_file).is_file():
         from .speakers import CastRegistry
@@ -82,13 +83,16 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
         known = {c.id: c for c in registry.characters}
         chosen = {spk: known[spk].voices[backend] for spk in {ln.speaker for ln in script.lines}
                   if spk in known and backend in known[spk].voices}
+        chosen_pitch = {spk: float(known[spk].voices[f"{backend}{PITCH_KEY}"]) for spk in chosen
+                        if known[spk].voices.get(f"{backend}{PITCH_KEY}")}
     probes = {}
     for ln, t in zip(script.lines, translation.lines, strict=True):
         if t.text.strip() and len(t.text) > len(probes.get(ln.speaker, "")):
             probes[ln.speaker] = t.text
     key = stage_key("casting", inputs=[tr_key, audio.key], backend=backend,
                     model_version=voice.synthesizer.model_version(voice.voice),
-                    options={"voice": voice.voice, "chosen": chosen, "version": CASTING_VERSION})
+                    options={"voice": voice.voice, "chosen": chosen, "pitch": chosen_pitch,
+                             "version": CASTING_VERSION})
 
     def build(tmp: Path) -> None:
         def audition(candidate: str, text: str) -> Path:
@@ -97,7 +101,7 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
             return wav
 
         found = cast_voices(script.lines, backend=backend, base_voice=voice.voice, audio=audio.asr,
-                            chosen=chosen, audition=audition, probes=probes)
+                            chosen=chosen, audition=audition, probes=probes, chosen_pitch=chosen_pitch)
         for wav in tmp.glob("audition-*.wav"):
             wav.unlink()
         jsonio.save({"voices": [jsonio.to_dict(v) for v in found.values()]}, tmp / "casting.json")
@@ -115,6 +119,26 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
                 registry.set_voice(spk, backend, cv.voice)
         registry.save()
     return voices
+
+
+def _remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None:
+    """Keep each cast character's pitch ratio, so later episodes shift the same voice the same way."""
+    if options.cast_file is None or not Path(options.cast_file).is_file():
+        return
+    from .speakers import CastRegistry
+
+    registry = CastRegistry.load(Path(options.cast_file), options.series or Path(options.cast_file).parent.name)
+    known = {c.id: c for c in registry.characters}
+    speaker = {ln.id: ln.speaker for ln in script.lines}
+    changed = False
+    for line in track.lines:
+        spk, key = speaker[line.id], f"{track.backend}{PITCH_KEY}"
+        if spk in known and not known[spk].voices.get(key) and known[spk].voices.get(track.backend) == line.voice:
+            registry.set_voice(spk, key, f"{line.pitch:.4f}")
+            known = {c.id: c for c in registry.characters}
+            changed = True
+    if changed:
+        registry.save()
 
 
 def dub_market(
@@ -300,6 +324,7 @@ def localize_episode(
             cast = cast_market_voices(market, voices[market.tag], script, tr_key, translation, audio, options,
                                       store)
             dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast)
+            _remember_pitch(options, script, dub[1])
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, background, store)
         task.done()
