@@ -50,6 +50,16 @@ class RunOptions:
     cast_file: Path | None = None
     series: str = ""  # the cast's series; default: the cast file's folder name
 
+    def open_cast(self, *, create: bool = False) -> object | None:
+        """The series cast registry of `cast_file` (a CastRegistry), or None when there is none;
+        `create`: start an empty cast when the file does not exist yet."""
+        if self.cast_file is None or (not create and not Path(self.cast_file).is_file()):
+            return None
+        from .speakers import CastRegistry
+
+        path = Path(self.cast_file)
+        return CastRegistry.load(path, self.series or path.parent.name)
+
     def __post_init__(self) -> None:
         from .errors import ConfigError
 

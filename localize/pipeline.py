@@ -74,12 +74,10 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
     """A voice per character; with a series cast, the voice it already gave them, and stored when new."""
     if not options.voice_matching:
         return {}
-    registry, chosen, chosen_pitch = None, {}, {}
+    chosen, chosen_pitch = {}, {}
     backend = voice.synthesizer.name
-    if options.cast_file is not None and Path(options.cast_file).is_file():
-        from .speakers import CastRegistry
-
-        registry = CastRegistry.load(Path(options.cast_file), options.series or Path(options.cast_file).parent.name)
+    registry = options.open_cast()
+    if registry is not None:
         known = {c.id: c for c in registry.characters}
         chosen = {spk: known[spk].voices[backend] for spk in {ln.speaker for ln in script.lines}
                   if spk in known and backend in known[spk].voices}
@@ -123,11 +121,9 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
 
 def _remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None:
     """Keep each cast character's pitch ratio, so later episodes shift the same voice the same way."""
-    if options.cast_file is None or not Path(options.cast_file).is_file():
+    registry = options.open_cast()
+    if registry is None:
         return
-    from .speakers import CastRegistry
-
-    registry = CastRegistry.load(Path(options.cast_file), options.series or Path(options.cast_file).parent.name)
     known = {c.id: c for c in registry.characters}
     speaker = {ln.id: ln.speaker for ln in script.lines}
     changed = False

@@ -169,7 +169,7 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
               progress: Progress) -> tuple[str, Script]:
     if not _wanted(options.speakers, "resemblyzer", "speaker diarization"):
         return key, script
-    from .speakers import CastRegistry, Diarization, diarize, label_speakers, model_version
+    from .speakers import Diarization, diarize, label_speakers, model_version
 
     spk_key = stage_key("speakers", inputs=[key, audio.key], backend="resemblyzer", model_version=model_version(),
                         options={"n_speakers": options.n_speakers})
@@ -186,10 +186,7 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
     found = store.cached("speakers", spk_key, build, lambda p: jsonio.load(Diarization, p / "speakers.json"))
     if not found.labels:
         return spk_key, script
-    cast = None
-    if options.cast_file is not None:
-        cast_path = Path(options.cast_file)
-        cast = CastRegistry.load(cast_path, options.series or cast_path.parent.name)
+    cast = options.open_cast(create=True)
     labelled = label_speakers(script, found, cast=cast, episode=source.path.stem)
     if cast is not None:
         cast.save()
