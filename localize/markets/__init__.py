@@ -55,6 +55,27 @@ class AiLabel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     visible: bool = True  # burn a small label into the picture; metadata always carries it
 
 
+class FaceSwap(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    character: str  # the series cast's character id (e.g. SPEAKER_00) whose face is replaced
+    face: str  # an image of the target face
+    consent: str  # the consent record (TOML/JSON) for that face: who, when, scope; refused without it
+
+
+class PictureSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What is done to the picture itself; everything is off unless asked for, except painting out the
+    source's burned-in subtitles when this market's subtitles are burned in."""
+
+    lip_align: bool = False  # move each dub line's onset and end toward the speaking face's mouth
+    remove_source_subtitles: str = "auto"  # "auto" (when subtitles are burned in), "on", "off"
+    face_swap: tuple[FaceSwap, ...] = ()
+
+
+class RenderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How this market's video file is encoded and where its subtitles go."""
+
+    subtitles: str = "soft"  # "soft" (a selectable track), "burned" (drawn into the picture) or "both"
+
+
 class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     tag: str
     name: str
@@ -69,6 +90,8 @@ class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     subtitles: SubtitleStyle = SubtitleStyle()
     ai_label: AiLabel = AiLabel()
     style: StyleGuide = StyleGuide()
+    picture: PictureSettings = PictureSettings()
+    render: RenderSettings = RenderSettings()
 
 
 def _parse(path: Path | str, text: str) -> dict[str, Market]:

@@ -1,0 +1,1 @@
+"""Picture: shots, faces, lip alignment, consented face swap, burned-in subtitle removal."""
