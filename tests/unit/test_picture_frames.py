@@ -1,0 +1,123 @@
+"""The picture stage's argv builders and the subtitle remover on synthetic frames."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localize.artifacts import OcrCue, OcrTrack
+from localize.errors import ConfigError
+from localize.picture.frames import (
+    FrameFormat,
+    decode_argv,
+    encode_argv,
+    frame_rate,
+    picture_key,
+)
+from localize.picture.inpaint import (
+    RemovalOptions,
+    SubtitleRemover,
+    needs_removal,
+    remove_text,
+    text_mask,
+)
+
+FMT = FrameFormat(width=404, height=720, rate=Fraction(30000, 1001))
+
+
+def test_decode_argv_pipes_bgr_at_a_constant_rate():
+    argv = decode_argv(Path("ep.mp4"), FMT)
+    assert argv[:5] == ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error"]
+    assert argv[argv.index("-i") + 1] == "ep.mp4"
+    assert "fps=fps=30000/1001" in argv[argv.index("-filter_complex") + 1]
+    assert argv[argv.index("-f") + 1] == "rawvideo" and argv[argv.index("-pix_fmt") + 1] == "bgr24"
+    assert "-an" in argv and "-sn" in argv and argv[-1] == "pipe:"
+
+
+def test_encode_argv_reads_raw_frames_of_the_right_size():
+    argv = encode_argv(Path("out/picture.mp4"), FMT, crf=12)
+    i = argv.index("-i")
+    head = argv[:i]
+    assert head[head.index("-s") + 1] == "404x720" and head[head.index("-framerate") + 1] == "30000/1001"
+    assert head[head.index("-pix_fmt") + 1] == "bgr24" and argv[i + 1] == "pipe:"
+    assert argv[argv.index("-vcodec") + 1] == "libx264" and argv[argv.index("-crf") + 1] == "12"
+    assert argv[-1] == "out/picture.mp4" and "-y" in argv
+
+
+def test_frame_times_and_rates():
+    assert frame_rate(29.97002997) == Fraction(30000, 1001)
+    assert frame_rate(25.0) == 25 and frame_rate(0) == 25
+    assert FMT.time_ms(30) == 1001 and FMT.frame_bytes == 404 * 720 * 3
+
+
+def _track(*cues: tuple[int, int, tuple[int, int, int, int]]) -> OcrTrack:
+    return OcrTrack(cues=tuple(OcrCue(start_ms=s, end_ms=e, text="字幕", box=b, confidence=0.9) for s, e, b in cues),
+                    band=(600, 680), frame_step_ms=250, frames_read=10, backend="rapidocr", model="v4")
+
+
+def test_picture_key_depends_on_each_processor_and_the_source():
+    a = SubtitleRemover(_track((0, 1000, (10, 600, 200, 40))), "ocr-a")
+    b = SubtitleRemover(_track((0, 1000, (10, 600, 200, 40))), "ocr-b")
+    c = SubtitleRemover(a.track, "ocr-a", RemovalOptions(radius=7))
+    keys = {picture_key("sha1", [a]), picture_key("sha1", [b]), picture_key("sha1", [c]), picture_key("sha2", [a])}
+    assert len(keys) == 4
+    assert picture_key("sha1", [a]) == picture_key("sha1", [SubtitleRemover(a.track, "ocr-a")])
+
+
+def test_active_cues_are_padded_in_time():
+    remover = SubtitleRemover(_track((1000, 2000, (0, 0, 1, 1)), (5000, 9000, (0, 0, 1, 1))), "k",
+                              RemovalOptions(pad_ms=100))
+    remover.prepare()
+    assert [c.start_ms for c in remover.active(950)] == [1000]
+    assert remover.active(880) == [] and remover.active(2150) == []
+    assert [c.start_ms for c in remover.active(8000)] == [5000]
+
+
+def _frame_with_text() -> tuple[np.ndarray, np.ndarray]:
+    """A textured frame, and the same frame with white strokes outlined in black in a box."""
+    rng = np.random.default_rng(0)
+    clean = np.clip(rng.normal(90, 8, (120, 320, 3)), 0, 255).astype(np.uint8)
+    clean[:, :, 0] = 140  # a blue-ish background
+    text = clean.copy()
+    for x in range(70, 250, 30):
+        text[58:82, x - 2 : x + 10] = 0  # outline
+        text[60:80, x : x + 8] = 255  # stroke
+    return clean, text
+
+
+def test_text_mask_covers_strokes_and_outline_only():
+    clean, text = _frame_with_text()
+    mask = text_mask(text, 30, RemovalOptions())
+    assert mask[70, 74] == 255  # a stroke
+    assert mask[70, 69] == 255  # its outline
+    assert mask[10, 10] == 0 and mask[70, 90] == 0  # background, between letters
+    assert text_mask(clean, 30, RemovalOptions()).sum() == 0
+
+
+def test_remove_text_brings_the_box_back_near_the_background():
+    clean, text = _frame_with_text()
+    before = np.abs(text.astype(int) - clean).mean()
+    remove_text(text, (60, 55, 200, 30), RemovalOptions())
+    after = np.abs(text.astype(int) - clean).mean()
+    assert after < before / 4
+    assert (text[:40] == clean[:40]).all()  # nothing outside the box moved
+
+
+def test_needs_removal():
+    track = _track((0, 1000, (0, 0, 1, 1)))
+    empty = _track()
+    assert needs_removal("auto", "burned", track) and needs_removal("auto", "both", track)
+    assert not needs_removal("auto", "soft", track)
+    assert needs_removal("on", "soft", track)
+    assert not needs_removal("off", "burned", track)
+    assert not needs_removal("on", "burned", empty) and not needs_removal("on", "burned", None)
+    with pytest.raises(ConfigError, match="remove_source_subtitles"):
+        needs_removal("always", "burned", track)
+
+
+def test_removal_options_are_checked():
+    with pytest.raises(ConfigError, match="telea"):
+        RemovalOptions(method="fast")
