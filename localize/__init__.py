@@ -44,6 +44,10 @@ _EXPORTS = {
     "MarketResult": "localize.artifacts",
     "EpisodeResult": "localize.artifacts",
     "MediaInfo": "localize.artifacts",
+    "Catalog": "localize.catalog",
+    "BatchResult": "localize.catalog",
+    "CatalogStatus": "localize.catalog",
+    "catalog_status": "localize.catalog",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -66,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
                             ReportLine, Script, TargetLine, Translation, Word)
     from .asr import AsrOptions
     from .cache import ArtifactStore
+    from .catalog import BatchResult, Catalog, CatalogStatus, catalog_status
     from .errors import InputError, LocalizeError, MediaError, MissingExtraError, UnknownNameError
     from .markets import Market, get_market, load_markets
     from .media.probe import probe

@@ -29,13 +29,15 @@ def _console(stderr: bool = False) -> Any:
 class RichProgress:
     """Draws the library's progress reports with rich, on stderr."""
 
-    def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    def __init__(self, *, eta: bool = False) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
 
         console = _console(stderr=True)
+        columns = [TimeElapsedColumn(), TimeRemainingColumn()] if eta else [TimeElapsedColumn()]
         # Bars only on a terminal: piped or captured output (CI logs, scripts) stays clean.
         self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal)
+                             *columns, console=console, transient=False, disable=not console.is_terminal)
 
     def __enter__(self) -> RichProgress:
         self._bar.start()
@@ -353,3 +355,71 @@ def tm_import(tm_file: Path, scripts: tuple[Path, ...]) -> None:
             _console().print(f"{script}: {count} lines approved")
         totals = memory.count()
     _console().print(f"{tm_file}: " + ", ".join(f"{pair} {n}" for pair, n in sorted(totals.items())))
+
+
+@main.command()
+@click.argument("catalog_file", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="Outputs in OUT/<series>/<episode>/<market>/, the database and events.jsonl.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="A local process pool, or a Ray cluster.")
+@click.option("--address", help="Ray cluster address (with --executor ray); default: a local Ray instance.")
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel jobs (default: cores, bounded by memory).")
+@click.option("--db", help="Database URL (default: sqlite:///OUT/localize.db; postgresql+psycopg://... for teams).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: OUT/.cache).")
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Retries of a failed job, with exponential backoff.")
+@_user_errors
+def batch(catalog_file: Path, out: Path, executor: str, address: str | None, workers: int | None, db: str | None,
+          cache_dir: Path | None, retries: int) -> None:
+    """Localize every episode of CATALOG_FILE into its series' markets; a re-run does only what is missing or stale."""
+    from .catalog import Catalog
+
+    catalog = Catalog.load(catalog_file)
+    with RichProgress(eta=True) as progress:
+        result = catalog.run(out, executor=executor, workers=workers, address=address, db=db, cache_dir=cache_dir,
+                             retries=retries, progress=progress)
+    console = _console()
+    console.print(f"{result.jobs} jobs: {result.ran} run, {result.skipped} already done, {len(result.failed)} failed, "
+                  f"{len(result.blocked)} blocked ({result.seconds:.0f} s); outputs in {out}")
+    for f in result.failed:
+        console.print(f"  [red]failed[/red] {f.job} after {f.attempts} attempts: {f.error}")
+    if not result.ok:
+        click.echo(f"error: {len(result.failed)} jobs failed and {len(result.blocked)} were blocked; "
+                   f"see `localize status --out {out}`, fix and re-run.", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="The batch's output folder (its localize.db).")
+@click.option("--db", help="Database URL instead of OUT/localize.db.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_user_errors
+def status(out: Path, db: str | None, as_json: bool) -> None:
+    """Progress of a batch per series and market, and its failed jobs with their errors."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .catalog import status as catalog_status
+
+    if db is None and not (out / "localize.db").is_file():
+        raise click.BadParameter(f"{out / 'localize.db'} does not exist; pass the batch's --out or --db.",
+                                 param_hint="--out")
+    found = catalog_status(out, db=db)
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        click.echo(json.dumps({"stages": [asdict(s) for s in found.stages],
+                               "failures": [asdict(f) for f in found.failures], "blocked": list(found.blocked),
+                               "complete": found.complete}, indent=2))
+        return
+    table = Table("series", "stage", "done", "running", "pending", "failed", "blocked")
+    for s in found.stages:
+        table.add_row(escape(s.series), escape(s.stage), f"{s.done}/{s.total}", str(s.running), str(s.pending),
+                      f"[red]{s.failed}[/red]" if s.failed else "0", str(s.blocked))
+    console = _console()
+    console.print(table)
+    for f in found.failures:
+        console.print(f"[red]failed[/red] {escape(f.job)} ({f.attempts} attempts): {escape(f.error)}")

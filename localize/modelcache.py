@@ -1,0 +1,39 @@
+"""Loaded models kept per process, for batch workers that run many jobs.
+
+Backends ask ``shared(kind, key, load)`` for their model. In a normal run the cache is off and that
+just calls ``load()`` (the backend releases its model when its stage ends); a batch worker calls
+``enable()`` once, and from then on each model (keyed by its path or name) loads once per worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_models: dict[tuple[str, str], Any] | None = None
+_lock = threading.Lock()
+
+
+def enable() -> None:
+    """Keep models loaded for the rest of this process (batch workers)."""
+    global _models
+    with _lock:
+        if _models is None:
+            _models = {}
+
+
+def enabled() -> bool:
+    return _models is not None
+
+
+def shared(kind: str, key: str, load: Callable[[], T]) -> T:
+    """`load()`, or the model this process already loaded for (kind, key) when the cache is on."""
+    if _models is None:
+        return load()
+    with _lock:
+        if (kind, key) not in _models:
+            _models[(kind, key)] = load()
+        return _models[(kind, key)]  # type: ignore[no-any-return]

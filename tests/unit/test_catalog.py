@@ -1,0 +1,270 @@
+"""Catalog file parsing, job planning, staleness, retries and status (fake jobs; the pipeline is not under test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localize.catalog import Catalog, RetryPolicy, status
+from localize.catalog.db import StateDB, default_url
+from localize.catalog.events import EventLog, read_events
+from localize.catalog.executors import InlineExecutor, make_executor
+from localize.catalog.plan import Job, is_done, plan_catalog
+from localize.catalog.runner import run_jobs
+from localize.catalog.spec import load_catalog, parse_catalog
+from localize.catalog.work import Outcome
+from localize.errors import ConfigError, InputError, UnknownNameError
+
+
+def write_catalog(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "catalog.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def episodes(tmp_path: Path) -> Path:
+    folder = tmp_path / "eps"
+    folder.mkdir()
+    for i in (1, 2):
+        (folder / f"ep0{i}.mp4").write_bytes(f"episode {i}".encode())
+    return folder
+
+
+CATALOG = """
+[defaults]
+language = "es"
+separation = "off"
+
+[[series]]
+name = "love"
+episodes = ["eps/*.mp4"]
+markets = ["en-US", "pt-BR"]
+bible = "love/bible.toml"
+
+[[series]]
+name = "night"
+episodes = ["eps/ep01.mp4"]
+markets = ["pt-BR"]
+cast = "night/cast.json"
+separation = "on"
+"""
+
+
+def test_parse_resolves_paths_and_merges_defaults(tmp_path: Path) -> None:
+    spec = load_catalog(write_catalog(tmp_path, CATALOG))
+    love, night = spec.series
+    assert love.episodes == (str(tmp_path / "eps/*.mp4"),)
+    assert love.bible == str(tmp_path / "love/bible.toml") and love.cast is None
+    assert love.settings.language == "es" and love.settings.separation == "off"
+    assert night.settings.separation == "on" and night.settings.language == "es"
+    assert night.cast == str(tmp_path / "night/cast.json")
+
+
+def test_urls_are_kept_as_written(tmp_path: Path) -> None:
+    spec = parse_catalog(tmp_path / "c.toml", '[[series]]\nname = "s"\nepisodes = ["s3://b/ep*.mp4"]\nmarkets = ["en-US"]\n')
+    assert spec.series[0].episodes == ("s3://b/ep*.mp4",)
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ('[[series]]\nname = "s"\nepisodes = ["a.mp4"]\nmarkets = ["en-US"]\ncolour = "red"\n', "colour"),
+    ('[[series]]\nname = "s"\nepisodes = "a.mp4"\nmarkets = ["en-US"]\n', "episodes"),
+    ('[[series]]\nname = "s"\nmarkets = ["en-US"]\n', "episodes"),
+    ('[[series]]\nname = "s"\nepisodes = []\nmarkets = ["en-US"]\n', "episodes is empty"),
+    ('[[series]]\nname = "s"\nepisodes = ["a.mp4"]\nmarkets = []\n', "markets is empty"),
+    ('[[series]]\nname = "s"\nepisodes = ["a"]\nmarkets = ["en-US"]\n[[series]]\nname = "s"\nepisodes = ["b"]\n'
+     'markets = ["en-US"]\n', "used twice"),
+    ('[[series]]\nname = "a/b"\nepisodes = ["a"]\nmarkets = ["en-US"]\n', "folder name"),
+    ('[defaults]\nocr = "maybe"\n[[series]]\nname = "s"\nepisodes = ["a"]\nmarkets = ["en-US"]\n', "ocr"),
+    ("[defaults]\n", "no [[series]]"),
+    ("[[series]\n", "not valid TOML"),
+])
+def test_errors_name_the_file_and_the_key(tmp_path: Path, body: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_catalog(write_catalog(tmp_path, body))
+    assert str(tmp_path / "catalog.toml") in str(err.value) and needle in str(err.value)
+
+
+def test_missing_catalog_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such catalog file"):
+        Catalog.load(tmp_path / "nope.toml")
+
+
+def test_plan_is_a_graph_with_shared_understanding(tmp_path: Path, episodes: Path) -> None:
+    catalog = Catalog.load(write_catalog(tmp_path, CATALOG))
+    jobs = catalog.plan(tmp_path / "out")
+    assert [j.id for j in jobs] == [
+        "love/ep01/understand", "love/ep01/en-US", "love/ep01/pt-BR",
+        "love/ep02/understand", "love/ep02/en-US", "love/ep02/pt-BR",
+        "night/ep01/understand", "night/ep01/pt-BR",
+    ]
+    by_id = {j.id: j for j in jobs}
+    assert by_id["love/ep02/pt-BR"].depends == ("love/ep02/understand",)
+    assert by_id["love/ep02/pt-BR"].output == str((tmp_path / "out/love/ep02/pt-BR").resolve())
+    # Same file, different series options: different understanding.
+    assert by_id["love/ep01/understand"].input_hash != by_id["night/ep01/understand"].input_hash
+    assert by_id["night/ep01/pt-BR"].group and by_id["love/ep01/pt-BR"].group is None  # a cast serialises its series
+    assert by_id["love/ep01/en-US"].options.cache_dir == (tmp_path / "out/.cache").resolve()
+    assert by_id["love/ep01/en-US"].options.series == "love"
+
+
+def test_unknown_market_and_missing_episode(tmp_path: Path, episodes: Path) -> None:
+    bad_market = write_catalog(tmp_path, '[[series]]\nname = "s"\nepisodes = ["eps/ep01.mp4"]\nmarkets = ["xx-YY"]\n')
+    with pytest.raises(UnknownNameError, match="xx-YY"):
+        Catalog.load(bad_market).plan(tmp_path / "out")
+    missing = write_catalog(tmp_path, '[[series]]\nname = "s"\nepisodes = ["eps/*.mkv"]\nmarkets = ["en-US"]\n')
+    with pytest.raises(InputError, match="matches no file"):
+        Catalog.load(missing).plan(tmp_path / "out")
+
+
+def test_remote_episodes_are_fetched_into_the_cache(tmp_path: Path) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/bucket/show/ep01.mp4", b"remote one")
+    fs.pipe("/bucket/show/ep02.mp4", b"remote two")
+    try:
+        catalog = Catalog.from_toml('[[series]]\nname = "s"\nepisodes = ["memory://bucket/show/ep*.mp4"]\n'
+                                    'markets = ["en-US"]\n', tmp_path / "c.toml")
+        jobs = catalog.plan(tmp_path / "out")
+    finally:
+        fs.rm("/bucket", recursive=True)
+    understand = [j for j in jobs if j.kind == "understand"]
+    assert [j.episode for j in understand] == ["ep01", "ep02"]
+    assert Path(understand[0].path).read_bytes() == b"remote one"
+    assert Path(understand[0].path).is_relative_to((tmp_path / "out" / ".sources").resolve())
+
+
+def _mark_all_done(jobs: list[Job], db: StateDB) -> None:
+    for j in jobs:
+        db.plan(id=j.id, kind=j.kind, series=j.series, episode=j.episode, market=j.market, input_hash=j.input_hash,
+                output=j.output, done=False)
+        db.finished(j.id, j.input_hash, 1.0)
+        if j.output:
+            Path(j.output).mkdir(parents=True, exist_ok=True)
+            (Path(j.output) / "video.mp4").write_bytes(b"video")
+
+
+def test_staleness_follows_inputs(tmp_path: Path, episodes: Path) -> None:
+    markets = tmp_path / "markets.toml"
+    catalog_path = write_catalog(tmp_path, '[defaults]\nmarkets_files = ["markets.toml"]\n[[series]]\nname = "s"\n'
+                                           'episodes = ["eps/*.mp4"]\nmarkets = ["en-US", "xx-XX"]\n')
+    markets.write_text('[xx-XX]\nname = "Test"\nlanguage = "fr"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    db = StateDB(default_url(out))
+    spec = load_catalog(catalog_path)
+    jobs = plan_catalog(spec, out, db)
+    assert not any(is_done(j, db) for j in jobs)
+    _mark_all_done(jobs, db)
+    assert all(is_done(j, db) for j in plan_catalog(spec, out, db))
+
+    markets.write_text('[xx-XX]\nname = "Test"\nlanguage = "fr"\nmax_speed = 1.5\n', encoding="utf-8")
+    (episodes / "ep02.mp4").write_bytes(b"episode 2, re-cut")
+    stale = {j.id for j in plan_catalog(spec, out, db) if not is_done(j, db)}
+    # Markets files are part of every job's options; the re-cut episode changes all of its jobs.
+    assert stale == {j.id for j in jobs}
+    _mark_all_done(plan_catalog(spec, out, db), db)
+    (Path(out / "s/ep01/en-US/video.mp4")).unlink()  # a missing output is re-made
+    assert {j.id for j in plan_catalog(spec, out, db) if not is_done(j, db)} == {"s/ep01/en-US"}
+
+
+# --- the coordinator, with fake jobs ----------------------------------------------------------------
+
+def ok_work(job: Job) -> Outcome:
+    if job.output:
+        Path(job.output).mkdir(parents=True, exist_ok=True)
+        (Path(job.output) / "video.mp4").write_bytes(job.id.encode())
+    return Outcome(job=job.id, ok=True, seconds=0.01, built=(f"stage:{job.id}",))
+
+
+class FlakyWork:
+    """Fails `times` times with a transient error for the jobs in `flaky`; a permanent error for `broken`."""
+
+    def __init__(self, flaky: dict[str, int], broken: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.flaky = dict(flaky)
+        self.broken = broken
+        self.calls: list[str] = []
+
+    def __call__(self, job: Job) -> Outcome:
+        self.calls.append(job.id)
+        if job.id in self.broken:
+            return Outcome(job=job.id, ok=False, seconds=0.0, error="InputError: bad episode", transient=False)
+        if self.flaky.get(job.id, 0) > 0:
+            self.flaky[job.id] -= 1
+            return Outcome(job=job.id, ok=False, seconds=0.0, error="RuntimeError: flaky", transient=True)
+        return ok_work(job)
+
+
+def _run(tmp_path: Path, work: object, retries: int = 2) -> tuple[list[Job], StateDB, object]:
+    catalog = Catalog.load(write_catalog(tmp_path, CATALOG))
+    out = tmp_path / "out"
+    db = StateDB(default_url(out))
+    jobs = plan_catalog(catalog.spec, out, db)
+    events = EventLog(out / "events.jsonl")
+    result = run_jobs(jobs, db, InlineExecutor(work), retry=RetryPolicy(retries=retries, backoff_s=0.01),  # type: ignore[arg-type]
+                      events=events)
+    events.close()
+    return jobs, db, result
+
+
+def test_retry_with_backoff_then_success(tmp_path: Path, episodes: Path) -> None:
+    work = FlakyWork({"love/ep01/understand": 2})
+    jobs, db, result = _run(tmp_path, work)
+    assert result.ok and result.ran == len(jobs)  # type: ignore[attr-defined]
+    assert work.calls.count("love/ep01/understand") == 3
+    assert db.job("love/ep01/understand").attempts == 3  # type: ignore[union-attr]
+    retries = [e for e in read_events(tmp_path / "out/events.jsonl") if e["event"] == "job_retry"]
+    assert [e["delay_s"] for e in retries] == [0.01, 0.02]  # exponential
+    assert all(r.status == "done" for r in db.jobs())
+
+
+def test_failed_job_is_reported_and_its_dependents_blocked(tmp_path: Path, episodes: Path) -> None:
+    work = FlakyWork({"love/ep02/understand": 99}, broken={"night/ep01/understand"})
+    jobs, db, result = _run(tmp_path, work, retries=1)
+    assert not result.ok  # type: ignore[attr-defined]
+    assert {f.job: f.attempts for f in result.failed} == {"love/ep02/understand": 2,  # type: ignore[attr-defined]
+                                                          "night/ep01/understand": 1}  # permanent: not retried
+    assert set(result.blocked) == {"love/ep02/en-US", "love/ep02/pt-BR", "night/ep01/pt-BR"}  # type: ignore[attr-defined]
+    assert "love/ep02/en-US" not in work.calls
+    rows = {r.id: r for r in db.jobs()}
+    assert rows["love/ep02/understand"].status == "failed" and "flaky" in (rows["love/ep02/understand"].error or "")
+    assert rows["love/ep02/pt-BR"].status == "blocked"
+    assert rows["love/ep01/pt-BR"].status == "done"  # other episodes go on
+
+    found = status(tmp_path / "out")
+    by_stage = {(s.series, s.stage): s for s in found.stages}
+    assert by_stage[("love", "understand")].done == 1 and by_stage[("love", "understand")].failed == 1
+    assert by_stage[("love", "pt-BR")].blocked == 1 and by_stage[("love", "pt-BR")].total == 2
+    assert {f.job for f in found.failures} == {"love/ep02/understand", "night/ep01/understand"}
+    assert not found.complete
+    kinds = [e["event"] for e in read_events(tmp_path / "out/events.jsonl")]
+    assert kinds[0] == "batch_started" and kinds[-1] == "batch_finished" and "job_blocked" in kinds
+
+
+def test_rerun_does_only_what_is_missing(tmp_path: Path, episodes: Path) -> None:
+    _run(tmp_path, FlakyWork({}, broken={"love/ep02/understand"}), retries=0)
+    work = FlakyWork({})
+    jobs, db, result = _run(tmp_path, work)
+    assert result.ok  # type: ignore[attr-defined]
+    assert sorted(work.calls) == ["love/ep02/en-US", "love/ep02/pt-BR", "love/ep02/understand"]
+    work = FlakyWork({})
+    _, _, result = _run(tmp_path, work)
+    assert work.calls == [] and result.skipped == len(jobs)  # type: ignore[attr-defined]
+
+
+def test_a_crashed_batch_resumes_its_running_jobs(tmp_path: Path, episodes: Path) -> None:
+    catalog = Catalog.load(write_catalog(tmp_path, CATALOG))
+    db = StateDB(default_url(tmp_path / "out"))
+    jobs = plan_catalog(catalog.spec, tmp_path / "out", db)
+    db.plan(id=jobs[0].id, kind="understand", series="love", episode="ep01", market=None,
+            input_hash=jobs[0].input_hash, output=None, done=False)
+    db.started(jobs[0].id, 1)  # the coordinator died here
+    work = FlakyWork({})
+    run_jobs(jobs, db, InlineExecutor(work))
+    assert jobs[0].id in work.calls and db.job(jobs[0].id).status == "done"  # type: ignore[union-attr]
+
+
+def test_unknown_executor(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="executor must be"):
+        make_executor("threads")
