@@ -107,6 +107,9 @@ class DubLine:
     gain_db: float = 0.0  # delivery: the original line's loudness relative to the episode
     voice: str = ""  # the character's voice
     pitch: float = 1.0  # frequency ratio applied toward the actor's pitch
+    lip_face: str = ""  # lip alignment: the speaking face track; "" when not aligned (localize.picture.lipalign)
+    lip_offset_before_ms: int = 0  # dub speech onset minus the face's mouth opening, before alignment
+    lip_offset_after_ms: int = 0  # ... and after
 
 
 @_frozen
@@ -149,6 +152,43 @@ class ReportLine:
     gain_db: float = 0.0
     voice: str = ""
     pitch: float = 1.0
+    backcheck_cer: float = -1.0  # back-transcription of the dub clip vs its target text; -1: not dubbed
+    reading_cps: float = 0.0  # subtitle characters per second of the line's slot
+    override: str = ""  # "" or "edited"/"revoiced": a reviewer's override of this line was applied
+    lip_face: str = ""  # the speaking face track the dub was lip-aligned to; "" when not
+    lip_offset_before_ms: int = 0  # dub speech onset minus mouth opening, before lip alignment
+    lip_offset_after_ms: int = 0  # ... and after
+
+
+@_frozen
+class LineOverride:
+    """A reviewer's version of one line, pinned over the machine output while the source line is unchanged."""
+
+    id: str  # the script line id
+    source_text: str  # the source line's text when the override was made
+    target_text: str
+    voice: str = ""  # "" keeps the character's cast voice; else this line's TTS voice (re-voice)
+
+
+@_frozen
+class FaceSwapNote:
+    """A face swapped in a market's picture: whose face, under which consent record, and how it measured."""
+
+    character: str  # the series cast's character whose face was replaced
+    subject: str  # whose face it now is: the person who consented (the record's `subject`)
+    granted_by: str
+    granted: str  # ISO date of the consent
+    purpose: str  # the record's scope.purpose
+    consent: str  # the consent record copied beside the outputs, relative to the market folder
+    consent_sha256: str
+    face_sha256: str  # the target face image
+    backend: str  # "classic" or "insightface"
+    # dlib face-embedding distance (under 0.6: the same person) over sampled frames; -1 when not measured.
+    target_distance_before: float = -1.0  # original picture vs the target face
+    target_distance_after: float = -1.0  # swapped picture vs the target face
+    original_distance_after: float = -1.0  # swapped picture vs the original picture
+    measured_frames: int = 0
+    strip: str = ""  # frame strip PNG (original | swapped), relative to the market folder
 
 
 @_frozen
@@ -166,6 +206,7 @@ class Report:
     within_budget_first: int = 0  # lines within their length budget as first translated
     within_budget_final: int = 0  # ... and after shorter rewrites
     background: str = ""  # what the dub is mixed over: "separated:<backend>" or "original"
+    face_swap: tuple[FaceSwapNote, ...] = ()  # faces swapped in this market's picture, each under a consent record
 
 
 @_frozen
@@ -242,6 +283,7 @@ class Character:
     voices: dict[str, str]  # TTS backend -> chosen voice
     episodes: tuple[str, ...]
     lines: int  # how many lines the character has spoken across the series
+    reference: str = ""  # a user's recording a cloning TTS backend speaks like, over the automatic choice
 
 
 @_frozen

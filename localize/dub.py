@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from .artifacts import DubLine, DubTrack, Line, TargetLine
+from .cache import ArtifactStore, file_sha256, stage_key
 from .casting import CharacterVoice, cut, pitch_ratio
 from .media.ffmpeg import run_ffmpeg, stretch_argv
 from .tts import Synthesizer
@@ -48,16 +49,51 @@ def delivery_gains(original_db: Sequence[float], clip_db: Sequence[float]) -> li
             for o, c in zip(original_db, clip_db, strict=True)]
 
 
-def _references(voices: dict[str, CharacterVoice], original: Path, out_dir: Path) -> dict[str, Path]:
-    """Each character's reference clip for a cloning backend: their cleanest original speech."""
+def _references(voices: dict[str, CharacterVoice], original: Path | None, out_dir: Path,
+                chosen: dict[str, Path]) -> dict[str, Path]:
+    """Each character's reference clip for a cloning backend: the user's `chosen` clip, else their
+    cleanest original speech."""
+    out = dict(chosen)
+    if original is None:
+        return out
     samples, rate = sf.read(original, dtype="float32", always_2d=False)
-    out = {}
     for speaker, cast in voices.items():
+        if speaker in out:
+            continue
         clip = cut(samples, rate, cast.reference)
         if clip.size:
             out[speaker] = out_dir / f"reference-{speaker}.wav"
             sf.write(out[speaker], clip, rate, subtype="PCM_16")
     return out
+
+
+def _pitch(pitch: dict[str, float], line: Line, line_voices: dict[str, str]) -> float:
+    return 1.0 if line.id in line_voices else pitch.get(line.speaker, 1.0)
+
+
+def _synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference: Path | None, out: Path,
+                     store: ArtifactStore | None) -> tuple[np.ndarray, int]:
+    """The line's clip with its edge silence trimmed; with a store, cached per line (text, voice,
+    reference), so an edit of one line re-synthesizes only that line."""
+    def build(tmp: Path) -> None:
+        raw = tmp / "raw.wav"
+        synthesizer.synthesize(text, voice, raw, reference=reference)
+        samples, rate = sf.read(raw, dtype="float32", always_2d=False)
+        sf.write(tmp / "clip.wav", trim_silence(samples, rate), rate, subtype="PCM_16")
+        raw.unlink()
+
+    def load(path: Path) -> tuple[np.ndarray, int]:
+        return sf.read(path / "clip.wav", dtype="float32", always_2d=False)
+
+    if store is None:
+        out.mkdir(parents=True, exist_ok=True)
+        build(out)
+        clip = load(out)
+        (out / "clip.wav").unlink()
+        return clip
+    key = stage_key("clip", inputs=[file_sha256(reference)] if reference else [], backend=synthesizer.name,
+                    model_version=synthesizer.model_version(voice), options={"text": text, "voice": voice})
+    return store.cached("clip", key, build, load)
 
 
 def dub_lines(
@@ -72,24 +108,29 @@ def dub_lines(
     duration_ms: int,
     original: Path | None = None,
     voices: dict[str, CharacterVoice] | None = None,
+    line_voices: dict[str, str] | None = None,
+    store: ArtifactStore | None = None,
     advance: Callable[[int], None] = lambda n: None,
+    references: dict[str, Path] | None = None,
 ) -> DubTrack:
     """`voices`: the cast's voice per speaker (localize.casting); without it every line uses `voice`
-    and nothing is pitch-shifted."""
-    voices = voices or {}
+    and nothing is pitch-shifted. `line_voices`: line id -> a voice a reviewer chose for that line.
+    `store`: caches each synthesized line, so re-dubbing after one edit synthesizes one line.
+    `references`: speaker -> a user's recording a cloning backend speaks them like (localize.references),
+    over their cleanest speech in `original`."""
+    voices, line_voices = voices or {}, line_voices or {}
     todo = [(ln, t) for ln, t in zip(lines, targets, strict=True) if t.text.strip()]
-    references = _references(voices, original, out_dir) if synthesizer.clones and original else {}
+    references = _references(voices, original, out_dir, references or {}) if synthesizer.clones else {}
     naturals, trimmed_clips = [], {}
+    spoken = {}
     for line, target in todo:
-        raw = out_dir / f"{line.id}.raw.wav"
         cast = voices.get(line.speaker)
-        synthesizer.synthesize(target.text, cast.voice if cast else voice, raw,
-                               reference=references.get(line.speaker))
-        samples, rate = sf.read(raw, dtype="float32", always_2d=False)
-        samples = trim_silence(samples, rate)
+        spoken[line.id] = line_voices.get(line.id) or (cast.voice if cast else voice)
+        samples, rate = _synthesize_line(synthesizer, target.text, spoken[line.id], references.get(line.speaker),
+                                         out_dir / f"{line.id}.synth", store)
         sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
-        raw.unlink()
-        trimmed_clips.setdefault(line.speaker, []).append((samples, rate))
+        if line.id not in line_voices:  # a reviewer's one-off voice does not set the character's pitch
+            trimmed_clips.setdefault(line.speaker, []).append((samples, rate))
         naturals.append(round(len(samples) * 1000 / rate))
         advance(1)
     advance(len(lines) - len(todo))
@@ -101,7 +142,7 @@ def dub_lines(
     for (line, _), fit in zip(todo, fits, strict=True):
         trimmed = out_dir / f"{line.id}.trim.wav"
         run_ffmpeg(stretch_argv(trimmed, out_dir / f"{line.id}.wav", speed=fit.speed, rate=DUB_RATE,
-                                pitch=pitch[line.speaker]), f"fitting {line.id}")
+                                pitch=_pitch(pitch, line, line_voices)), f"fitting {line.id}")
         trimmed.unlink()
         clips.append(sf.read(out_dir / f"{line.id}.wav", dtype="float32", always_2d=False)[0])
     gains = [0.0] * len(todo)
@@ -121,7 +162,7 @@ def dub_lines(
             dub_end_ms=fit.start_ms + real_ms, natural_ms=natural, speed=fit.speed,
             overflow_ms=max(0, fit.start_ms + real_ms - max(line.end_ms, fit.end_ms - fit.overflow_ms)),
             clip=f"{line.id}.wav", decision=fit.decision, borrowed_ms=fit.borrowed_ms, gain_db=gain,
-            voice=voices[line.speaker].voice if line.speaker in voices else voice, pitch=pitch[line.speaker],
+            voice=spoken[line.id], pitch=_pitch(pitch, line, line_voices),
         ))
         log.debug("%s: %d ms in a %d ms slot: %s at %.2fx, %+.1f dB", line.id, natural, line.duration_ms,
                   fit.decision, fit.speed, gain)

@@ -28,16 +28,28 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
+def _encode(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise NotImplementedError(f"cannot write a {type(value).__name__} as JSON")
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A dataclass (nested ones included) as plain JSON-ready data."""
-    data = msgspec.to_builtins(obj)
+    data = msgspec.to_builtins(obj, enc_hook=_encode)
     if not isinstance(data, dict):
         raise TypeError(f"expected a dataclass, got {type(obj).__name__}")
     return data
 
 
+def _decode(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError(f"cannot read a {kind.__name__} from JSON")
+
+
 def from_dict(cls: type[T], data: Any) -> T:
-    return msgspec.convert(data, cls)
+    return msgspec.convert(data, cls, dec_hook=_decode)
 
 
 def dumps(obj: Any) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from .asr import AsrOptions
 from .fusion import FusionRules
 from .ocr import OcrOptions
+from .render.credentials import Credentials
 from .separate import SeparateOptions
 from .translate.adapt import AdaptOptions
 
@@ -37,8 +38,12 @@ class RunOptions:
     tm_file: Path | None = None
     tm_threshold: float = 0.9
     tts_backend: str | None = None
+    # Transcribe every dubbed line back and score it against its text (the report's backcheck_cer).
+    backcheck: bool = True
     # Where artifacts are cached; None: <out>/.cache.
     cache_dir: Path | None = None
+    # Sign each render with a C2PA manifest (certificate chain + key); None: LOCALIZE_C2PA_CERT/KEY, or no manifest.
+    c2pa: Credentials | None = None
     # Burned-in subtitles: "auto" reads them when the `ocr` extra is installed, "on" requires it, "off".
     ocr: str = "auto"
     ocr_options: OcrOptions = field(default_factory=OcrOptions)
@@ -49,6 +54,9 @@ class RunOptions:
     # A series cast (JSON) that keeps characters across episodes; created when missing.
     cast_file: Path | None = None
     series: str = ""  # the cast's series; default: the cast file's folder name
+    # (speaker id or cast character name, clip) pairs: the recording a cloning TTS backend speaks that
+    # speaker like (3-30 s), over the cast's and the automatic choice (localize.references).
+    references: tuple[tuple[str, Path], ...] = ()
 
     def open_cast(self, *, create: bool = False) -> object | None:
         """The series cast registry of `cast_file` (a CastRegistry), or None when there is none;

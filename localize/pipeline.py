@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import jsonio
 from .artifacts import (
-    DubTrack, EpisodeResult, LocalizedLine, LocalizedScript, Loudness, MarketResult, Report, ReportLine, Script,
-    Translation,
+    DubTrack, EpisodeResult, LineOverride, LocalizedLine, LocalizedScript, Loudness, MarketResult, Report,
+    ReportLine, Script, Translation,
 )
 from .cache import ArtifactStore, stage_key
 from .casting import CharacterVoice, cast_voices
@@ -27,15 +27,17 @@ from .dub import DUB_RATE, dub_lines
 DUB_PLANNER = 3
 CASTING_VERSION = 3
 PITCH_KEY = "@pitch"  # the cast stores each character's pitch ratio beside its voice, per backend
-from .errors import ConfigError, LocalizeError
+from .errors import ConfigError, InputError, LocalizeError
 from .markets import Market, get_market, load_markets
-from .media import run_ffmpeg
 from .mix import CODEC_HEADROOM_DB, measure, mix_dub, normalise
 from .options import RunOptions
+from .picture.market import market_picture
 from .progress import NullProgress, Progress
+from .render.credentials import Credentials, credentials_from
+from .render.market import render_market_video, render_options
+from .render.presets import resolve_preset
 from .render.report import write_report
-from .render.video import RENDER_VERSION, RenderSpec, render_argv
-from .subtitles import Cue, build_ssa, write_subtitles
+from .subtitles import Cue
 from .translate.stage import preferences, translate_market
 from .tts import SYNTHESIZERS, Synthesizer
 from .understand import Audio, Source, build_script, extract_audio, open_source
@@ -119,6 +121,31 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
     return voices
 
 
+def apply_overrides(script: Script, tr_key: str, translation: Translation,
+                    overrides: Sequence[LineOverride]) -> tuple[str, Translation, dict[str, LineOverride]]:
+    """The translation with each reviewer override in place of the machine's line, while that line's source
+    text is still the one the reviewer saw; returns the new key, the translation and the overrides applied."""
+    if not overrides:
+        return tr_key, translation, {}
+    source = {ln.id: ln.text for ln in script.lines}
+    applied = {}
+    for o in overrides:
+        if o.id not in source:
+            log.warning("override of %s ignored: the script has no such line", o.id)
+        elif source[o.id] != o.source_text:
+            log.warning("override of %s ignored: its source line changed (%r -> %r)", o.id, o.source_text,
+                        source[o.id])
+        else:
+            applied[o.id] = o
+    if not applied:
+        return tr_key, translation, {}
+    lines = tuple(replace(t, text=applied[t.id].target_text, flags=(*t.flags, "reviewed"), route=("reviewer",))
+                  if t.id in applied else t for t in translation.lines)
+    key = stage_key("overrides", inputs=[tr_key],
+                    options={i: [o.source_text, o.target_text, o.voice] for i, o in sorted(applied.items())})
+    return key, replace(translation, lines=lines), applied
+
+
 def _remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None:
     """Keep each cast character's pitch ratio, so later episodes shift the same voice the same way."""
     registry = options.open_cast()
@@ -139,25 +166,47 @@ def _remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> Non
 
 def dub_market(
     market: Market, voice: Voice, tr_key: str, script: Script, translation: Translation, store: ArtifactStore,
-    progress: Progress, audio: Audio, voices: dict[str, CharacterVoice],
+    progress: Progress, audio: Audio, voices: dict[str, CharacterVoice], line_voices: dict[str, str] | None = None,
 ) -> tuple[str, DubTrack, Path]:
     original = audio.asr
+    line_voices = line_voices or {}
+    for v in set(line_voices.values()):
+        voice.synthesizer.check(v)
     key = stage_key("dub", inputs=[tr_key, audio.key], backend=voice.synthesizer.name,
                     model_version=voice.synthesizer.model_version(voice.voice),
                     options={"voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE,
-                             "planner": DUB_PLANNER,
+                             "planner": DUB_PLANNER, "line_voices": line_voices,
                              "cast": {s: [v.voice, v.f0_hz, list(v.reference)] for s, v in sorted(voices.items())}})
 
     def build(tmp: Path) -> None:
         task = progress.task(f"{market.tag} dub", len(script.lines))
         track = dub_lines(script.lines, translation.lines, synthesizer=voice.synthesizer, voice=voice.voice,
                           language=market.language, max_speed=market.max_speed, out_dir=tmp,
-                          duration_ms=script.duration_ms, original=original, voices=voices, advance=task.advance)
+                          duration_ms=script.duration_ms, original=original, voices=voices, line_voices=line_voices,
+                          store=store, advance=task.advance)
         task.done()
         jsonio.save(track, tmp / "dub.json")
 
     path_track = store.cached("dub", key, build, lambda p: (p, jsonio.load(DubTrack, p / "dub.json")))
     return key, path_track[1], path_track[0]
+
+
+def backcheck_market(market: Market, dub: tuple[str, DubTrack, Path], translation: Translation,
+                     store: ArtifactStore, progress: Progress) -> dict[str, float]:
+    """Each dubbed line transcribed back by Whisper: its character error rate against its text."""
+    from . import backcheck
+
+    key = stage_key("backcheck", inputs=[dub[0]], backend="faster-whisper", model_version=backcheck.model_version())
+    texts = {t.id: t.text for t in translation.lines}
+
+    def build(tmp: Path) -> None:
+        task = progress.task(f"{market.tag} back-transcribe", len(dub[1].lines))
+        scores = backcheck.backcheck(dub[1], dub[2], texts, advance=task.advance)
+        task.done()
+        jsonio.save({"cer": scores}, tmp / "backcheck.json")
+
+    return store.cached("backcheck", key, build,
+                        lambda p: json.loads((p / "backcheck.json").read_text(encoding="utf-8"))["cer"])
 
 
 def separate_background(audio: Audio, script_key: str, script: Script, store: ArtifactStore,
@@ -205,26 +254,21 @@ def mix_market(market: Market, audio: Audio, dub: tuple[str, DubTrack, Path] | N
 
 def render_market(
     market: Market, source: Source, episode: str, mix: tuple[str, Path], tr_key: str, script: Script,
-    translation: Translation, store: ArtifactStore,
+    translation: Translation, store: ArtifactStore, picture: tuple[str, Path] | None = None,
+    credentials: Credentials | None = None,
 ) -> tuple[Path, Loudness]:
+    """The market's video; its picture is `picture` (key, video) when a frame processor changed it."""
     cues = [Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=t.text)
             for ln, t in zip(script.lines, translation.lines, strict=True) if t.text.strip()]
-    key = stage_key("render", inputs=[source.sha256, mix[0], tr_key],
-                    options={"render": RENDER_VERSION, "style": jsonio.to_dict(market.subtitles), "label": jsonio.to_dict(market.ai_label),
-                             "language": market.language, "title": f"{episode} ({market.tag})"})
+    key = stage_key("render", inputs=[picture[0] if picture else source.sha256, mix[0], tr_key],
+                    options={**render_options(market, cues, credentials), "style": jsonio.to_dict(market.subtitles),
+                             "label": jsonio.to_dict(market.ai_label), "language": market.language,
+                             "title": f"{episode} ({market.tag})"})
 
     def build(tmp: Path) -> None:
-        subs = build_ssa(cues, style=market.subtitles, play_res=(source.info.width, source.info.height))
-        write_subtitles(subs, tmp)
-        label_file = None
-        if market.ai_label.visible:
-            label_file = tmp / "label.txt"
-            label_file.write_text(market.ai_label.text, encoding="utf-8")
-        spec = RenderSpec(source=source.path, audio=mix[1], subtitles=tmp / "subtitles.srt", out=tmp / "video.mp4",
-                          language=market.language, label_text=market.ai_label.text, label_file=label_file,
-                          title=f"{episode} ({market.tag})")
-        run_ffmpeg(render_argv(spec), f"rendering {market.tag}")
-        loud = measure(tmp / "video.mp4", target_lufs=market.loudness.integrated_lufs,
+        video = render_market_video(market, picture=picture[1] if picture else source.path, audio=mix[1], cues=cues,
+                                    out_dir=tmp, title=f"{episode} ({market.tag})", credentials=credentials)
+        loud = measure(video, target_lufs=market.loudness.integrated_lufs,
                        target_true_peak=market.loudness.true_peak_dbtp)
         jsonio.save(loud, tmp / "loudness.json")
 
@@ -232,11 +276,14 @@ def render_market(
 
 
 def _report(episode: str, market: Market, script: Script, translation: Translation, dub: DubTrack | None,
-            loudness: Loudness, background: str) -> Report:
+            loudness: Loudness, background: str, backchecked: Mapping[str, float] | None = None,
+            applied: Mapping[str, LineOverride] | None = None) -> Report:
     dubbed = {d.id: d for d in dub.lines} if dub else {}
+    backchecked, applied = backchecked or {}, applied or {}
     lines = []
     for ln, t in zip(script.lines, translation.lines, strict=True):
         d = dubbed.get(ln.id)
+        o = applied.get(ln.id)
         lines.append(ReportLine(
             id=ln.id, speaker=ln.speaker, source_text=ln.text, target_text=t.text,
             slot_start_ms=ln.start_ms, slot_end_ms=ln.end_ms,
@@ -245,6 +292,9 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             flags=t.flags + (() if d or not dub else ("not-dubbed",)), budget_chars=t.budget_chars,
             literal=t.literal, decision=d.decision if d else "", borrowed_ms=d.borrowed_ms if d else 0,
             gain_db=d.gain_db if d else 0.0, voice=d.voice if d else "", pitch=d.pitch if d else 1.0,
+            backcheck_cer=backchecked.get(ln.id, -1.0),
+            reading_cps=round(len(t.text.replace("\n", "")) * 1000 / max(ln.duration_ms, 1), 1),
+            override=("revoiced" if o.voice else "edited") if o else "",
         ))
     return Report(
         episode=episode, market=market.tag, language=market.language, source_language=script.language,
@@ -276,6 +326,27 @@ def _publish(render_dir: Path, directory: Path, episode: str, market: Market, sc
     )
 
 
+def _shared(path: str | Path, options: RunOptions, store: ArtifactStore, progress: Progress,
+            *, separate: bool) -> tuple[Source, Audio, str, Script, tuple[str, Path] | None]:
+    """The per-episode work every market shares: audio, the source script, the separated background."""
+    source = open_source(path, need_video=True)
+    task = progress.task("decode audio", None)
+    audio = extract_audio(source, store)
+    task.done()
+    script_key, script = build_script(source, audio, store, options, progress)
+    background = separate_background(audio, script_key, script, store, options, progress) if separate else None
+    return source, audio, script_key, script, background
+
+
+def prepare_episode(path: str | Path, *, options: RunOptions, progress: Progress | None = None) -> Script:
+    """Run the shared per-episode work (audio, script, background separation) into `options.cache_dir`,
+    so every market's later run of this episode reuses it."""
+    if options.cache_dir is None:
+        raise ConfigError("prepare_episode needs options.cache_dir: the cache the market runs will share.")
+    store = ArtifactStore(Path(options.cache_dir))
+    return _shared(path, options, store, progress or NullProgress(), separate=True)[3]
+
+
 def localize_episode(
     path: str | Path,
     markets: Sequence[str],
@@ -283,10 +354,15 @@ def localize_episode(
     *,
     options: RunOptions | None = None,
     progress: Progress | None = None,
+    overrides: Mapping[str, Sequence[LineOverride]] | None = None,
 ) -> EpisodeResult:
-    """Localize the episode at `path` into each market; write ``out/<episode>/<market>/``."""
+    """Localize the episode at `path` into each market; write ``out/<episode>/<market>/``.
+
+    `overrides`: market tag -> reviewers' lines, each used in place of the machine's line while
+    that line's source text is unchanged (see :func:`apply_overrides`)."""
     options = options or RunOptions()
     progress = progress or NullProgress()
+    overrides = overrides or {}
     if not markets:
         raise ConfigError("no market given; pass at least one --market (see `localize markets`).")
     known = load_markets(*options.markets_files)
@@ -294,45 +370,85 @@ def localize_episode(
     voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
     for m in chosen:
         preferences(m, options)
-    source = open_source(path, need_video=True)
+        resolve_preset(m.render)  # an unknown preset or codec fails before any work
+    credentials = credentials_from(options.c2pa)
     out = Path(out)
     store = ArtifactStore(Path(options.cache_dir) if options.cache_dir else out / ".cache")
+    language_of = {m.tag: m.language for m in chosen}
+    source, audio, script_key, script, _ = _shared(path, options, store, progress, separate=False)
     episode = source.path.stem
-
-    task = progress.task("decode audio", None)
-    audio = extract_audio(source, store)
-    task.done()
-    script_key, script = build_script(source, audio, store, options, progress)
     episode_dir = out / episode
     jsonio.save(script, episode_dir / "transcript.json")
 
     background = None
-    if any(m.language != script.language for m in chosen):
+    if any(lang != script.language for lang in language_of.values()):
         background = separate_background(audio, script_key, script, store, options, progress)
     results = []
     for market in chosen:
         task = progress.task(f"{market.tag} translate", None)
         tr_key, translation = translate_market(market, script_key, script, store, options)
+        tr_key, translation, applied = apply_overrides(script, tr_key, translation, overrides.get(market.tag, ()))
         task.done()
         same_language = script.language == market.language
-        dub = None
+        dub, backchecked = None, {}
         if not same_language:
             cast = cast_market_voices(market, voices[market.tag], script, tr_key, translation, audio, options,
                                       store)
-            dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast)
+            dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast,
+                             {i: o.voice for i, o in applied.items() if o.voice})
             _remember_pitch(options, script, dub[1])
+            if options.backcheck:
+                backchecked = backcheck_market(market, dub, translation, store, progress)
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, background, store)
         task.done()
         task = progress.task(f"{market.tag} render", None)
-        render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store)
+        picture = market_picture(market, source, store, options, progress)
+        render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store,
+                                             picture, credentials)
         task.done()
         bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
-        report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed)
-        results.append(_publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report))
+        report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed,
+                         backchecked, applied)
+        result = _publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report)
+        _save_run(episode_dir / market.tag, source.path, out, options)
+        results.append(result)
         log.info("%s: wrote %s", market.tag, episode_dir / market.tag)
     return EpisodeResult(episode=episode, source=str(source.path), transcript=str(episode_dir / "transcript.json"),
                          markets=tuple(results))
+
+
+RUN_FILE = "run.json"
+
+
+def _save_run(directory: Path, source: Path, out: Path, options: RunOptions) -> None:
+    """What produced this market's folder, so a reviewer's edit can re-run it (see :func:`relocalize`)."""
+    options = replace(
+        options, cache_dir=Path(options.cache_dir or out / ".cache").resolve(),
+        markets_files=tuple(Path(p).resolve() for p in options.markets_files),
+        translations=tuple((tag, Path(p).resolve()) for tag, p in options.translations),
+        **{name: Path(value).resolve() for name in ("source_subs", "bible_file", "tm_file", "cast_file")
+           if (value := getattr(options, name)) is not None},
+    )
+    jsonio.save({"source": str(source.resolve()), "out": str(out.resolve()), "options": jsonio.to_dict(options)},
+                directory / RUN_FILE)
+
+
+def relocalize(market_dir: str | Path, overrides: Sequence[LineOverride], *,
+               progress: Progress | None = None) -> MarketResult:
+    """Re-run one published market of one episode with reviewers' `overrides`, from its ``run.json``:
+    only the edited lines are translated and synthesized again; the mix and the render follow."""
+    market_dir = Path(market_dir)
+    run_file = market_dir / RUN_FILE
+    if not run_file.is_file():
+        raise InputError(f"{market_dir} has no {RUN_FILE}; it is not a folder `localize run` wrote, so run the "
+                         "episode again with `localize run`.")
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    options = jsonio.from_dict(RunOptions, run["options"])
+    market = market_dir.name
+    result = localize_episode(run["source"], [market], run["out"], options=options, progress=progress,
+                              overrides={market: tuple(overrides)})
+    return result.markets[0]
 
 
 def transcribe(
@@ -349,4 +465,4 @@ def transcribe(
     return build_script(source, audio, store, options, progress)[1]
 
 
-__all__ = ["localize_episode", "transcribe"]
+__all__ = ["apply_overrides", "localize_episode", "prepare_episode", "relocalize", "transcribe"]
