@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,8 +152,11 @@ def wrap(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     spaces = [i for i, ch in enumerate(text) if ch == " "]
-    if not spaces:
-        return text[: len(text) // 2] + "\\N" + text[len(text) // 2 :]
+    if not spaces:  # Chinese, Thai...: at the middle, never between a letter and its combining marks
+        mid = len(text) // 2
+        while mid < len(text) and unicodedata.category(text[mid]).startswith("M"):
+            mid += 1
+        return text[:mid] + "\\N" + text[mid:] if mid < len(text) else text
     mid = min(spaces, key=lambda i: abs(i - len(text) / 2))
     return text[:mid] + "\\N" + text[mid + 1 :]
 

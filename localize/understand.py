@@ -156,6 +156,13 @@ def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
     return key, store.cached("ocr", key, build, lambda p: jsonio.load(OcrTrack, p / "ocr.json"))
 
 
+def source_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
+                     progress: Progress | None = None) -> tuple[str, OcrTrack | None]:
+    """(cache key, track) of the source's burned-in subtitles: the OCR artifact the script was fused
+    with (read now if it was not, e.g. with --source-subs); None when OCR is off or not installed."""
+    return _read_subtitles(source, store, options, progress or NullProgress())
+
+
 CJK_LANGUAGES = ("zh", "ja")
 
 

@@ -74,6 +74,10 @@ class RenderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """How this market's video file is encoded and where its subtitles go."""
 
     subtitles: str = "soft"  # "soft" (a selectable track), "burned" (drawn into the picture) or "both"
+    preset: str = "source"  # localize.render.presets.PRESETS: "source", "tiktok-1080x1920", "hevc-1080x1920"...
+    codec: str = ""  # overrides the preset's: "h264" or "h265"
+    crf: int = 0  # overrides the preset's quality (1-51); 0: the preset's
+    video_bitrate: str = ""  # e.g. "8M": encode to a bitrate instead of a CRF
 
 
 class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

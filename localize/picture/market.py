@@ -1,0 +1,64 @@
+"""Which frame processors a market's picture needs, and the picture they make."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from ..progress import NullProgress, Progress
+from .frames import FrameProcessor, picture_stage
+from .inpaint import SubtitleRemover, needs_removal
+
+if TYPE_CHECKING:
+    from ..cache import ArtifactStore
+    from ..markets import Market
+    from ..options import RunOptions
+    from ..understand import Source
+
+log = logging.getLogger(__name__)
+
+
+def subtitle_remover(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
+                     progress: Progress) -> SubtitleRemover | None:
+    """A remover of the source's burned-in subtitles when the market wants one (see `needs_removal`)."""
+    mode = market.picture.remove_source_subtitles
+    if mode not in ("auto", "on", "off"):
+        raise ConfigError(f"market {market.tag}: picture.remove_source_subtitles must be 'auto', 'on' or 'off', "
+                          f"not {mode!r}.")
+    if mode == "off" or (mode == "auto" and market.render.subtitles == "soft"):
+        return None
+    if options.ocr == "off":
+        if mode == "on":
+            log.warning("%s: remove_source_subtitles is 'on' but OCR is off; the source's subtitles stay", market.tag)
+        return None
+    from ..understand import source_subtitles
+
+    key, track = source_subtitles(source, store, options, progress)
+    if not needs_removal(mode, market.render.subtitles, track):
+        return None
+    return SubtitleRemover(track, key)
+
+
+def market_processors(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
+                      progress: Progress) -> list[FrameProcessor]:
+    """The market's frame processors in order: subtitle removal first, then face swap."""
+    processors: list[FrameProcessor] = []
+    remover = subtitle_remover(market, source, store, options, progress)
+    if remover is not None:
+        processors.append(remover)
+    return processors
+
+
+def market_picture(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
+                   progress: Progress | None = None) -> tuple[str, Path] | None:
+    """(key, video) of the market's processed picture, or None when the source's picture is used as is."""
+    progress = progress or NullProgress()
+    processors = market_processors(market, source, store, options, progress)
+    if not processors:
+        return None
+    return picture_stage(source, processors, store, progress)
+
+
+__all__ = ["market_picture", "market_processors", "subtitle_remover"]

@@ -1,0 +1,73 @@
+"""One market's video: its preset, its subtitles (soft, burned or both) in its script's font inside
+the safe area, the AI label (visible, in the metadata, and as a C2PA manifest when signing
+credentials are given)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..jsonio import atomic_write_text
+from ..media import run_ffmpeg
+from ..ocr.frames import video_geometry
+from ..subtitles import Cue, write_subtitles
+from .credentials import Credentials, sign_video
+from .fonts import choose_font
+from .presets import output_size, resolve_preset, safe_area
+from .styles import label_subtitles, market_subtitles
+from .video import RENDER_VERSION, RenderSpec, render_argv
+
+if TYPE_CHECKING:
+    from ..markets import Market
+
+log = logging.getLogger(__name__)
+
+
+def render_options(market: Market, cues: Sequence[Cue], credentials: Credentials | None) -> dict:
+    """What a market's render depends on besides its inputs (for its cache key); checks the preset and font."""
+    preset = resolve_preset(market.render)
+    font = choose_font(market.subtitles.font, market.language, tuple(c.text for c in cues))
+    return {"render": RENDER_VERSION, "preset": asdict(preset), "subtitles": market.render.subtitles,
+            "font": font.family, "c2pa": credentials.cache_options() if credentials else None}
+
+
+def render_market_video(
+    market: Market, *, picture: Path, audio: Path, cues: Sequence[Cue], out_dir: Path, title: str,
+    credentials: Credentials | None = None,
+) -> Path:
+    """Write ``video.mp4`` and ``subtitles.{srt,vtt,ass}`` for `market` into `out_dir`; the video's path."""
+    preset = resolve_preset(market.render)
+    geometry = video_geometry(picture)
+    size = output_size(preset, geometry.width, geometry.height)
+    area = safe_area(*size)
+    subs, font = market_subtitles(cues, market, size, area)
+    write_subtitles(subs, out_dir)
+    mode = market.render.subtitles
+    label = None
+    if market.ai_label.visible:
+        label = out_dir / "label.ass"
+        atomic_write_text(label, label_subtitles(market.ai_label.text, market.language, size, area,
+                                                 geometry.duration_ms).to_string("ass"))
+    video = out_dir / "video.mp4"
+    encoded = out_dir / "unsigned.mp4" if credentials else video
+    spec = RenderSpec(
+        source=picture, audio=audio, subtitles=out_dir / "subtitles.srt", out=encoded, language=market.language,
+        label_text=market.ai_label.text, label_file=None, label_ass=label, title=title, crf=preset.crf,
+        preset=preset.encoder_preset, audio_bitrate=preset.audio_bitrate, soft=mode in ("soft", "both"),
+        burn=out_dir / "subtitles.ass" if mode in ("burned", "both") else None, fonts_dir=font.file.parent,
+        width=preset.width, height=preset.height, codec=preset.codec, video_bitrate=preset.video_bitrate,
+        label_area=area,
+    )
+    run_ffmpeg(render_argv(spec), f"rendering {market.tag}")
+    if credentials:
+        sign_video(encoded, video, credentials, label=market.ai_label.text, title=title)
+        encoded.unlink()
+    else:
+        log.info("%s: no C2PA signing certificate given; the AI label is in the metadata only", market.tag)
+    return video
+
+
+__all__ = ["render_market_video", "render_options"]
