@@ -59,6 +59,7 @@ class FaceSwap(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     character: str  # the series cast's character id (e.g. SPEAKER_00) whose face is replaced
     face: str  # an image of the target face
     consent: str  # the consent record (TOML/JSON) for that face: who, when, scope; refused without it
+    backend: str = "classic"  # "classic" (dlib landmarks, runs anywhere) or "insightface" (the user's inswapper model)
 
 
 class PictureSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

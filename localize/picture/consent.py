@@ -112,6 +112,9 @@ def check_consent(*, character: str, face: str | Path, record: str | Path, serie
     if rec.expires is not None and rec.expires < today:
         raise ConfigError(f"{record_path}: consent of {rec.subject!r} expired on {rec.expires.isoformat()}; "
                           "renew it before swapping this face.")
+    if not series and ANY not in rec.scope.series:
+        raise ConfigError(f"{record_path}: consent is scoped to series {list(rec.scope.series)}, but this run names "
+                          "no series; pass --series (RunOptions.series) or a cast file in the series' folder.")
     if not _covers(rec.scope.series, series):
         raise ConfigError(f"{record_path}: scope.series {list(rec.scope.series)} does not include series "
                           f"{series!r}; get consent for this series or remove the face swap.")

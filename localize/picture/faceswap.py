@@ -218,13 +218,14 @@ class FaceSwapProcessor:
 
     name = "faceswap"
 
-    def __init__(self, swaps: Sequence[FaceSwap], *, series: str, market: str, backend: str = "classic",
+    def __init__(self, swaps: Sequence[FaceSwap], *, series: str, market: str, backend: str | None = None,
                  backend_options: dict[str, Any] | None = None) -> None:
         if not swaps:
             raise ConfigError(f"market {market!r}: FaceSwapProcessor needs at least one [[picture.face_swap]] entry.")
         if len(swaps) > 1:
             raise ConfigError(f"market {market!r}: {len(swaps)} face swaps; this version swaps one character's face "
                               "per market (the largest face), so keep one [[picture.face_swap]] entry.")
+        backend = backend or swaps[0].backend
         if backend not in BACKENDS:
             raise UnknownNameError("face swap backend", backend, BACKENDS)
         # Refused here, before any frame is touched, unless every face has a valid consent record.
@@ -320,8 +321,3 @@ def make_swapper_version(backend: str, options: dict[str, Any]) -> str:
 
     return swapper_version(**options)
 
-
-def swap_processors(swaps: Sequence[FaceSwap], *, series: str, market: str,
-                    backend: str = "classic") -> list[FaceSwapProcessor]:
-    """The market's face swap processors (none when it asks for none); consent is checked here."""
-    return [FaceSwapProcessor(swaps, series=series, market=market, backend=backend)] if swaps else []

@@ -33,7 +33,7 @@ class FrameIdentity:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SwapIdentity:
-    """Means over the sampled frames where both pictures had a face; saved in report.json."""
+    """Means over the sampled frames where both pictures had a face (-1 when none had); saved as identity.json."""
 
     frames: tuple[FrameIdentity, ...]
     sampled: int  # frames sampled; those without a face in both pictures are left out of `frames`
@@ -153,7 +153,7 @@ def measure_swap(original: Path, swapped: Path, target_face: Path, *, samples: i
         pairs.append((_crop(before[i], fo[0].box, strip_height), _crop(after[i], fo[0].box, strip_height)))
 
     def mean(field: str) -> float:
-        return round(float(np.mean([getattr(r, field) for r in rows])), 4) if rows else float("nan")
+        return round(float(np.mean([getattr(r, field) for r in rows])), 4) if rows else -1.0
 
     strip_path = ""
     if strip is not None and pairs:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingExtraError, ModelError
+from ..errors import MissingExtraError
 
 if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger(__name__)
 
+MODEL_ID = "dlib-face-models"  # models/manifest.toml
 PREDICTOR = "shape_predictor_68_face_landmarks.dat"
 EMBEDDER = "dlib_face_recognition_resnet_model_v1.dat"
 DETECT_WIDTH = 480  # frames are searched for faces at this width; landmarks use full resolution
@@ -35,14 +36,14 @@ def _dlib() -> Any:
 
 
 def model_path(name: str) -> Path:
-    """A model file of face_recognition_models, found without importing it (its __init__ needs pkg_resources)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
+    """A model file of face_recognition_models, sha256-checked against models/manifest.toml.
+
+    The package is found without importing it (its __init__ needs pkg_resources)."""
+    if importlib.util.find_spec("face_recognition_models") is None:
         raise MissingExtraError("faceswap", "faces", "face_recognition_models")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / name
-    if not path.is_file():
-        raise ModelError(f"{path} is missing; reinstall it: pip install --force-reinstall face-recognition-models.")
-    return path
+    from ..modelstore import resolve
+
+    return resolve(MODEL_ID) / "models" / name
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ tr.over td{background:#fff3e0}small{color:#666}.label{display:inline-block;backg
 <h1>$title</h1>
 <p><span class="label">$ai_label</span> Source language: $source_language &middot; market language: $language
 &middot; duration $duration s &middot; voice: $tts &middot; background: $background</p>
-<h2>Loudness</h2>
+$face_swap<h2>Loudness</h2>
 <table><tr><th>target LUFS</th><th>measured LUFS</th><th>target true peak dBTP</th><th>measured true peak dBTP</th><th>LRA LU</th></tr>
 <tr><td class="n">$target_lufs</td><td class="n">$lufs</td><td class="n">$target_tp</td><td class="n">$tp</td><td class="n">$lra</td></tr></table>
 <h2>Lines ($count)</h2>
@@ -62,8 +62,28 @@ def render_html(report: Report) -> str:
         lufs=f"{ld.integrated_lufs:.1f}", target_tp=f"{ld.target_true_peak_dbtp:.1f}",
         tp=f"{ld.true_peak_dbtp:.1f}", lra=f"{ld.loudness_range_lu:.1f}", count=len(report.lines), rows=rows,
         within_first=report.within_budget_first, within_final=report.within_budget_final,
-        background=e(report.background),
+        background=e(report.background), face_swap=_face_swap_html(report),
     )
+
+
+def _face_swap_html(report: Report) -> str:
+    """Whose face replaced whose, under which consent record, how close it measured, and the frame strip."""
+    if not report.face_swap:
+        return ""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(n.character)}</td><td>{e(n.subject)}</td><td>{e(n.granted_by)}, {e(n.granted)}: {e(n.purpose)}"
+        f'<br><small><a href="{e(n.consent)}">{e(n.consent)}</a></small></td><td>{e(n.backend)}</td>'
+        f'<td class="n">{n.target_distance_before:.3f} &rarr; {n.target_distance_after:.3f}</td>'
+        f'<td class="n">{n.original_distance_after:.3f}</td><td class="n">{n.measured_frames}</td></tr>'
+        for n in report.face_swap)
+    strips = {n.strip for n in report.face_swap if n.strip}
+    images = "".join(f'<p><a href="{e(s)}"><img src="{e(s)}" alt="original | face-swapped frames" '
+                     'style="max-width:100%"></a></p>' for s in sorted(strips))
+    return ("<h2>Face swap</h2>\n<p>Face distances are dlib face-embedding distances over sampled frames "
+            "(under 0.6: the same person).</p>\n<table><tr><th>character</th><th>face of (consented)</th>"
+            "<th>consent</th><th>backend</th><th>to target face, before &rarr; after</th>"
+            f"<th>to original, after</th><th>frames</th></tr>\n{rows}</table>\n{images}\n")
 
 
 def write_report(report: Report, directory: Path) -> tuple[Path, Path]:

@@ -164,3 +164,39 @@ def test_insightface_backend_loads_and_swaps_with_a_tiny_model(tmp_path: Path, m
     # The face (dlib box about x 394-538, y 106-250) is repainted; the far corner is untouched.
     assert diff[120:240, 410:520].mean() > 10
     assert diff[600:, :200].max() == 0
+
+
+def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_and_strip(tmp_path: Path) -> None:
+    """The pipeline's calls: processor (consent checked), picture stage, then consent/identity/strip beside the output."""
+    import msgspec
+
+    from localize.cache import ArtifactStore
+    from localize.markets import get_market
+    from localize.options import RunOptions
+    from localize.picture.faceswap_market import STRIP, face_swap_processor, labelled, publish_face_swap
+    from localize.picture.frames import picture_stage
+    from localize.understand import open_source
+
+    swap = _consented_face(tmp_path)
+    base = get_market("en-US")
+    market = msgspec.structs.replace(base, picture=msgspec.structs.replace(base.picture, face_swap=(swap,)))
+    with pytest.raises(ConfigError, match="names no series"):
+        face_swap_processor(market, RunOptions())
+    proc = face_swap_processor(market, RunOptions(series="demo"))
+    assert proc is not None
+    assert "AI face swap" in labelled(market).ai_label.text and labelled(market).ai_label.visible
+
+    clip = tmp_path / "clip_audio.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(shared_media("video/talking_man_outdoors.mp4")),
+                    "-t", "1.5", "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-c:a", "aac", str(clip)],
+                   check=True)
+    source = open_source(clip, need_video=True)
+    store = ArtifactStore(tmp_path / "cache")
+    picture = picture_stage(source, [proc], store)
+    out = tmp_path / "out" / "clip_audio" / "en-US"
+    notes = publish_face_swap(proc, source=clip, picture=picture, directory=out, store=store)
+    (note,) = notes
+    assert (out / note.consent).read_bytes() == Path(swap.consent).read_bytes()
+    assert note.subject.startswith("Eileen Collins") and note.backend == "classic"
+    assert note.measured_frames >= 6 and note.target_distance_after < note.target_distance_before
+    assert cv2.imread(str(out / STRIP)) is not None and note.strip == STRIP
