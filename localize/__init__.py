@@ -18,6 +18,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "localize_episode": "localize.pipeline",
     "transcribe": "localize.pipeline",
+    "relocalize": "localize.pipeline",
+    "prepare_episode": "localize.pipeline",
+    "LineOverride": "localize.artifacts",
     "RunOptions": "localize.options",
     "AsrOptions": "localize.asr",
     "Market": "localize.markets",
@@ -48,6 +51,15 @@ _EXPORTS = {
     "BatchResult": "localize.catalog",
     "CatalogStatus": "localize.catalog",
     "catalog_status": "localize.catalog",
+    "ReviewStore": "localize.review",
+    "MarketReview": "localize.review",
+    "ReviewLine": "localize.review",
+    "LineReview": "localize.review",
+    "SignOff": "localize.review",
+    "ExportResult": "localize.review",
+    "QaRow": "localize.review",
+    "review_market": "localize.review",
+    "check_reference": "localize.references",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -75,5 +87,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .markets import Market, get_market, load_markets
     from .media.probe import probe
     from .options import RunOptions
-    from .pipeline import localize_episode, transcribe
+    from .artifacts import LineOverride
+    from .pipeline import localize_episode, prepare_episode, relocalize, transcribe
+    from .references import check_reference
+    from .review import ExportResult, LineReview, MarketReview, QaRow, ReviewLine, ReviewStore, SignOff, review_market
     from .subtitles import load_subtitles

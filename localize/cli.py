@@ -423,3 +423,69 @@ def status(out: Path, db: str | None, as_json: bool) -> None:
     console.print(table)
     for f in found.failures:
         console.print(f"[red]failed[/red] {escape(f.job)} ({f.attempts} attempts): {escape(f.error)}")
+
+
+_review_options = [
+    click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (local only by default)."),
+    click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True),
+    click.option("--db", help="Review database URL (default: sqlite:///OUT/localize.db, shared with the catalog)."),
+]
+
+
+@main.command()
+@click.argument("market_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@_with(_review_options)
+@_user_errors
+def review(market_dir: Path, host: str, port: int, db: str | None) -> None:
+    """Serve the QA review page of one MARKET_DIR (OUT/<episode>/<market>) on a local web server."""
+    from .review.market import load_report, market_key, out_of
+    from .review.server import serve as run_server
+    from .review.store import ReviewStore
+
+    load_report(market_dir)
+    out = out_of(market_dir)
+    key = "/".join(market_key(market_dir, out))
+    _console().print(f"review {key}: http://{host}:{port}/review/{key}  (Ctrl+C to stop)")
+    run_server(out, host=host, port=port, market_dir=market_dir, store=ReviewStore(db) if db else None)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@_with(_review_options)
+@_user_errors
+def serve(out_dir: Path, host: str, port: int, db: str | None) -> None:
+    """Serve the QA review pages of every episode and market under OUT_DIR."""
+    from .review.market import find_markets
+    from .review.server import serve as run_server
+    from .review.store import ReviewStore
+
+    count = len(find_markets(out_dir))
+    _console().print(f"{count} markets under {out_dir}: http://{host}:{port}/  (Ctrl+C to stop)")
+    run_server(out_dir, host=host, port=port, store=ReviewStore(db) if db else None)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--to", "to", type=click.Path(path_type=Path), required=True, help="Folder for the deliverables.")
+@click.option("--include-unsigned", is_flag=True,
+              help="Also copy markets not signed off, or whose render changed after the sign-off.")
+@click.option("--db", help="Review database URL (default: sqlite:///OUT_DIR/localize.db).")
+@_user_errors
+def export(out_dir: Path, to: Path, include_unsigned: bool, db: str | None) -> None:
+    """Copy the signed-off deliverables under OUT_DIR to --to, with qa_summary.csv and qa_summary.json."""
+    from .review.export import export as run_export
+    from .review.store import ReviewStore
+
+    store = ReviewStore(db) if db else None
+    try:
+        result = run_export(out_dir, to, store=store, include_unsigned=include_unsigned)
+    finally:
+        if store is not None:
+            store.close()
+    console = _console()
+    for r in result.rows:
+        state = "exported" if r.exported else "skipped (not signed off)"
+        console.print(f"  {r.episode}/{r.market}: {state}; {r.lines} lines, {r.approved} approved, {r.edited} edited, "
+                      f"{r.issues} issues")
+    console.print(f"{len(result.exported)} of {len(result.rows)} markets -> {result.directory}; "
+                  f"summary {result.summary_csv}")
