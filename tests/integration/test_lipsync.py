@@ -1,0 +1,110 @@
+"""The Wav2Lip-class backend's real loading and per-frame path, on a tiny ONNX model with Wav2Lip's I/O.
+
+No Wav2Lip weights exist here, so the test builds a small generator itself (onnx.helper) with the
+real signature: mel 1x1x80x16 + face 1x6x96x96 -> 1x3x96x96. It checks that onnxruntime loads it
+through Wav2LipOnnx, that frames of the sample episode outside a talking span pass through
+unchanged, and that inside one only the talking face's box is replaced, by the model's output.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localize.errors import ModelError
+from localize.picture.faces import iter_frames, track_faces
+from localize.picture.lipsync import (
+    LipSyncProcessor, TalkingSpan, Wav2LipOnnx, mel_window, wav2lip_mel,
+)
+from localize.picture.shots import detect_shots
+
+from ..conftest import SAMPLE
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+
+def _tiny_wav2lip(path: Path, *, mel_shape=(1, 1, 80, 16)) -> Path:
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.normal(0, 0.5, (3, 6, 1, 1)).astype(np.float32), "w")
+    nodes = [
+        helper.make_node("Conv", ["face", "w"], ["c"]),
+        helper.make_node("ReduceMean", ["mel"], ["m"], keepdims=1),  # 1x1x1x1: the sound moves the output
+        helper.make_node("Add", ["c", "m"], ["s"]),
+        helper.make_node("Sigmoid", ["s"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_wav2lip",
+        [helper.make_tensor_value_info("mel", TensorProto.FLOAT, list(mel_shape)),
+         helper.make_tensor_value_info("face", TensorProto.FLOAT, [1, 6, 96, 96])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 96, 96])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_missing_model_is_a_model_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCALIZE_WAV2LIP_MODEL", raising=False)
+    with pytest.raises(ModelError, match="LOCALIZE_WAV2LIP_MODEL"):
+        Wav2LipOnnx()
+    with pytest.raises(ModelError, match="no such Wav2Lip ONNX model"):
+        Wav2LipOnnx(tmp_path / "absent.onnx")
+
+
+def test_a_model_without_wav2lip_inputs_is_refused(tmp_path: Path) -> None:
+    backend = Wav2LipOnnx(_tiny_wav2lip(tmp_path / "wrong.onnx", mel_shape=(1, 1, 40, 16)))
+    with pytest.raises(ModelError, match="not a Wav2Lip generator"):
+        backend.prepare()
+
+
+def test_wav2lip_mel_has_80_frames_a_second_in_range(tmp_path: Path) -> None:
+    t = np.arange(16000) / 16000
+    mel = wav2lip_mel((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    assert mel.shape[0] == 80 and abs(mel.shape[1] - 81) <= 1
+    assert mel.min() >= -4 and mel.max() <= 4
+    assert mel_window(mel, 990).shape == (80, 16)  # padded past the end
+
+
+def test_frames_change_only_in_the_talking_face_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _tiny_wav2lip(tmp_path / "wav2lip.onnx")
+    monkeypatch.setenv("LOCALIZE_WAV2LIP_MODEL", str(model))
+    audio = tmp_path / "dub.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE), "-ac", "1", "-ar", "16000", str(audio)], check=True)
+    shots = detect_shots(SAMPLE, 10_000)
+    tracks = track_faces(SAMPLE, shots)
+    assert tracks.tracks, "the Haar cascade finds the speaker's face in the sample"
+    face = tracks.tracks[0].id
+    span = TalkingSpan(start_ms=3300, end_ms=3700, track=face)
+    backend = Wav2LipOnnx()  # found through the environment variable
+    proc = LipSyncProcessor(backend, tracks, [span], audio, audio_key="test")
+    assert proc.cache_options()["spans"] == [[3300, 3700, face]]
+    proc.prepare()
+    try:
+        seen = 0
+        for index, t_ms, frame in iter_frames(SAMPLE, 100):
+            if not 3000 <= t_ms < 4000:
+                continue
+            out = proc.process(frame, index, t_ms)
+            assert out.shape == frame.shape and out.dtype == np.uint8
+            box = proc.box(t_ms)
+            if box is None:
+                assert np.array_equal(out, frame)
+                continue
+            seen += 1
+            x, y, w, h = box
+            outside = np.ones(frame.shape[:2], dtype=bool)
+            outside[y:y + h, x:x + w] = False
+            assert np.array_equal(out[outside], frame[outside])
+            pasted = out[y:y + h, x:x + w]
+            assert not np.array_equal(pasted, frame[y:y + h, x:x + w])
+            expected = backend.sync(frame[y:y + h, x:x + w], mel_window(proc._mel, t_ms))
+            assert np.array_equal(pasted, expected)
+        assert seen == 4 and proc.synced == 4  # 3300, 3400, 3500, 3600
+    finally:
+        proc.release()
