@@ -107,6 +107,7 @@ class DubLine:
     gain_db: float = 0.0  # delivery: the original line's loudness relative to the episode
     voice: str = ""  # the character's voice
     pitch: float = 1.0  # frequency ratio applied toward the actor's pitch
+    pitch_range: int = 100  # delivery: intonation range in % of the voice's own, from the original line
     lip_face: str = ""  # lip alignment: the speaking face track; "" when not aligned (localize.picture.lipalign)
     lip_offset_before_ms: int = 0  # dub speech onset minus the face's mouth opening, before alignment
     lip_offset_after_ms: int = 0  # ... and after
@@ -153,6 +154,7 @@ class ReportLine:
     voice: str = ""
     pitch: float = 1.0
     backcheck_cer: float = -1.0  # back-transcription of the dub clip vs its target text; -1: not dubbed
+    pitch_range: int = 100  # the dub's intonation range in % of its voice's own, carried from the original
     reading_cps: float = 0.0  # subtitle characters per second of the line's slot
     override: str = ""  # "" or "edited"/"revoiced": a reviewer's override of this line was applied
     lip_face: str = ""  # the speaking face track the dub was lip-aligned to; "" when not

@@ -41,18 +41,33 @@ class CharacterVoice:
     pitch: float = 0.0  # the series cast's pitch ratio for this voice; 0: measure it on this episode
 
 
-def median_f0(samples: np.ndarray, rate: int) -> float:
-    """Median pitch of the voiced frames (YIN), 0.0 when there is too little voice."""
+def voiced_f0(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Pitch (Hz, YIN) of the frames loud enough to be voice; empty when there is too little audio."""
     if samples.size < rate // 4:
-        return 0.0
+        return np.zeros(0)
     import librosa
 
     frame = 1024 if rate >= 16000 else 512
     f0 = librosa.yin(samples.astype(np.float32), fmin=65, fmax=400, sr=rate, frame_length=frame)
     rms = librosa.feature.rms(y=samples.astype(np.float32), frame_length=frame, hop_length=frame // 4)[0]
     n = min(len(f0), len(rms))
-    voiced = f0[:n][rms[:n] > max(rms.max() * 0.1, 1e-4)]
+    return f0[:n][rms[:n] > max(rms.max() * 0.1, 1e-4)]
+
+
+def median_f0(samples: np.ndarray, rate: int) -> float:
+    """Median pitch of the voiced frames (YIN), 0.0 when there is too little voice."""
+    voiced = voiced_f0(samples, rate)
     return float(np.median(voiced)) if voiced.size >= 5 else 0.0
+
+
+def pitch_range_st(samples: np.ndarray, rate: int) -> float:
+    """The intonation range of a stretch of speech: semitones between its 10th and 90th pitch percentile
+    (0.0 when there is too little voice)."""
+    voiced = voiced_f0(samples, rate)
+    if voiced.size < 5:
+        return 0.0
+    low, high = np.percentile(voiced, [10, 90])
+    return float(12 * np.log2(high / low))
 
 
 def reference_spans(lines: Sequence[Line], *, min_ms: int = 6000, max_ms: int = 12000) -> tuple[tuple[int, int], ...]:

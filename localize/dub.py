@@ -17,7 +17,7 @@ import soundfile as sf
 
 from .artifacts import DubLine, DubTrack, Line, TargetLine
 from .cache import ArtifactStore, file_sha256, stage_key
-from .casting import CharacterVoice, cut, pitch_ratio
+from .casting import CharacterVoice, cut, pitch_range_st, pitch_ratio
 from .media.ffmpeg import run_ffmpeg, stretch_argv
 from .tts import Synthesizer
 from .tts.fit import plan_track, trim_silence
@@ -49,6 +49,26 @@ def delivery_gains(original_db: Sequence[float], clip_db: Sequence[float]) -> li
             for o, c in zip(original_db, clip_db, strict=True)]
 
 
+def pitch_ranges(audio: Path, lines: Sequence[Line]) -> dict[str, int]:
+    """Each line's intonation range relative to its speaker's typical line, in percent (100: typical),
+    for backends that take it: an excited line keeps its wide melody, a flat one stays flat."""
+    try:
+        import librosa  # noqa: F401  (the `speakers` extra)
+    except ImportError:
+        log.info("pitch range needs librosa (pip install 'localize[speakers]'); lines keep the voice's own")
+        return {}
+    samples, rate = sf.read(audio, dtype="float32", always_2d=False)
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    measured = {ln.id: pitch_range_st(cut(samples, rate, [(ln.start_ms, ln.end_ms)]), rate) for ln in lines}
+    typical = {}
+    for speaker in {ln.speaker for ln in lines}:
+        ranges = [measured[ln.id] for ln in lines if ln.speaker == speaker and measured[ln.id] > 0]
+        typical[speaker] = float(np.median(ranges)) if ranges else 0.0
+    return {ln.id: int(round(np.clip(100 * measured[ln.id] / typical[ln.speaker], 40, 200) / 10) * 10)
+            for ln in lines if measured[ln.id] > 0 and typical[ln.speaker] > 0}
+
+
 def _references(voices: dict[str, CharacterVoice], original: Path | None, out_dir: Path,
                 chosen: dict[str, Path]) -> dict[str, Path]:
     """Each character's reference clip for a cloning backend: the user's `chosen` clip, else their
@@ -72,12 +92,15 @@ def _pitch(pitch: dict[str, float], line: Line, line_voices: dict[str, str]) -> 
 
 
 def _synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference: Path | None, out: Path,
-                     store: ArtifactStore | None) -> tuple[np.ndarray, int]:
+                     store: ArtifactStore | None, pitch_range: int = 100) -> tuple[np.ndarray, int]:
     """The line's clip with its edge silence trimmed; with a store, cached per line (text, voice,
-    reference), so an edit of one line re-synthesizes only that line."""
+    reference, pitch range), so an edit of one line re-synthesizes only that line."""
     def build(tmp: Path) -> None:
         raw = tmp / "raw.wav"
-        synthesizer.synthesize(text, voice, raw, reference=reference)
+        if pitch_range != 100:
+            synthesizer.synthesize(text, voice, raw, reference=reference, pitch_range=pitch_range)  # type: ignore[call-arg]
+        else:
+            synthesizer.synthesize(text, voice, raw, reference=reference)
         samples, rate = sf.read(raw, dtype="float32", always_2d=False)
         sf.write(tmp / "clip.wav", trim_silence(samples, rate), rate, subtype="PCM_16")
         raw.unlink()
@@ -92,7 +115,8 @@ def _synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference:
         (out / "clip.wav").unlink()
         return clip
     key = stage_key("clip", inputs=[file_sha256(reference)] if reference else [], backend=synthesizer.name,
-                    model_version=synthesizer.model_version(voice), options={"text": text, "voice": voice})
+                    model_version=synthesizer.model_version(voice),
+                    options={"text": text, "voice": voice, **({"range": pitch_range} if pitch_range != 100 else {})})
     return store.cached("clip", key, build, load)
 
 
@@ -123,11 +147,13 @@ def dub_lines(
     references = _references(voices, original, out_dir, references or {}) if synthesizer.clones else {}
     naturals, trimmed_clips = [], {}
     spoken = {}
+    ranges = (pitch_ranges(original, [ln for ln, _ in todo])
+              if original is not None and getattr(synthesizer, "expressive", False) else {})
     for line, target in todo:
         cast = voices.get(line.speaker)
         spoken[line.id] = line_voices.get(line.id) or (cast.voice if cast else voice)
         samples, rate = _synthesize_line(synthesizer, target.text, spoken[line.id], references.get(line.speaker),
-                                         out_dir / f"{line.id}.synth", store)
+                                         out_dir / f"{line.id}.synth", store, ranges.get(line.id, 100))
         sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
         if line.id not in line_voices:  # a reviewer's one-off voice does not set the character's pitch
             trimmed_clips.setdefault(line.speaker, []).append((samples, rate))
@@ -162,7 +188,7 @@ def dub_lines(
             dub_end_ms=fit.start_ms + real_ms, natural_ms=natural, speed=fit.speed,
             overflow_ms=max(0, fit.start_ms + real_ms - max(line.end_ms, fit.end_ms - fit.overflow_ms)),
             clip=f"{line.id}.wav", decision=fit.decision, borrowed_ms=fit.borrowed_ms, gain_db=gain,
-            voice=spoken[line.id], pitch=_pitch(pitch, line, line_voices),
+            voice=spoken[line.id], pitch=_pitch(pitch, line, line_voices), pitch_range=ranges.get(line.id, 100),
         ))
         log.debug("%s: %d ms in a %d ms slot: %s at %.2fx, %+.1f dB", line.id, natural, line.duration_ms,
                   fit.decision, fit.speed, gain)

@@ -13,6 +13,8 @@ class Synthesizer(Protocol):
     # True when the backend can speak in the voice of a reference recording (voice cloning);
     # every backend accepts `reference=` and the others ignore it.
     clones: bool
+    # Backends that can vary intonation per line set `expressive = True` and take `pitch_range=`
+    # (percent of the voice's own range) in synthesize(); localize.dub carries it from the original line.
 
     def model_version(self, voice: str) -> str: ...
 

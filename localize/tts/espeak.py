@@ -6,6 +6,7 @@ import functools
 import shutil
 import subprocess
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from ..errors import MissingToolError, ToolFailedError, UnknownNameError
 from ..media.ffmpeg import last_line
@@ -35,6 +36,8 @@ def _variants() -> frozenset[str]:
 class EspeakSynthesizer:
     name = "espeak"
     clones = False  # `reference` is accepted and ignored
+    # Takes `pitch_range`: the line's intonation range in percent of the voice's own (SSML prosody range).
+    expressive = True
 
     def model_version(self, voice: str) -> str:
         proc = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False)
@@ -51,10 +54,12 @@ class EspeakSynthesizer:
         if variant and variant not in _variants():
             raise UnknownNameError("espeak-ng variant", variant, _variants())
 
-    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
-        proc = subprocess.run(
-            ["espeak-ng", "-b", "1", "-v", voice, "-w", str(out), "--stdin"],
-            input=text.encode("utf-8"), capture_output=True, check=False,
-        )
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None,
+                   pitch_range: int = 100) -> None:
+        argv = ["espeak-ng", "-b", "1", "-v", voice, "-w", str(out), "--stdin"]
+        if pitch_range != 100:
+            argv.insert(1, "-m")
+            text = f'<speak><prosody range="{int(pitch_range)}%">{escape(text)}</prosody></speak>'
+        proc = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True, check=False)
         if proc.returncode != 0 or not out.is_file():
             raise ToolFailedError("espeak-ng", f"speaking with voice {voice}", last_line(proc.stderr.decode(errors="replace")))
