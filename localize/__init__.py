@@ -59,6 +59,7 @@ _EXPORTS = {
     "ExportResult": "localize.review",
     "QaRow": "localize.review",
     "review_market": "localize.review",
+    "check_reference": "localize.references",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -88,5 +89,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .options import RunOptions
     from .artifacts import LineOverride
     from .pipeline import localize_episode, prepare_episode, relocalize, transcribe
+    from .references import check_reference
     from .review import ExportResult, LineReview, MarketReview, QaRow, ReviewLine, ReviewStore, SignOff, review_market
     from .subtitles import load_subtitles

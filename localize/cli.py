@@ -141,6 +141,19 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
     return deco
 
 
+def _parse_references(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
+    """SPEAKER=CLIP pairs, each clip checked (an audio file of 3-30 s) before any work starts."""
+    from .references import check_reference
+
+    pairs = []
+    for value in values:
+        speaker, sep, clip = value.partition("=")
+        if not sep or not speaker.strip() or not clip:
+            raise click.BadParameter(f"{value!r}: expected SPEAKER=CLIP, e.g. SPEAKER_00=ana.wav", param_hint="--reference")
+        pairs.append((speaker.strip(), check_reference(clip)))
+    return tuple(pairs)
+
+
 def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
     pairs = []
     for value in values:
@@ -165,18 +178,21 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @click.option("--tts-backend", help="Use this TTS backend for every market.")
 @click.option("--separation", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="Separate the original's dialogue from its music and effects before dubbing over them.")
+@click.option("--reference", "references", multiple=True, metavar="SPEAKER=CLIP",
+              help="A voice-cloning backend speaks SPEAKER (id or cast name) like CLIP (3-30 s), not like "
+                   "their own cleanest lines (repeatable).")
 @_with(_common)
 @_user_errors
 def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
         translate_backend: str | None, bible_file: Path | None, tm_file: Path | None, tts_backend: str | None,
-        separation: str, **understanding: Any) -> None:
+        separation: str, references: tuple[str, ...], **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from .options import RunOptions
     from .pipeline import localize_episode
 
     options = RunOptions(translations=_parse_translations(translation), markets_files=markets_file,
                          translate_backend=translate_backend, bible_file=bible_file, tm_file=tm_file,
-                         tts_backend=tts_backend, separation=separation,
+                         tts_backend=tts_backend, separation=separation, references=_parse_references(references),
                          **_understanding(**understanding))
     with RichProgress() as progress:
         result = localize_episode(episode, markets, out, options=options, progress=progress)
@@ -288,10 +304,11 @@ def cast_show(cast_file: Path) -> None:
     from .speakers import CastRegistry
 
     registry = CastRegistry.load(cast_file, _series_of(cast_file))
-    table = Table("id", "name", "lines", "episodes", "voices")
+    table = Table("id", "name", "lines", "episodes", "voices", "reference")
     for c in registry.characters:
         table.add_row(c.id, escape(c.name), str(c.lines), ", ".join(c.episodes),
-                      escape(", ".join(f"{b}: {v}" for b, v in sorted(c.voices.items()))))
+                      escape(", ".join(f"{b}: {v}" for b, v in sorted(c.voices.items()))),
+                      escape(c.reference or "automatic"))
     _console().print(table)
 
 
@@ -325,6 +342,24 @@ def cast_voice(cast_file: Path, character: str, backend: str, voice: str) -> Non
     registry.set_voice(character, f"{backend}@pitch", "")  # measured again for the new voice
     registry.save()
     _console().print(f"{character} speaks with {backend}:{voice}")
+
+
+@cast.command("reference")
+@click.argument("cast_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("character")
+@click.argument("clip", type=click.Path(path_type=Path), required=False)
+@click.option("--clear", is_flag=True, help="Go back to the automatic choice of the character's cleanest lines.")
+@_user_errors
+def cast_reference(cast_file: Path, character: str, clip: Path | None, clear: bool) -> None:
+    """A voice-cloning backend speaks CHARACTER like CLIP (3-30 s of their voice) in every episode."""
+    from .speakers import CastRegistry
+
+    if (clip is None) == (not clear):
+        raise click.UsageError("give either a CLIP or --clear.")
+    registry = CastRegistry.load(cast_file, _series_of(cast_file))
+    new = registry.set_reference(character, None if clear else clip)
+    registry.save()
+    _console().print(f"{character} is cloned from {new.reference or 'their own cleanest lines'}")
 
 
 def _series_of(cast_file: Path) -> str:

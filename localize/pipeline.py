@@ -19,20 +19,22 @@ from .artifacts import (
     DubTrack, EpisodeResult, LineOverride, LocalizedLine, LocalizedScript, Loudness, MarketResult, Report,
     ReportLine, Script, Translation,
 )
-from .cache import ArtifactStore, stage_key
+from .cache import ArtifactStore, file_sha256, stage_key
 from .casting import CharacterVoice, cast_voices
 from .dub import DUB_RATE, dub_lines
 
 # Bump when the fit planner or the delivery gain changes what a dub artifact holds.
-DUB_PLANNER = 3
+DUB_PLANNER = 4
 CASTING_VERSION = 3
 PITCH_KEY = "@pitch"  # the cast stores each character's pitch ratio beside its voice, per backend
 from .errors import ConfigError, InputError, LocalizeError
 from .markets import Market, get_market, load_markets
 from .mix import CODEC_HEADROOM_DB, measure, mix_dub, normalise
 from .options import RunOptions
+from .picture.faceswap_market import face_swap_processor, labelled, publish_face_swap
 from .picture.market import market_picture
 from .progress import NullProgress, Progress
+from .references import reference_overrides
 from .render.credentials import Credentials, credentials_from
 from .render.market import render_market_video, render_options
 from .render.presets import resolve_preset
@@ -167,23 +169,29 @@ def _remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> Non
 def dub_market(
     market: Market, voice: Voice, tr_key: str, script: Script, translation: Translation, store: ArtifactStore,
     progress: Progress, audio: Audio, voices: dict[str, CharacterVoice], line_voices: dict[str, str] | None = None,
+    references: dict[str, Path] | None = None,
 ) -> tuple[str, DubTrack, Path]:
+    """`references`: speaker -> the user's reference clip for a cloning backend (localize.references)."""
     original = audio.asr
     line_voices = line_voices or {}
+    references = references if voice.synthesizer.clones else {}
     for v in set(line_voices.values()):
         voice.synthesizer.check(v)
+    settings: dict[str, object] = {
+        "voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE, "planner": DUB_PLANNER,
+        "line_voices": line_voices,
+        "cast": {s: [v.voice, v.f0_hz, list(v.reference)] for s, v in sorted(voices.items())}}
+    if references:  # the clips' content, so a clip replaced under the same name re-dubs
+        settings["references"] = {s: file_sha256(p) for s, p in sorted(references.items())}
     key = stage_key("dub", inputs=[tr_key, audio.key], backend=voice.synthesizer.name,
-                    model_version=voice.synthesizer.model_version(voice.voice),
-                    options={"voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE,
-                             "planner": DUB_PLANNER, "line_voices": line_voices,
-                             "cast": {s: [v.voice, v.f0_hz, list(v.reference)] for s, v in sorted(voices.items())}})
+                    model_version=voice.synthesizer.model_version(voice.voice), options=settings)
 
     def build(tmp: Path) -> None:
         task = progress.task(f"{market.tag} dub", len(script.lines))
         track = dub_lines(script.lines, translation.lines, synthesizer=voice.synthesizer, voice=voice.voice,
                           language=market.language, max_speed=market.max_speed, out_dir=tmp,
                           duration_ms=script.duration_ms, original=original, voices=voices, line_voices=line_voices,
-                          store=store, advance=task.advance)
+                          store=store, advance=task.advance, references=references)
         task.done()
         jsonio.save(track, tmp / "dub.json")
 
@@ -293,8 +301,11 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             literal=t.literal, decision=d.decision if d else "", borrowed_ms=d.borrowed_ms if d else 0,
             gain_db=d.gain_db if d else 0.0, voice=d.voice if d else "", pitch=d.pitch if d else 1.0,
             backcheck_cer=backchecked.get(ln.id, -1.0),
+            pitch_range=d.pitch_range if d else 100,
             reading_cps=round(len(t.text.replace("\n", "")) * 1000 / max(ln.duration_ms, 1), 1),
             override=("revoiced" if o.voice else "edited") if o else "",
+            lip_face=d.lip_face if d else "", lip_offset_before_ms=d.lip_offset_before_ms if d else 0,
+            lip_offset_after_ms=d.lip_offset_after_ms if d else 0,
         ))
     return Report(
         episode=episode, market=market.tag, language=market.language, source_language=script.language,
@@ -366,12 +377,14 @@ def localize_episode(
     if not markets:
         raise ConfigError("no market given; pass at least one --market (see `localize markets`).")
     known = load_markets(*options.markets_files)
-    chosen = [get_market(tag, known) for tag in dict.fromkeys(markets)]
+    chosen = [labelled(get_market(tag, known)) for tag in dict.fromkeys(markets)]  # face swap: a visible label
     voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
     for m in chosen:
         preferences(m, options)
         resolve_preset(m.render)  # an unknown preset or codec fails before any work
+        face_swap_processor(m, options)  # a face swap without a valid consent record fails before any work
     credentials = credentials_from(options.c2pa)
+    references = reference_overrides(options.references, options.open_cast())  # a bad clip fails before any work
     out = Path(out)
     store = ArtifactStore(Path(options.cache_dir) if options.cache_dir else out / ".cache")
     language_of = {m.tag: m.language for m in chosen}
@@ -395,10 +408,14 @@ def localize_episode(
             cast = cast_market_voices(market, voices[market.tag], script, tr_key, translation, audio, options,
                                       store)
             dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast,
-                             {i: o.voice for i, o in applied.items() if o.voice})
+                             {i: o.voice for i, o in applied.items() if o.voice}, references)
             _remember_pitch(options, script, dub[1])
             if options.backcheck:
                 backchecked = backcheck_market(market, dub, translation, store, progress)
+            if market.picture.lip_align:
+                from .picture.lipstage import lip_align_market
+
+                dub = lip_align_market(market, source, script_key, script, dub, store, progress)
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, background, store)
         task.done()
@@ -410,6 +427,10 @@ def localize_episode(
         bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
         report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed,
                          backchecked, applied)
+        swap = face_swap_processor(market, options)
+        if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
+            report = replace(report, face_swap=publish_face_swap(swap, source=source.path, picture=picture,
+                                                                 directory=episode_dir / market.tag, store=store))
         result = _publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report)
         _save_run(episode_dir / market.tag, source.path, out, options)
         results.append(result)
@@ -427,6 +448,7 @@ def _save_run(directory: Path, source: Path, out: Path, options: RunOptions) -> 
         options, cache_dir=Path(options.cache_dir or out / ".cache").resolve(),
         markets_files=tuple(Path(p).resolve() for p in options.markets_files),
         translations=tuple((tag, Path(p).resolve()) for tag, p in options.translations),
+        references=tuple((speaker, Path(p).resolve()) for speaker, p in options.references),
         **{name: Path(value).resolve() for name in ("source_subs", "bible_file", "tm_file", "cast_file")
            if (value := getattr(options, name)) is not None},
     )

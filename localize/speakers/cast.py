@@ -234,6 +234,16 @@ class CastRegistry:
         self._characters[character_id] = new
         return new
 
+    def set_reference(self, character_id: str, clip: Path | None) -> Character:
+        """The recording (3-30 s) a cloning backend speaks this character like, in place of the automatic
+        choice of their cleanest original speech; None goes back to the automatic choice."""
+        from ..references import check_reference
+
+        old = self.character(character_id)
+        new = replace(old, reference="" if clip is None else str(check_reference(clip).resolve()))
+        self._characters[character_id] = new
+        return new
+
     def save(self, path: Path | None = None) -> Path:
         """Write the cast (atomically) to `path`, or where it was loaded from."""
         target = Path(path) if path is not None else self.path

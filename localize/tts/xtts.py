@@ -78,17 +78,16 @@ def model_dir(configured: str | Path | None = None) -> Path:
                          "https://huggingface.co/coqui/XTTS-v2 into it.")
     for name in FILES:
         stat = (root / name).stat()
-        _verify(root / name, name, stat.st_size, stat.st_mtime_ns)
+        _verify(root / name, entry_sha(name), stat.st_size, stat.st_mtime_ns)
     return root
 
 
 @functools.cache
-def _verify(path: Path, name: str, size: int, mtime_ns: int) -> None:
-    """Check one file against the manifest (cached per file state); warn when there is no sha256."""
+def _verify(path: Path, want: str, size: int, mtime_ns: int) -> None:
+    """Check one file against the manifest's sha256 (cached per file state); warn when there is none."""
     from ..cache import file_sha256
-    from ..modelstore import entry
 
-    want = entry(MODEL_ID).files.get(name, "")
+    name = path.name
     if not want:
         log.warning("xtts: %s is not verified (models/manifest.toml has no sha256 for %s)", path, name)
         return
@@ -150,7 +149,10 @@ class XttsSynthesizer:
                 torch.set_num_threads(self.threads)
             config = xtts_config()
             config.load_json(str(root / "config.json"))
-            model = xtts.init_from_config(config)
+            model = xtts(config)
+            # coqui-tts rewrites a published model.pth in place when it loads it (the file pickles its config),
+            # which would fail the manifest's sha256 on the next run; read the weights without writing instead.
+            model._load_checkpoint = _read_weights
             model.load_checkpoint(config, checkpoint_dir=str(root), eval=True)
             self._model = model.to("cpu")
             log.info("xtts: loaded %s", root)
@@ -189,9 +191,13 @@ class XttsSynthesizer:
         latent, embedding = self._conditioning(model, v, reference)
         cfg = model.config
         torch.manual_seed(SEED)
-        result = model.inference(text, v.language, latent, embedding, temperature=cfg.temperature,
-                                 length_penalty=cfg.length_penalty, repetition_penalty=cfg.repetition_penalty,
-                                 top_k=cfg.top_k, top_p=cfg.top_p, enable_text_splitting=True)
+        try:
+            result = model.inference(text, v.language, latent, embedding, temperature=cfg.temperature,
+                                     length_penalty=cfg.length_penalty, repetition_penalty=cfg.repetition_penalty,
+                                     top_k=cfg.top_k, top_p=cfg.top_p, enable_text_splitting=True)
+        except ImportError as exc:  # spaCy for lines over XTTS's length limit; pypinyin, cutlet... for zh, ja, ko
+            raise LocalizeError(f"backend 'xtts' needs the Python package {exc.name or exc} for this {v.language} "
+                                "line: pip install 'coqui-tts[languages]' spacy.") from exc
         samples = np.asarray(result["wav"], dtype=np.float32).ravel()
         rate = int(getattr(cfg.audio, "output_sample_rate", 24000))
         sf.write(out, np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16")
@@ -199,6 +205,22 @@ class XttsSynthesizer:
     def release(self) -> None:
         self._model = None
         self._latents.clear()
+
+
+def _read_weights(path: str | Path) -> Any:
+    """The state dict in an XTTS model.pth, read only (a published one also pickles its XttsConfig)."""
+    import pickle
+
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        from TTS.tts.models.xtts import _legacy_safe_globals  # allows the config classes under their old names
+
+        with _legacy_safe_globals():
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    return checkpoint["model"]
 
 
 def entry_sha(name: str) -> str:
