@@ -24,14 +24,13 @@ from .casting import CharacterVoice, cast_voices
 from .dub import DUB_RATE, dub_lines
 
 # Bump when the fit planner or the delivery gain changes what a dub artifact holds.
-DUB_PLANNER = 4
+DUB_PLANNER = 3
 CASTING_VERSION = 3
 PITCH_KEY = "@pitch"  # the cast stores each character's pitch ratio beside its voice, per backend
 from .errors import ConfigError, InputError, LocalizeError
 from .markets import Market, get_market, load_markets
 from .mix import CODEC_HEADROOM_DB, measure, mix_dub, normalise
 from .options import RunOptions
-from .picture.faceswap_market import face_swap_processor, labelled, publish_face_swap
 from .picture.market import market_picture
 from .progress import NullProgress, Progress
 from .references import reference_overrides
@@ -301,11 +300,8 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             literal=t.literal, decision=d.decision if d else "", borrowed_ms=d.borrowed_ms if d else 0,
             gain_db=d.gain_db if d else 0.0, voice=d.voice if d else "", pitch=d.pitch if d else 1.0,
             backcheck_cer=backchecked.get(ln.id, -1.0),
-            pitch_range=d.pitch_range if d else 100,
             reading_cps=round(len(t.text.replace("\n", "")) * 1000 / max(ln.duration_ms, 1), 1),
             override=("revoiced" if o.voice else "edited") if o else "",
-            lip_face=d.lip_face if d else "", lip_offset_before_ms=d.lip_offset_before_ms if d else 0,
-            lip_offset_after_ms=d.lip_offset_after_ms if d else 0,
         ))
     return Report(
         episode=episode, market=market.tag, language=market.language, source_language=script.language,
@@ -377,12 +373,11 @@ def localize_episode(
     if not markets:
         raise ConfigError("no market given; pass at least one --market (see `localize markets`).")
     known = load_markets(*options.markets_files)
-    chosen = [labelled(get_market(tag, known)) for tag in dict.fromkeys(markets)]  # face swap: a visible label
+    chosen = [get_market(tag, known) for tag in dict.fromkeys(markets)]
     voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
     for m in chosen:
         preferences(m, options)
         resolve_preset(m.render)  # an unknown preset or codec fails before any work
-        face_swap_processor(m, options)  # a face swap without a valid consent record fails before any work
     credentials = credentials_from(options.c2pa)
     references = reference_overrides(options.references, options.open_cast())  # a bad clip fails before any work
     out = Path(out)
@@ -412,10 +407,6 @@ def localize_episode(
             _remember_pitch(options, script, dub[1])
             if options.backcheck:
                 backchecked = backcheck_market(market, dub, translation, store, progress)
-            if market.picture.lip_align:
-                from .picture.lipstage import lip_align_market
-
-                dub = lip_align_market(market, source, script_key, script, dub, store, progress)
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, background, store)
         task.done()
@@ -427,10 +418,6 @@ def localize_episode(
         bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
         report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed,
                          backchecked, applied)
-        swap = face_swap_processor(market, options)
-        if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
-            report = replace(report, face_swap=publish_face_swap(swap, source=source.path, picture=picture,
-                                                                 directory=episode_dir / market.tag, store=store))
         result = _publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report)
         _save_run(episode_dir / market.tag, source.path, out, options)
         results.append(result)
