@@ -103,7 +103,9 @@ def main() -> int:
     for r in runs:
         md.append(f"| {r['episode']} | {r['market']} | {r['lines']} | {r['loudness_r_with_gain']} | "
                   f"{r['loudness_r_without']} | {r['range_r_carried']} | {r['range_r_flat']} |")
-    md += ["", "Re-run: `.venv/bin/python bench/bench_delivery.py`"]
+    md += ["", "Three lines (the sample) are too few for a correlation to mean much; the 17-line episode is the "
+           "measure. espeak-ng's realised range also depends on the sentence (questions rise), so carried "
+           "ranges follow the original only in part.", "", "Re-run: `.venv/bin/python bench/bench_delivery.py`"]
     (RESULTS / "delivery.md").write_text("\n".join(md) + "\n")
     return 0
 
