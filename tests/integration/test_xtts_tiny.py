@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# exc_type: where coqui-tts is installed without a matching torchaudio, importing it raises ImportError
 pytest.importorskip("TTS.tts.models.xtts", reason="coqui-tts does not import here: pip install 'localize[xtts]' "
-                    "(torch and torchaudio 2.8.0)")
+                    "(torch and torchaudio 2.8.0)", exc_type=ImportError)
 
 from localize import modelstore  # noqa: E402
 from localize.cache import file_sha256  # noqa: E402
