@@ -302,6 +302,8 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             backcheck_cer=backchecked.get(ln.id, -1.0),
             reading_cps=round(len(t.text.replace("\n", "")) * 1000 / max(ln.duration_ms, 1), 1),
             override=("revoiced" if o.voice else "edited") if o else "",
+            lip_face=d.lip_face if d else "", lip_offset_before_ms=d.lip_offset_before_ms if d else 0,
+            lip_offset_after_ms=d.lip_offset_after_ms if d else 0,
         ))
     return Report(
         episode=episode, market=market.tag, language=market.language, source_language=script.language,
@@ -407,6 +409,10 @@ def localize_episode(
             _remember_pitch(options, script, dub[1])
             if options.backcheck:
                 backchecked = backcheck_market(market, dub, translation, store, progress)
+            if market.picture.lip_align:
+                from .picture.lipstage import lip_align_market
+
+                dub = lip_align_market(market, source, script_key, script, dub, store, progress)
         task = progress.task(f"{market.tag} mix", None)
         mix = mix_market(market, audio, dub, background, store)
         task.done()

@@ -25,8 +25,9 @@ $face_swap<h2>Loudness</h2>
 <table><tr><th>target LUFS</th><th>measured LUFS</th><th>target true peak dBTP</th><th>measured true peak dBTP</th><th>LRA LU</th></tr>
 <tr><td class="n">$target_lufs</td><td class="n">$lufs</td><td class="n">$target_tp</td><td class="n">$tp</td><td class="n">$lra</td></tr></table>
 <h2>Lines ($count)</h2>
-<p>Within their length budget: $within_first as first translated, $within_final after shorter rewrites.</p>
-<table><tr><th>id</th><th>speaker</th><th>source</th><th>target</th><th>budget</th><th>slot ms</th><th>dub ms</th><th>fit</th><th>speed</th><th>gain dB</th><th>overflow ms</th><th>route</th><th>flags</th></tr>
+<p>Within their length budget: $within_first as first translated, $within_final after shorter rewrites.
+Mouth offset: the dub's speech onset minus the speaking face's mouth opening, before &rarr; after lip alignment.</p>
+<table><tr><th>id</th><th>speaker</th><th>source</th><th>target</th><th>budget</th><th>slot ms</th><th>dub ms</th><th>fit</th><th>speed</th><th>gain dB</th><th>overflow ms</th><th>mouth offset ms</th><th>route</th><th>flags</th></tr>
 $rows
 </table></body></html>
 """)
@@ -34,7 +35,7 @@ $rows
 _ROW = Template(
     '<tr class="$cls"><td>$id</td><td>$speaker</td><td>$source</td><td>$target$literal</td><td class="n">$budget</td>'
     '<td class="n">$slot</td><td class="n">$dub</td><td>$decision</td><td class="n">$speed</td><td class="n">$gain</td>'
-    '<td class="n">$overflow</td>'
+    '<td class="n">$overflow</td><td class="n">$lip</td>'
     "<td>$route</td><td>$flags</td></tr>"
 )
 
@@ -51,6 +52,8 @@ def render_html(report: Report) -> str:
             decision=e(ln.decision + (f" ({ln.borrowed_ms} ms)" if ln.borrowed_ms else "")),
             gain=f"{ln.gain_db:+.1f}" if ln.decision else "",
             route=e(" → ".join(ln.route)), flags=e(", ".join(ln.flags)),
+            lip=(f"{ln.lip_offset_before_ms:+d} &rarr; {ln.lip_offset_after_ms:+d}<br><small>face {e(ln.lip_face)}</small>"
+                 if ln.lip_face else ""),
         )
         for ln in report.lines
     )
