@@ -47,6 +47,11 @@ _EXPORTS = {
     "MarketResult": "localize.artifacts",
     "EpisodeResult": "localize.artifacts",
     "MediaInfo": "localize.artifacts",
+    "FaceSwapNote": "localize.artifacts",
+    "ConsentRecord": "localize.picture.consent",
+    "check_consent": "localize.picture.consent",
+    "FaceSwapProcessor": "localize.picture.faceswap",
+    "measure_swap": "localize.picture.identity",
     "Catalog": "localize.catalog",
     "BatchResult": "localize.catalog",
     "CatalogStatus": "localize.catalog",
@@ -87,6 +92,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .markets import Market, get_market, load_markets
     from .media.probe import probe
     from .options import RunOptions
+    from .artifacts import FaceSwapNote
+    from .picture.consent import ConsentRecord, check_consent
+    from .picture.faceswap import FaceSwapProcessor
+    from .picture.identity import measure_swap
     from .artifacts import LineOverride
     from .pipeline import localize_episode, prepare_episode, relocalize, transcribe
     from .references import check_reference

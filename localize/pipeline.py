@@ -31,6 +31,7 @@ from .errors import ConfigError, InputError, LocalizeError
 from .markets import Market, get_market, load_markets
 from .mix import CODEC_HEADROOM_DB, measure, mix_dub, normalise
 from .options import RunOptions
+from .picture.faceswap_market import face_swap_processor, labelled, publish_face_swap
 from .picture.market import market_picture
 from .progress import NullProgress, Progress
 from .references import reference_overrides
@@ -375,11 +376,12 @@ def localize_episode(
     if not markets:
         raise ConfigError("no market given; pass at least one --market (see `localize markets`).")
     known = load_markets(*options.markets_files)
-    chosen = [get_market(tag, known) for tag in dict.fromkeys(markets)]
+    chosen = [labelled(get_market(tag, known)) for tag in dict.fromkeys(markets)]  # face swap: a visible label
     voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
     for m in chosen:
         preferences(m, options)
         resolve_preset(m.render)  # an unknown preset or codec fails before any work
+        face_swap_processor(m, options)  # a face swap without a valid consent record fails before any work
     credentials = credentials_from(options.c2pa)
     references = reference_overrides(options.references, options.open_cast())  # a bad clip fails before any work
     out = Path(out)
@@ -424,6 +426,10 @@ def localize_episode(
         bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
         report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed,
                          backchecked, applied)
+        swap = face_swap_processor(market, options)
+        if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
+            report = replace(report, face_swap=publish_face_swap(swap, source=source.path, picture=picture,
+                                                                 directory=episode_dir / market.tag, store=store))
         result = _publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report)
         _save_run(episode_dir / market.tag, source.path, out, options)
         results.append(result)

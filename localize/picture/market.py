@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..progress import NullProgress, Progress
+from .faceswap_market import face_swap_processor
 from .frames import FrameProcessor, picture_stage
 from .inpaint import SubtitleRemover, needs_removal
 
@@ -48,6 +49,9 @@ def market_processors(market: Market, source: Source, store: ArtifactStore, opti
     remover = subtitle_remover(market, source, store, options, progress)
     if remover is not None:
         processors.append(remover)
+    swap = face_swap_processor(market, options)  # refused (ConfigError) without a valid consent record
+    if swap is not None:
+        processors.append(swap)
     return processors
 
 

@@ -200,3 +200,37 @@ def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_a
     assert note.subject.startswith("Eileen Collins") and note.backend == "classic"
     assert note.measured_frames >= 6 and note.target_distance_after < note.target_distance_before
     assert cv2.imread(str(out / STRIP)) is not None and note.strip == STRIP
+
+
+def test_localize_run_with_a_face_swap_market(tmp_path: Path) -> None:
+    """localize_episode end to end: a face-swapped render with its label, consent and measures beside it."""
+    from localize.options import RunOptions
+    from localize.pipeline import localize_episode
+
+    swap = _consented_face(tmp_path)
+    markets = tmp_path / "markets.toml"
+    markets.write_text(
+        '[en-US]\nname = "US"\nlanguage = "en"\ntts = ["espeak"]\nvoices = { espeak = "en-us" }\n'
+        'ai_label = { text = "AI-dubbed", visible = false }\n'
+        f'[[en-US.picture.face_swap]]\ncharacter = "SPEAKER_00"\nface = "{swap.face}"\nconsent = "{swap.consent}"\n',
+        encoding="utf-8")
+    clip = tmp_path / "episode.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(shared_media("video/talking_man_outdoors.mp4")),
+                    "-t", "3", "-c:v", "libx264", "-preset", "veryfast", "-crf", "14", "-c:a", "aac", str(clip)],
+                   check=True)
+    options = RunOptions(markets_files=(markets,), series="demo", ocr="off", speakers="off", backcheck=False)
+    with pytest.raises(ConfigError, match="does not include series 'other'"):
+        localize_episode(clip, ["en-US"], tmp_path / "refused", options=RunOptions(
+            markets_files=(markets,), series="other"))
+    assert not (tmp_path / "refused").exists()  # refused before any work
+
+    result = localize_episode(clip, ["en-US"], tmp_path / "out", options=options)
+    (m,) = result.markets
+    tags = ffprobe(Path(m.video))["format"]["tags"]
+    assert "AI face swap" in tags["ai_label"] and tags["ai_generated"] == "true"
+    assert m.report.ai_label.endswith("AI face swap")
+    (note,) = m.report.face_swap
+    directory = Path(m.directory)
+    assert (directory / note.consent).read_bytes() == Path(swap.consent).read_bytes()
+    assert note.target_distance_after < note.target_distance_before
+    assert (directory / note.strip).is_file() and note.strip in Path(m.report_html).read_text(encoding="utf-8")
