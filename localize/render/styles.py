@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -31,8 +32,11 @@ def market_subtitles(cues: Sequence[Cue], market: Market, size: tuple[int, int],
     area = area or safe_area(width, height)
     left, right, _, bottom = area.margins(width, height)
     default = subs.styles["Default"]
-    default.marginl, default.marginr = left, right
-    default.marginv = max(default.marginv, bottom)
+    # libass places the line box at the margin; the outline, shadow and low marks (Devanagari, Thai)
+    # reach past it, so they get room of their own.
+    ink = math.ceil(default.outline + default.shadow + default.fontsize * 0.1)
+    default.marginl, default.marginr = left + ink, right + ink
+    default.marginv = max(default.marginv, bottom + ink)
     return subs, font
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,9 @@ def test_market_subtitles_sit_inside_the_safe_area(monkeypatch):
     style = subs.styles["Default"]
     assert font.family == style.fontname == "Noto Sans Arabic"
     assert (subs.info["PlayResX"], subs.info["PlayResY"]) == ("1080", "1920")
-    assert (style.marginl, style.marginr, style.marginv) == (65, 151, 422)
+    ink = math.ceil(style.outline + style.shadow + style.fontsize * 0.1)  # outline and low marks stay inside too
+    assert ink > style.outline
+    assert (style.marginl, style.marginr, style.marginv) == (65 + ink, 151 + ink, 422 + ink)
     # A market's own bottom margin wins when it is larger than the safe area's.
     high = Market(tag="xx", name="x", language="en", subtitles=SubtitleStyle(margin_v=100))
     subs, _ = market_subtitles([Cue(start_ms=0, end_ms=1000, text="hi")], high, (1080, 1920))
