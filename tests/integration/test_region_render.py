@@ -92,7 +92,7 @@ def test_burned_text_lands_inside_the_safe_area(renders, tag):
     changed = np.abs(with_text - without) > 60
     ys, xs = np.nonzero(changed)
     assert len(ys) > 500, "no subtitle drawn"
-    left, right, top, bottom = SHORT_VIDEO.margins(1080, 1920)
+    left, right, _, bottom = SHORT_VIDEO.margins(1080, 1920)
     assert xs.min() >= left and xs.max() <= 1080 - right
     assert ys.max() <= 1920 - bottom and ys.min() >= 1920 * 0.5  # in the lower half, above the apps' UI
     # Before the cue starts, nothing differs.
@@ -110,7 +110,7 @@ def test_chinese_burned_text_reads_back_with_ocr(renders):
         reader.release()
     found = [b for b in boxes if "天气" in b.text]
     assert found, [b.text for b in boxes]
-    left, right, top, bottom = SHORT_VIDEO.margins(1080, 1920)
+    left, right, _, bottom = SHORT_VIDEO.margins(1080, 1920)
     for b in found:
         assert b.x >= left and b.x + b.width <= 1080 - right and b.y + b.height <= 1920 - bottom
 
@@ -134,7 +134,7 @@ def _certificates(directory: Path) -> tuple[Path, Path]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
@@ -146,7 +146,7 @@ def _certificates(directory: Path) -> tuple[Path, Path]:
         return x509.KeyUsage(**{**flags, **on})
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    base = lambda subject, public: (x509.CertificateBuilder().subject_name(subject).issuer_name(name("test CA"))  # noqa: E731
+    base = lambda subject, public: (x509.CertificateBuilder().subject_name(subject).issuer_name(name("test CA"))
                                     .public_key(public).serial_number(x509.random_serial_number())
                                     .not_valid_before(now - dt.timedelta(days=1))
                                     .not_valid_after(now + dt.timedelta(days=7)))

@@ -12,7 +12,14 @@ from localize.errors import ConfigError
 from localize.markets import Market, RenderSettings, SubtitleStyle
 from localize.render import fonts
 from localize.render.fonts import SCRIPT_FONTS, choose_font, script_for, text_script
-from localize.render.presets import PRESETS, SHORT_VIDEO, TITLE_SAFE, output_size, resolve_preset, safe_area
+from localize.render.presets import (
+    PRESETS,
+    SHORT_VIDEO,
+    TITLE_SAFE,
+    output_size,
+    resolve_preset,
+    safe_area,
+)
 from localize.render.styles import market_subtitles
 from localize.render.video import RenderSpec, render_argv
 from localize.subtitles import Cue, wrap
