@@ -163,8 +163,8 @@ class XttsSynthesizer:
             speakers = model.speaker_manager.speakers if model.speaker_manager else {}
             if v.speaker not in speakers:
                 raise UnknownNameError("xtts speaker", v.speaker, [CLONE, *speakers])
-            latent, embedding = speakers[v.speaker].values()  # {gpt_cond_latent, speaker_embedding}
-            return latent, embedding
+            found = speakers[v.speaker]
+            return found["gpt_cond_latent"], found["speaker_embedding"]
         if reference is None:
             raise ConfigError("xtts voice 'clone' needs a reference recording (synthesize(..., reference=WAV)); "
                               "or name a built-in speaker, e.g. 'en/Ana Florence'.")
