@@ -419,7 +419,7 @@ def localize_episode(
         mix = mix_market(market, audio, dub, background, store)
         task.done()
         task = progress.task(f"{market.tag} render", None)
-        picture = market_picture(market, source, store, options, progress)
+        picture = market_picture(market, source, store, options, progress, script)
         render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store,
                                              picture, credentials)
         task.done()

@@ -10,14 +10,15 @@ refuses the whole swap without one. Two swappers:
   Landmarks are smoothed between frames and reset at a jump (a cut or a new face).
 * ``insightface``: the user's inswapper-class ONNX model (localize/picture/faceswap_insightface.py).
 
-Which face is the character's: the largest frontal face in the frame, until face tracks per
-speaker are wired in; so a market swaps one character's face.
+Which face is the character's: the face track linked to the character's voice
+(localize/picture/mouth.py, ``character_boxes``), or the largest frontal face in the frame when no
+track is given. A market swaps one character's face.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +40,10 @@ BACKENDS = ("classic", "insightface")
 SMOOTHING = 0.5  # weight of the previous frame's landmarks (exponential moving average)
 RESET_JUMP = 0.12  # landmarks moving more than this fraction of the face size: no smoothing (a cut)
 HOLD_FRAMES = 2  # a face missed by the detector keeps its last landmarks this many frames
+MIN_OVERLAP = 0.5  # a detected face is the character's when it and the track's box overlap this much
+
+# t_ms -> the character's face box (x, y, width, height) from its face track, or None: not on screen.
+CharacterBoxes = Callable[[int], "tuple[int, int, int, int] | None"]
 
 
 class Swapper(Protocol):
@@ -219,7 +224,10 @@ class FaceSwapProcessor:
     name = "faceswap"
 
     def __init__(self, swaps: Sequence[FaceSwap], *, series: str, market: str, backend: str | None = None,
-                 backend_options: dict[str, Any] | None = None) -> None:
+                 backend_options: dict[str, Any] | None = None, character_boxes: CharacterBoxes | None = None,
+                 boxes_key: str = "") -> None:
+        """`character_boxes`: where the character's face is at each time (its face track); `boxes_key`
+        identifies those tracks in the cache key. Without them, the largest face in each frame."""
         if not swaps:
             raise ConfigError(f"market {market!r}: FaceSwapProcessor needs at least one [[picture.face_swap]] entry.")
         if len(swaps) > 1:
@@ -240,13 +248,15 @@ class FaceSwapProcessor:
         self._last: np.ndarray | None = None
         self._missed = 0
         self._frames = self._swapped = self._held = 0
+        self._boxes = character_boxes
+        self._boxes_key = boxes_key if character_boxes is not None else "largest"
 
     def cache_options(self) -> dict:
         version = (ClassicSwapper.version if self.backend == "classic"
                    else make_swapper_version(self.backend, self._backend_options))
         return {
             "backend": self.backend, "version": version, "smoothing": SMOOTHING, "reset_jump": RESET_JUMP,
-            "hold": HOLD_FRAMES,
+            "hold": HOLD_FRAMES, "face": self._boxes_key, "min_overlap": MIN_OVERLAP,
             "faces": [{"character": c.character, "face_sha256": c.face_sha256, "consent_sha256": c.record_sha256}
                       for c in self.consents],
         }
@@ -267,12 +277,18 @@ class FaceSwapProcessor:
         log.info("face swap (%s): %s -> face of %s (consent %s)", self.backend, self.consents[0].character,
                  self.consents[0].subject, self.consents[0].record)
 
-    def _track(self, frame: np.ndarray) -> Face | None:
+    def _track(self, frame: np.ndarray, t_ms: int) -> Face | None:
         import numpy as np
 
         from .landmarks import Face
 
         faces = self._landmarker.faces(frame)
+        if self._boxes is not None:
+            box = self._boxes(t_ms)
+            if box is None:  # the character is not on screen: whoever is, keeps their face
+                self._last = None
+                return None
+            faces = _on_box(faces, box)
         if not faces:
             self._missed += 1
             if self._last is not None and self._missed <= HOLD_FRAMES:
@@ -292,7 +308,7 @@ class FaceSwapProcessor:
     def process(self, frame: np.ndarray, index: int, t_ms: int) -> np.ndarray:
         assert self._swapper is not None, "prepare() first"
         self._frames += 1
-        face = self._track(frame)
+        face = self._track(frame, t_ms)
         if face is None:
             return frame
         self._swapped += 1
@@ -306,6 +322,19 @@ class FaceSwapProcessor:
         self._swapper = None
         self._landmarker = None
         self._last = None
+
+
+def _on_box(faces: list[Face], box: tuple[int, int, int, int]) -> list[Face]:
+    """The detected faces overlapping the track's box (x, y, w, h) by MIN_OVERLAP of the smaller box, best first."""
+    x, y, w, h = box
+    scored = []
+    for f in faces:
+        ix = max(0, min(f.box[2], x + w) - max(f.box[0], x))
+        iy = max(0, min(f.box[3], y + h) - max(f.box[1], y))
+        cover = ix * iy / max(min(w * h, f.area), 1)  # Haar and dlib boxes differ in scale, so the smaller
+        if cover >= MIN_OVERLAP:
+            scored.append((cover, f))
+    return [f for _, f in sorted(scored, key=lambda p: -p[0])]
 
 
 def _face_of(points: np.ndarray) -> Face:

@@ -1,12 +1,16 @@
 """A market's face swap around the picture stage: consent first, then the AI label, then the record.
 
-The pipeline uses three calls, in this order::
+The pipeline's calls, in order::
 
-    swap = face_swap_processor(market, options)  # consent checked here: ConfigError before any work
+    face_swap_processor(market, options)         # consent checked: ConfigError before any work
     market = labelled(market)                    # a face-swapped render always shows its AI label
+    swap = face_swap_processor(market, options, source=source, store=store, script=script)
     ...                                          # the picture stage runs `swap` after subtitle removal
     notes = publish_face_swap(swap, source=source.path, picture=picture, directory=market_dir, store=store)
     report = replace(report, face_swap=notes)    # report.json/html name the consent and the measures
+
+With the source, store and script, the swapped face is the character's own face track (linked to
+the character's lines by mouth activity, localize/picture/mouth.py).
 
 ``publish_face_swap`` copies each consent record to ``<market_dir>/consent/<character>.toml``,
 measures identity on sampled frames (localize/picture/identity.py, cached on the picture) and
@@ -26,12 +30,16 @@ from .. import jsonio
 from ..artifacts import FaceSwapNote
 from ..cache import stage_key
 from .consent import copy_beside
-from .faceswap import FaceSwapProcessor
+from .faceswap import CharacterBoxes, FaceSwapProcessor
 
 if TYPE_CHECKING:
+    from ..artifacts import Script
     from ..cache import ArtifactStore
     from ..markets import Market
     from ..options import RunOptions
+    from ..progress import Progress
+    from ..understand import Source
+    from .faces import FaceTracks
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +56,47 @@ def series_of(options: RunOptions) -> str:
     return Path(options.cast_file).parent.name if options.cast_file is not None else ""
 
 
-def face_swap_processor(market: Market, options: RunOptions) -> FaceSwapProcessor | None:
-    """The market's face swap processor, consent checked; None when the market swaps no face."""
+def face_swap_processor(market: Market, options: RunOptions, *, source: Source | None = None,
+                        store: ArtifactStore | None = None, script: Script | None = None,
+                        progress: Progress | None = None) -> FaceSwapProcessor | None:
+    """The market's face swap processor, consent checked; None when the market swaps no face.
+
+    With `source`, `store` and `script`, the swapped face is the character's own: the face track
+    linked to the character's lines (the cached faces stage that lip alignment shares); without
+    them, or when the character has no linked track, the largest face in each frame."""
     if not market.picture.face_swap:
         return None
-    return FaceSwapProcessor(market.picture.face_swap, series=series_of(options), market=market.tag)
+    swaps, series = market.picture.face_swap, series_of(options)
+    plain = FaceSwapProcessor(swaps, series=series, market=market.tag)  # refused here without consent
+    if source is None or store is None or script is None:
+        return plain
+    from .lipstage import episode_faces
+    from .mouth import link_speakers
+
+    character = plain.consents[0].character
+    faces_key, tracks, activity = episode_faces(source, store, method=market.picture.lip_mouth, progress=progress)
+    links = {slot: track for slot, track in link_speakers(script.lines, tracks, activity).items()
+             if slot.rsplit("@", 1)[0] == character}
+    if not links:
+        log.warning("%s: no face track speaks %s's lines; swapping the largest face in each frame",
+                    market.tag, character)
+        return plain
+    log.info("%s: %s's face is track(s) %s", market.tag, character, ", ".join(sorted(set(links.values()))))
+    return FaceSwapProcessor(swaps, series=series, market=market.tag,
+                             character_boxes=character_boxes(tracks, links, character),
+                             boxes_key=stage_key("faceswap-face", inputs=[faces_key], options=links))
+
+
+def character_boxes(tracks: FaceTracks, links: dict[str, str], character: str) -> CharacterBoxes:
+    """t_ms -> the box of the character's linked face track at that time, or None (``links``: speaker@shot -> id)."""
+
+    def at(t_ms: int) -> tuple[int, int, int, int] | None:
+        for track, box in tracks.at(t_ms):
+            if links.get(f"{character}@{track.shot}") == track.id:
+                return box
+        return None
+
+    return at
 
 
 def labelled(market: Market) -> Market:
@@ -98,4 +142,4 @@ def publish_face_swap(swap: FaceSwapProcessor, *, source: Path, picture: tuple[s
     return tuple(notes)
 
 
-__all__ = ["FACE_SWAP_LABEL", "face_swap_processor", "labelled", "publish_face_swap", "series_of"]
+__all__ = ["FACE_SWAP_LABEL", "character_boxes", "face_swap_processor", "labelled", "publish_face_swap", "series_of"]

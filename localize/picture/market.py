@@ -13,6 +13,7 @@ from .frames import FrameProcessor, picture_stage
 from .inpaint import SubtitleRemover, needs_removal
 
 if TYPE_CHECKING:
+    from ..artifacts import Script
     from ..cache import ArtifactStore
     from ..markets import Market
     from ..options import RunOptions
@@ -43,23 +44,24 @@ def subtitle_remover(market: Market, source: Source, store: ArtifactStore, optio
 
 
 def market_processors(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
-                      progress: Progress) -> list[FrameProcessor]:
-    """The market's frame processors in order: subtitle removal first, then face swap."""
+                      progress: Progress, script: Script | None = None) -> list[FrameProcessor]:
+    """The market's frame processors in order: subtitle removal first, then face swap (on the character's
+    own face track when `script` is given, else on the largest face)."""
     processors: list[FrameProcessor] = []
     remover = subtitle_remover(market, source, store, options, progress)
     if remover is not None:
         processors.append(remover)
-    swap = face_swap_processor(market, options)  # refused (ConfigError) without a valid consent record
+    swap = face_swap_processor(market, options, source=source, store=store, script=script, progress=progress)
     if swap is not None:
         processors.append(swap)
     return processors
 
 
 def market_picture(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
-                   progress: Progress | None = None) -> tuple[str, Path] | None:
+                   progress: Progress | None = None, script: Script | None = None) -> tuple[str, Path] | None:
     """(key, video) of the market's processed picture, or None when the source's picture is used as is."""
     progress = progress or NullProgress()
-    processors = market_processors(market, source, store, options, progress)
+    processors = market_processors(market, source, store, options, progress, script)
     if not processors:
         return None
     return picture_stage(source, processors, store, progress)

@@ -234,3 +234,32 @@ def test_localize_run_with_a_face_swap_market(tmp_path: Path) -> None:
     assert (directory / note.consent).read_bytes() == Path(swap.consent).read_bytes()
     assert note.target_distance_after < note.target_distance_before
     assert (directory / note.strip).is_file() and note.strip in Path(m.report_html).read_text(encoding="utf-8")
+
+
+def test_only_the_characters_face_track_is_swapped(tmp_path: Path) -> None:
+    """With a face track, a face elsewhere (or no track at that time) keeps its own face."""
+    from localize.picture.faceswap_market import character_boxes
+    from localize.picture.faces import FaceTrack, FaceTracks
+
+    swap = _consented_face(tmp_path)
+    cap = cv2.VideoCapture(str(shared_media("video/talking_man_outdoors.mp4")))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    # The man's face (dlib: x 394-538, y 106-250) as a Haar-sized track box in shot 0, from 0 to 400 ms.
+    on_face = FaceTrack(id="F01", shot=0, start_ms=0, step_ms=200, boxes=((380, 90, 180, 180),) * 2, detections=2)
+    elsewhere = FaceTrack(id="F02", shot=0, start_ms=0, step_ms=200, boxes=((20, 400, 150, 150),) * 2, detections=2)
+    tracks = FaceTracks(video="x", width=960, height=720, step_ms=200, detector="haar", tracks=(on_face, elsewhere))
+
+    def run(links: dict[str, str], t_ms: int) -> np.ndarray:
+        proc = FaceSwapProcessor([swap], series="demo", market="en-US",
+                                 character_boxes=character_boxes(tracks, links, "SPEAKER_00"), boxes_key="k")
+        proc.prepare()
+        try:
+            return proc.process(frame.copy(), 0, t_ms)
+        finally:
+            proc.release()
+
+    assert np.abs(run({"SPEAKER_00@0": "F01"}, 0).astype(int) - frame).sum(axis=2)[120:240, 410:520].mean() > 10
+    assert np.array_equal(run({"SPEAKER_00@0": "F02"}, 0), frame)  # the character is someone else
+    assert np.array_equal(run({"SPEAKER_00@0": "F01"}, 500), frame)  # past the track: not on screen
