@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import machine_info  # noqa: E402
+from machine import machine_info
 
-from localize.markets import FaceSwap  # noqa: E402
-from localize.picture.faceswap import FaceSwapProcessor  # noqa: E402
-from localize.picture.frames import process_video  # noqa: E402
-from localize.picture.identity import measure_swap  # noqa: E402
+from localize.markets import FaceSwap
+from localize.picture.faceswap import FaceSwapProcessor
+from localize.picture.frames import process_video
+from localize.picture.identity import measure_swap
 
 MEDIA = ROOT.parent / "shared" / "media"
 RESULTS = ROOT / "bench" / "results"
@@ -103,11 +103,11 @@ def main() -> None:
     lines = [
         "# Face swap (classic) identity", "",
         f"{info['date']}, {info['cpu_model']}, {info['nproc']} cores, Python {info['python']}.", "",
-        f"Target: ../shared/media/images/astronaut.png (public domain). First {args.seconds:g} s of each clip, "
-        f"{args.samples} evenly spaced frames measured with dlib's 128-d face embedding "
-        "(distance under 0.6 = same person for dlib).", "",
-        "| clip | frames swapped | to target before (dist / cos) | to target after | to original after | "
-        "loop s without / with swap | swap ms/frame |",
+        (f"Target: ../shared/media/images/astronaut.png (public domain). First {args.seconds:g} s of each clip, "
+         f"{args.samples} evenly spaced frames measured with dlib's 128-d face embedding "
+         "(distance under 0.6 = same person for dlib)."), "",
+        ("| clip | frames swapped | to target before (dist / cos) | to target after | to original after | "
+         "loop s without / with swap | swap ms/frame |"),
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -39,7 +39,7 @@ PACK_ID = "insightface-buffalo_l"
 
 def _insightface() -> Any:
     try:
-        import insightface.model_zoo as model_zoo
+        from insightface import model_zoo
     except ImportError as exc:
         raise MissingExtraError("insightface", "faces", "insightface") from exc
     return model_zoo

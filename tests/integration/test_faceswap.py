@@ -173,7 +173,12 @@ def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_a
     from localize.cache import ArtifactStore
     from localize.markets import get_market
     from localize.options import RunOptions
-    from localize.picture.faceswap_market import STRIP, face_swap_processor, labelled, publish_face_swap
+    from localize.picture.faceswap_market import (
+        STRIP,
+        face_swap_processor,
+        labelled,
+        publish_face_swap,
+    )
     from localize.picture.frames import picture_stage
     from localize.understand import open_source
 
@@ -238,8 +243,8 @@ def test_localize_run_with_a_face_swap_market(tmp_path: Path) -> None:
 
 def test_only_the_characters_face_track_is_swapped(tmp_path: Path) -> None:
     """With a face track, a face elsewhere (or no track at that time) keeps its own face."""
-    from localize.picture.faceswap_market import character_boxes
     from localize.picture.faces import FaceTrack, FaceTracks
+    from localize.picture.faceswap_market import character_boxes
 
     swap = _consented_face(tmp_path)
     cap = cv2.VideoCapture(str(shared_media("video/talking_man_outdoors.mp4")))
