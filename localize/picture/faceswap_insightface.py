@@ -96,11 +96,22 @@ def _verify_state(path: Path, model_id: str, name: str, size: int, mtime_ns: int
 def swapper_version(swapper_model: str | Path | None = None, pack_dir: str | Path | None = None,
                     providers: tuple[str, ...] = ()) -> str:
     """What identifies the swap in a cache key: the sha256 of the swapper and of the pack's models."""
+    parts = [_digest(swapper_path(swapper_model))[:16]]
+    parts += [f"{p.name}:{_digest(p)[:16]}" for p in pack_models(pack_dir)]
+    return "insightface-" + ",".join(parts)
+
+
+def _digest(path: Path) -> str:
+    stat = path.stat()
+    return _digest_state(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _digest_state(path: Path, size: int, mtime_ns: int) -> str:
+    """sha256 of a model file, computed once per file state (inswapper_128.onnx is about 530 MB)."""
     from ..cache import file_sha256
 
-    parts = [file_sha256(swapper_path(swapper_model))[:16]]
-    parts += [f"{p.name}:{file_sha256(p)[:16]}" for p in pack_models(pack_dir)]
-    return "insightface-" + ",".join(parts)
+    return file_sha256(path)
 
 
 class InsightfaceSwapper:
