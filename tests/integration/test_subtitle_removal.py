@@ -16,7 +16,13 @@ from localize.picture.frames import picture_stage
 from localize.picture.inpaint import SubtitleRemover
 from localize.understand import open_source
 from tests.conftest import ffprobe, shared_media
-from tests.integration.test_ocr import FONT, PICTURE_MS, build_gb2312_episode, burn, font_available
+from tests.integration.test_ocr import (
+    FONT,
+    PICTURE_MS,
+    build_gb2312_episode,
+    burn,
+    font_available,
+)
 
 pytestmark = pytest.mark.integration
 
