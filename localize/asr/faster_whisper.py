@@ -59,8 +59,11 @@ class FasterWhisperRecognizer:
                 from faster_whisper import WhisperModel
             except ImportError as exc:  # pragma: no cover - a core dependency
                 raise MissingExtraError(self.name, "asr", "faster_whisper") from exc
+            from ..modelcache import shared
+
             try:
-                self._model = WhisperModel(self._path, device="cpu", compute_type="int8", cpu_threads=self.threads)
+                self._model = shared("faster-whisper", f"{self._path}:{self.threads}", lambda: WhisperModel(
+                    self._path, device="cpu", compute_type="int8", cpu_threads=self.threads))
             except Exception as exc:  # hub fetch refused, corrupt dir...
                 raise ModelError(
                     f"cannot load Whisper model {self.options.model!r} ({exc}); pass a local CTranslate2 "

@@ -36,7 +36,9 @@ class RapidOcrReader:
             raise MissingExtraError(self.name, "ocr", _PACKAGE) from exc
         _quiet_rapidocr_logs()
         self.language = language
-        self._engine: Any = RapidOCR(
+        from ..modelcache import shared
+
+        self._engine: Any = shared("rapidocr", f"{language}:{threads}", lambda: RapidOCR(
             # Detection sees the whole band: scale its longer side to at most 960 px instead of
             # blowing its short side up to 736 px (the default, meant for documents).
             det_limit_type="max",
@@ -44,7 +46,7 @@ class RapidOcrReader:
             width_height_ratio=-1,  # no letterbox around wide, short bands: it only costs time
             text_score=0.0,  # the caller filters by confidence
             intra_op_num_threads=threads if threads > 0 else -1,
-        )
+        ))
         _quiet_rapidocr_logs()
 
     @staticmethod

@@ -143,9 +143,16 @@ class Embedder:
 
     def load(self) -> None:
         if self._encoder is None:
+            from ..modelcache import shared
+
             _, voice_encoder = _import_resemblyzer()
-            self._encoder = voice_encoder(device=self.device, verbose=False)
-            self._encoder.eval()
+
+            def load() -> Any:
+                encoder = voice_encoder(device=self.device, verbose=False)
+                encoder.eval()
+                return encoder
+
+            self._encoder = shared("resemblyzer", self.device, load)
 
     def release(self) -> None:
         self._encoder = None

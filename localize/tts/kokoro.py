@@ -215,18 +215,23 @@ class KokoroSynthesizer:
     def _load(self) -> None:
         if self._session is not None:
             return
+        from ..modelcache import shared
+
+        self._session, self._vocab, self._styles = shared("kokoro", f"{model_file()}:{self.threads}", self._open)
+        log.debug("kokoro: loaded %s with %d styles", MODEL_FILE, len(self._styles))
+
+    def _open(self) -> tuple[Any, dict[str, int], dict[str, Any]]:
         import numpy as np
         import onnxruntime as ort
 
-        self._vocab = json.loads(data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
+        vocab = json.loads(data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
         with np.load(data_file("voices_ja.npz")) as npz:
-            self._styles = {k: np.asarray(npz[k], dtype=np.float32).reshape(-1, 256) for k in npz.files}
+            styles = {k: np.asarray(npz[k], dtype=np.float32).reshape(-1, 256) for k in npz.files}
         opts = ort.SessionOptions()
         if self.threads:
             opts.intra_op_num_threads = self.threads
-        self._session = ort.InferenceSession(str(model_file()), sess_options=opts,
-                                             providers=["CPUExecutionProvider"])
-        log.debug("kokoro: loaded %s with %d styles", MODEL_FILE, len(self._styles))
+        session = ort.InferenceSession(str(model_file()), sess_options=opts, providers=["CPUExecutionProvider"])
+        return session, vocab, styles
 
     def tokens(self, phonemes: str) -> list[int]:
         """Vocabulary ids of `phonemes`; symbols the model does not know are dropped (and logged)."""

@@ -55,7 +55,9 @@ class PiperSynthesizer:
         if voice not in self._voices:
             from piper import PiperVoice
 
+            from ..modelcache import shared
+
             onnx, config, _ = _voice_files(voice)
-            self._voices[voice] = PiperVoice.load(str(onnx), config_path=str(config))
+            self._voices[voice] = shared("piper", str(onnx), lambda: PiperVoice.load(str(onnx), config_path=str(config)))
         with wave.open(str(out), "wb") as wav:
             self._voices[voice].synthesize_wav(text, wav)

@@ -268,3 +268,20 @@ def test_a_crashed_batch_resumes_its_running_jobs(tmp_path: Path, episodes: Path
 def test_unknown_executor(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="executor must be"):
         make_executor("threads")
+
+
+def test_model_cache_loads_once_per_process_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localize import modelcache
+
+    loads: list[int] = []
+
+    def load() -> object:
+        loads.append(1)
+        return object()
+
+    monkeypatch.setattr(modelcache, "_models", None)
+    assert modelcache.shared("m", "k", load) is not modelcache.shared("m", "k", load)  # a normal run: released
+    monkeypatch.setattr(modelcache, "_models", {})  # a batch worker
+    first = modelcache.shared("m", "k", load)
+    assert modelcache.shared("m", "k", load) is first and modelcache.shared("m", "other", load) is not first
+    assert len(loads) == 4
