@@ -51,7 +51,24 @@ _EXPORTS = {
     "ConsentRecord": "localize.picture.consent",
     "check_consent": "localize.picture.consent",
     "FaceSwapProcessor": "localize.picture.faceswap",
+    "FrameProcessor": "localize.picture.frames",
+    "picture_stage": "localize.picture.frames",
+    "process_video": "localize.picture.frames",
+    "SubtitleRemover": "localize.picture.inpaint",
+    "RemovalOptions": "localize.picture.inpaint",
+    "Credentials": "localize.render.credentials",
+    "read_manifest": "localize.render.credentials",
+    "VideoPreset": "localize.render.presets",
+    "PRESETS": "localize.render.presets",
+    "render_market_video": "localize.render.market",
     "measure_swap": "localize.picture.identity",
+    "detect_shots": "localize.picture.shots",
+    "track_faces": "localize.picture.faces",
+    "mouth_activity": "localize.picture.mouth",
+    "speaking_faces": "localize.picture.mouth",
+    "align_track": "localize.picture.lipalign",
+    "LipSyncProcessor": "localize.picture.lipsync",
+    "Wav2LipOnnx": "localize.picture.lipsync",
     "Catalog": "localize.catalog",
     "BatchResult": "localize.catalog",
     "CatalogStatus": "localize.catalog",
@@ -95,7 +112,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from .artifacts import FaceSwapNote
     from .picture.consent import ConsentRecord, check_consent
     from .picture.faceswap import FaceSwapProcessor
+    from .picture.frames import FrameProcessor, picture_stage, process_video
+    from .picture.inpaint import RemovalOptions, SubtitleRemover
+    from .render.credentials import Credentials, read_manifest
+    from .render.market import render_market_video
+    from .render.presets import PRESETS, VideoPreset
     from .picture.identity import measure_swap
+    from .picture.faces import track_faces
+    from .picture.lipalign import align_track
+    from .picture.lipsync import LipSyncProcessor, Wav2LipOnnx
+    from .picture.mouth import mouth_activity, speaking_faces
+    from .picture.shots import detect_shots
     from .artifacts import LineOverride
     from .pipeline import localize_episode, prepare_episode, relocalize, transcribe
     from .references import check_reference

@@ -62,7 +62,7 @@ def detect_shots(video: Path, duration_ms: int, *, threshold: float = THRESHOLD)
     except ImportError as exc:
         raise MissingExtraError("shots", "picture", "scenedetect") from exc
     scenes = detect(str(video), ContentDetector(threshold=threshold, min_scene_len=15))
-    cuts = [round(start.get_seconds() * 1000) for start, _ in scenes[1:]]
+    cuts = [round(float(start.seconds) * 1000) for start, _ in scenes[1:]]
     shots = shots_from_cuts(cuts, duration_ms)
     log.info("%s: %d shot(s)", Path(video).name, len(shots))
     return Shots(video=Path(video).name, duration_ms=duration_ms, threshold=threshold, shots=shots)

@@ -1,0 +1,113 @@
+"""Shots, faces, mouths and lip alignment on real video.
+
+The sample's script (three lines; the first is an off-screen voice, the other two the man on camera)
+is the one the ASR stage gives for samples/episode.mp4, written out here so this test runs no ASR;
+the mouth openings come from the hand annotations in bench/data/mouth_openings.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from localize.artifacts import DubLine, DubTrack, Line
+from localize.picture.faces import track_faces
+from localize.picture.lipalign import align_track, speech_bounds
+from localize.picture.mouth import mouth_activity, speaking_faces
+from localize.picture.shots import detect_shots
+from localize.tts.espeak import EspeakSynthesizer
+
+from ..conftest import ROOT, SAMPLE, shared_media
+
+LINES = (
+    Line(id="L001", start_ms=0, end_ms=2600, text="recibo solidos o paquetes", speaker="SPEAKER_00"),
+    Line(id="L002", start_ms=3320, end_ms=7780, text="Pues aquí en el colegio", speaker="SPEAKER_01"),
+    Line(id="L003", start_ms=8380, end_ms=9820, text="pero más que todo", speaker="SPEAKER_01"),
+)
+OPENINGS = {ln["id"]: ln["mouth_open_ms"] for ln in
+            json.loads((ROOT / "bench" / "data" / "mouth_openings.json").read_text())["lines"] if "mouth_open_ms" in ln}
+
+
+@pytest.fixture(scope="module")
+def sample_faces():
+    tracks = track_faces(SAMPLE, detect_shots(SAMPLE, 10_000))
+    return tracks, mouth_activity(SAMPLE, tracks)
+
+
+def test_haar_follows_the_face_through_the_sample(sample_faces) -> None:
+    tracks, _ = sample_faces
+    assert len(tracks.tracks) == 1
+    face = tracks.tracks[0]
+    assert face.end_ms - face.start_ms >= 9000 and face.detections >= 40
+    x, y, w, h = face.box_at(5000)
+    assert 60 <= x + w / 2 <= 340 and 60 <= y + h / 2 <= 320 and 120 <= w <= 240  # the man's face, 404x720 frame
+
+
+def test_haar_finds_the_face_in_the_uncropped_video() -> None:
+    video = shared_media("video/talking_man_outdoors.mp4")
+    tracks = track_faces(video, detect_shots(video, 10_000))
+    assert len(tracks.tracks) == 1 and tracks.tracks[0].detections >= 40
+    x, y, w, h = tracks.tracks[0].box_at(3000)
+    assert 400 <= x + w / 2 <= 560  # the sample is its crop at x=278: the same face, shifted
+
+
+def test_a_cut_between_two_real_videos_is_a_shot_boundary(tmp_path: Path) -> None:
+    woman = shared_media("video/standing_woman_noaudio.mp4")
+    joined = tmp_path / "joined.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-t", "4", "-i", str(SAMPLE), "-t", "4", "-i", str(woman),
+                    "-filter_complex", "[0:v]scale=404:720,setsar=1,fps=25[a];[1:v]scale=404:720,setsar=1,fps=25[b];"
+                    "[a][b]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+                    str(joined)], check=True)
+    shots = detect_shots(joined, 8000)
+    assert len(shots.shots) == 2 and abs(shots.shots[1].start_ms - 4000) <= 80
+    tracks = track_faces(joined, shots)
+    assert {tr.shot for tr in tracks.tracks} == {0, 1}  # a face per shot, never one track across the cut
+
+
+def test_mouth_activity_follows_who_speaks(sample_faces) -> None:
+    tracks, activity = sample_faces
+    curve = activity.curve(tracks.tracks[0].id)
+    on_camera = [curve.mean(ln.start_ms, ln.end_ms) for ln in LINES[1:]]
+    off_camera = curve.mean(LINES[0].start_ms, LINES[0].end_ms)
+    assert min(on_camera) > off_camera + 0.1
+    assert speaking_faces(LINES, tracks, activity) == {"L001": "", "L002": "F01", "L003": "F01"}
+
+
+def test_alignment_moves_real_dub_onsets_toward_the_annotated_openings(sample_faces, tmp_path: Path) -> None:
+    tracks, activity = sample_faces
+    dub_dir = tmp_path / "dub"
+    dub_dir.mkdir()
+    tts = EspeakSynthesizer()
+    dubbed = []
+    for ln, text, late in ((LINES[1], "Well, here at school we have five doors", 250),
+                           (LINES[2], "but most of all", 250)):
+        tts.synthesize(text, "en-us", dub_dir / f"{ln.id}.wav")
+        samples, rate = sf.read(dub_dir / f"{ln.id}.wav", dtype="float32")
+        length = round(len(samples) * 1000 / rate)
+        start = ln.start_ms + late  # placed late, as a misplaced slot would put it
+        dubbed.append(DubLine(id=ln.id, slot_start_ms=ln.start_ms, slot_end_ms=ln.end_ms, dub_start_ms=start,
+                              dub_end_ms=start + length, natural_ms=length, speed=1.0, overflow_ms=0,
+                              clip=f"{ln.id}.wav"))
+    track = DubTrack(language="en", backend="espeak", voice="en-us", sample_rate=rate, max_speed=1.25,
+                     lines=tuple(dubbed))
+    faces = speaking_faces(LINES, tracks, activity)
+    aligned, report = align_track(track, dub_dir, LINES, faces, activity, tmp_path / "aligned", duration_ms=10_000)
+
+    def onset(t: DubTrack, directory: Path, line_id: str) -> int:
+        d = next(x for x in t.lines if x.id == line_id)
+        samples, r = sf.read(directory / d.clip, dtype="float32")
+        return d.dub_start_ms + speech_bounds(samples, r)[0]
+
+    for line_id, opening in OPENINGS.items():
+        before = abs(onset(track, dub_dir, line_id) - opening)
+        after = abs(onset(aligned, tmp_path / "aligned", line_id) - opening)
+        assert after < before and after <= 150, (line_id, before, after)
+    by_id = {d.id: d for d in aligned.lines}
+    assert all(by_id[i].lip_face == "F01" and abs(by_id[i].lip_offset_after_ms) < abs(by_id[i].lip_offset_before_ms)
+               for i in OPENINGS)
+    assert by_id["L002"].dub_end_ms + 80 <= by_id["L003"].dub_start_ms  # the slot rules still hold
+    assert {ln.id for ln in report.lines} == set(OPENINGS)
