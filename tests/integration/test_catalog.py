@@ -1,0 +1,144 @@
+"""A real batch: two short episodes x two markets through the embedded pipeline on the local pool; a re-run
+does nothing; a batch killed mid-way resumes to the same outputs; the same graph on a local Ray instance."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from localize.catalog import Catalog, status
+from localize.catalog.db import StateDB, default_url
+from localize.catalog.events import read_events
+from tests.conftest import SAMPLE, ffprobe
+
+MARKETS = ("en-US", "pt-BR")
+
+
+def cut(src: Path, out: Path, start_s: float, seconds: float) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", str(start_s), "-i", str(src), "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out)], check=True)
+    return out
+
+
+def write_catalog(folder: Path, episodes: str = "eps/*.mp4") -> Path:
+    path = folder / "catalog.toml"
+    # espeak-ng for both markets: Piper (en-US's first choice) samples VITS noise from a stream that advances
+    # with every call, so a clip it re-synthesizes after a kill is not bit-identical (see README).
+    path.write_text(f'[defaults]\nlanguage = "es"\ntts_backend = "espeak"\n\n[[series]]\nname = "demo"\nepisodes = ["{episodes}"]\n'
+                    f'markets = {list(MARKETS)!r}\n'.replace("'", '"'), encoding="utf-8")
+    return path
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    root = tmp_path_factory.mktemp("catalog")
+    (root / "eps").mkdir()
+    cut(SAMPLE, root / "eps" / "ep01.mp4", 0, 4)
+    cut(SAMPLE, root / "eps" / "ep02.mp4", 4, 4)
+    result = Catalog.load(write_catalog(root)).run(root / "out", executor="local", workers=2)
+    return root, result
+
+
+def test_batch_renders_every_episode_into_every_market(batch: tuple[Path, object]) -> None:
+    root, result = batch
+    assert result.ok and result.ran == 6 and result.skipped == 0  # type: ignore[attr-defined]
+    for episode in ("ep01", "ep02"):
+        for market in MARKETS:
+            folder = root / "out" / "demo" / episode / market
+            probe = ffprobe(folder / "video.mp4")
+            kinds = sorted(s["codec_type"] for s in probe["streams"])
+            assert kinds == ["audio", "subtitle", "video"]
+            assert abs(float(probe["format"]["duration"]) - 4.0) < 0.2
+            assert (folder / "report.json").is_file() and (folder / "subtitles.srt").is_file()
+    rows = StateDB(default_url(root / "out")).jobs()
+    assert len(rows) == 6 and {r.status for r in rows} == {"done"} and all(r.seconds for r in rows)
+    found = status(root / "out")
+    assert found.complete and {s.stage for s in found.stages} == {"understand", *MARKETS}
+
+    finished = [e for e in read_events(root / "out" / "events.jsonl") if e["event"] == "job_finished"]
+    assert len(finished) == 6
+    # Shared work ran once per episode: the market jobs found the understanding in the cache.
+    built = Counter(b for e in finished for b in e["built"])
+    assert built and max(built.values()) == 1
+    for e in finished:
+        stages = {b.split(":")[0] for b in e["built"]}
+        if e["job"].endswith("understand"):
+            assert {"audio", "asr", "script", "separate"} <= stages
+        else:
+            assert {"render", "mix"} <= stages and not stages & {"audio", "asr", "script", "separate"}
+            assert {"audio", "asr", "script", "separate"} <= {r.split(":")[0] for r in e["reused"]}
+
+
+def test_rerun_does_nothing(batch: tuple[Path, object]) -> None:
+    root, _ = batch
+    video = root / "out" / "demo" / "ep01" / "en-US" / "video.mp4"
+    before = video.stat().st_mtime_ns
+    again = Catalog.load(root / "catalog.toml").run(root / "out", executor="inline")
+    assert again.ran == 0 and again.skipped == 6 and again.ok
+    assert video.stat().st_mtime_ns == before
+
+
+def test_killed_batch_resumes_to_the_same_outputs(batch: tuple[Path, object], tmp_path: Path) -> None:
+    root, _ = batch
+    (tmp_path / "eps").mkdir()
+    os.link(root / "eps" / "ep01.mp4", tmp_path / "eps" / "ep01.mp4")
+    catalog = write_catalog(tmp_path)
+    out = tmp_path / "out"
+    events = out / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "localize", "batch", str(catalog), "--out", str(out),
+                             "--workers", "2"], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:  # kill once a market job is under way
+            if events.is_file() and any(e["event"] == "job_started" and not e["job"].endswith("understand")
+                                        for e in read_events(events)):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the batch finished before it could be killed"
+        time.sleep(1.0)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed = StateDB(default_url(out)).jobs()
+    assert any(r.status != "done" for r in killed)
+
+    resumed = Catalog.load(catalog).run(out, executor="local", workers=2)
+    assert resumed.ok and resumed.ran + resumed.skipped == 3
+    for market in MARKETS:
+        for name in ("video.mp4", "subtitles.srt", "subtitles.ass", "script.json"):
+            assert sha(out / "demo" / "ep01" / market / name) == sha(root / "out" / "demo" / "ep01" / market / name)
+    finished = [e for e in read_events(events) if e["event"] == "job_finished"]
+    assert Counter(e["job"] for e in finished).most_common(1)[0][1] == 1  # no finished job ran twice
+    built = Counter(b for e in finished for b in e["built"])
+    assert max(built.values()) == 1  # no cached stage was built twice
+
+
+def test_same_graph_on_a_local_ray_instance(batch: tuple[Path, object], tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    root, _ = batch
+    catalog = write_catalog(tmp_path, str(root / "eps" / "ep01.mp4"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        # The artifact cache of the local batch: the jobs run on Ray workers and publish from it.
+        result = Catalog.load(catalog).run(tmp_path / "out", executor="ray", cache_dir=root / "out" / ".cache")
+    finally:
+        ray.shutdown()
+    assert result.ok and result.ran == 3
+    for market in MARKETS:
+        video = tmp_path / "out" / "demo" / "ep01" / market / "video.mp4"
+        assert sha(video) == sha(root / "out" / "demo" / "ep01" / market / "video.mp4")
+    pids = {e["pid"] for e in read_events(tmp_path / "out" / "events.jsonl") if e["event"] == "job_finished"}
+    assert os.getpid() not in pids
