@@ -181,18 +181,28 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @click.option("--reference", "references", multiple=True, metavar="SPEAKER=CLIP",
               help="A voice-cloning backend speaks SPEAKER (id or cast name) like CLIP (3-30 s), not like "
                    "their own cleanest lines (repeatable).")
+@click.option("--c2pa-cert", type=click.Path(path_type=Path),
+              help="Sign each render with a C2PA manifest: your certificate chain (PEM, signing certificate first). "
+                   "Default: $LOCALIZE_C2PA_CERT.")
+@click.option("--c2pa-key", type=click.Path(path_type=Path),
+              help="The private key (PEM) of --c2pa-cert. Default: $LOCALIZE_C2PA_KEY.")
 @_with(_common)
 @_user_errors
 def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
         translate_backend: str | None, bible_file: Path | None, tm_file: Path | None, tts_backend: str | None,
-        separation: str, references: tuple[str, ...], **understanding: Any) -> None:
+        separation: str, references: tuple[str, ...], c2pa_cert: Path | None, c2pa_key: Path | None,
+        **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from .options import RunOptions
     from .pipeline import localize_episode
+    from .render.credentials import Credentials
 
+    if bool(c2pa_cert) != bool(c2pa_key):
+        raise click.UsageError("--c2pa-cert and --c2pa-key go together: pass both, or neither.")
     options = RunOptions(translations=_parse_translations(translation), markets_files=markets_file,
                          translate_backend=translate_backend, bible_file=bible_file, tm_file=tm_file,
                          tts_backend=tts_backend, separation=separation, references=_parse_references(references),
+                         c2pa=Credentials(cert=c2pa_cert, key=c2pa_key) if c2pa_cert and c2pa_key else None,
                          **_understanding(**understanding))
     with RichProgress() as progress:
         result = localize_episode(episode, markets, out, options=options, progress=progress)

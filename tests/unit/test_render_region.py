@@ -153,3 +153,33 @@ def test_label_as_ass_is_drawn_after_the_subtitles(monkeypatch):
     assert style.fontname == "Noto Sans Thai" and style.alignment.value == 9  # top right
     assert (style.marginr, style.marginv) == (151, 192)
     assert [(e.start, e.end, e.text) for e in subs.events] == [(0, 10_000, "พากย์เสียงโดย AI")]
+
+
+def test_cli_needs_both_c2pa_files(tmp_path):
+    from click.testing import CliRunner
+
+    from localize.cli import main
+
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "ep.mp4"), "-m", "th-TH", "--c2pa-cert", "c.pem"])
+    assert result.exit_code == 2 and "--c2pa-cert and --c2pa-key go together" in result.output
+
+
+def test_credentials_from_the_environment(tmp_path, monkeypatch):
+    from localize.errors import InputError
+    from localize.render.credentials import CERT_ENV, KEY_ENV, Credentials, credentials_from
+
+    monkeypatch.delenv(CERT_ENV, raising=False)
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    assert credentials_from(None) is None
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("x")
+    key.write_text("y")
+    monkeypatch.setenv(CERT_ENV, str(cert))
+    with pytest.raises(ConfigError, match="set both"):
+        credentials_from(None)
+    monkeypatch.setenv(KEY_ENV, str(key))
+    assert credentials_from(None) == Credentials(cert=cert, key=key)
+    with pytest.raises(InputError, match="no such C2PA private key"):
+        credentials_from(Credentials(cert=cert, key=tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="algorithm"):
+        Credentials(cert=cert, key=key, algorithm="md5")
