@@ -61,16 +61,6 @@ _EXPORTS = {
     "VideoPreset": "localize.render.presets",
     "PRESETS": "localize.render.presets",
     "render_market_video": "localize.render.market",
-    "FrameProcessor": "localize.picture.frames",
-    "picture_stage": "localize.picture.frames",
-    "process_video": "localize.picture.frames",
-    "SubtitleRemover": "localize.picture.inpaint",
-    "RemovalOptions": "localize.picture.inpaint",
-    "Credentials": "localize.render.credentials",
-    "read_manifest": "localize.render.credentials",
-    "VideoPreset": "localize.render.presets",
-    "PRESETS": "localize.render.presets",
-    "render_market_video": "localize.render.market",
     "measure_swap": "localize.picture.identity",
     "detect_shots": "localize.picture.shots",
     "track_faces": "localize.picture.faces",
@@ -122,11 +112,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .artifacts import FaceSwapNote
     from .picture.consent import ConsentRecord, check_consent
     from .picture.faceswap import FaceSwapProcessor
-    from .picture.frames import FrameProcessor, picture_stage, process_video
-    from .picture.inpaint import RemovalOptions, SubtitleRemover
-    from .render.credentials import Credentials, read_manifest
-    from .render.market import render_market_video
-    from .render.presets import PRESETS, VideoPreset
     from .picture.frames import FrameProcessor, picture_stage, process_video
     from .picture.inpaint import RemovalOptions, SubtitleRemover
     from .render.credentials import Credentials, read_manifest
