@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column, Float, Integer, MetaData, String, Table, Text, create_engine, event, select, update,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -199,6 +209,15 @@ class StateDB:
 
     def blocked(self, job_id: str, reason: str) -> None:
         self._set(job_id, status="blocked", error=reason)
+
+    def prune(self, series: Iterable[str], keep: set[str]) -> list[str]:
+        """Forget the jobs of these series that the catalog no longer has (a removed episode or market)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(jobs_table.c.id).where(jobs_table.c.series.in_(list(series)))).all()
+            gone = [r.id for r in rows if r.id not in keep]
+            if gone:
+                conn.execute(jobs_table.delete().where(jobs_table.c.id.in_(gone)))
+        return gone
 
     def recover(self) -> list[str]:
         """Jobs left `running` by a batch that died: back to pending (one coordinator per database)."""

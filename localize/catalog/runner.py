@@ -82,6 +82,8 @@ def run_jobs(jobs: Sequence[Job], db: StateDB, executor: Executor, *, retry: Ret
     started = time.monotonic()
     for job_id in db.recover():
         events.write("job_recovered", job=job_id)
+    for job_id in db.prune({j.series for j in jobs}, {j.id for j in jobs}):
+        events.write("job_removed", job=job_id)
     done = {j.id for j in jobs if is_done(j, db)}
     for j in jobs:
         db.plan(id=j.id, kind=j.kind, series=j.series, episode=j.episode, market=j.market, input_hash=j.input_hash,

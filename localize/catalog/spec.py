@@ -91,8 +91,7 @@ def is_url(text: str) -> bool:
 def _absolute(base: Path, text: str) -> str:
     if is_url(text):
         return text
-    if text.startswith("file://"):
-        text = text[len("file://"):]
+    text = text.removeprefix("file://")
     path = Path(text).expanduser()
     return str(path if path.is_absolute() else base / path)
 

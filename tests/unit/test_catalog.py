@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from localize.catalog import Catalog, RetryPolicy, status
+from localize.catalog import BatchResult, Catalog, RetryPolicy, status
 from localize.catalog.db import StateDB, default_url
 from localize.catalog.events import EventLog, read_events
-from localize.catalog.executors import InlineExecutor, make_executor
+from localize.catalog.executors import InlineExecutor, Work, make_executor
 from localize.catalog.plan import Job, is_done, plan_catalog
 from localize.catalog.runner import run_jobs
 from localize.catalog.spec import load_catalog, parse_catalog
@@ -73,8 +73,8 @@ def test_urls_are_kept_as_written(tmp_path: Path) -> None:
     ('[[series]]\nname = "s"\nmarkets = ["en-US"]\n', "episodes"),
     ('[[series]]\nname = "s"\nepisodes = []\nmarkets = ["en-US"]\n', "episodes is empty"),
     ('[[series]]\nname = "s"\nepisodes = ["a.mp4"]\nmarkets = []\n', "markets is empty"),
-    ('[[series]]\nname = "s"\nepisodes = ["a"]\nmarkets = ["en-US"]\n[[series]]\nname = "s"\nepisodes = ["b"]\n'
-     'markets = ["en-US"]\n', "used twice"),
+    (('[[series]]\nname = "s"\nepisodes = ["a"]\nmarkets = ["en-US"]\n[[series]]\nname = "s"\nepisodes = ["b"]\n'
+      'markets = ["en-US"]\n'), "used twice"),
     ('[[series]]\nname = "a/b"\nepisodes = ["a"]\nmarkets = ["en-US"]\n', "folder name"),
     ('[defaults]\nocr = "maybe"\n[[series]]\nname = "s"\nepisodes = ["a"]\nmarkets = ["en-US"]\n', "ocr"),
     ("[defaults]\n", "no [[series]]"),
@@ -181,7 +181,7 @@ def ok_work(job: Job) -> Outcome:
 class FlakyWork:
     """Fails `times` times with a transient error for the jobs in `flaky`; a permanent error for `broken`."""
 
-    def __init__(self, flaky: dict[str, int], broken: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, flaky: dict[str, int], broken: frozenset[str] = frozenset()) -> None:
         self.flaky = dict(flaky)
         self.broken = broken
         self.calls: list[str] = []
@@ -196,13 +196,13 @@ class FlakyWork:
         return ok_work(job)
 
 
-def _run(tmp_path: Path, work: object, retries: int = 2) -> tuple[list[Job], StateDB, object]:
+def _run(tmp_path: Path, work: Work, retries: int = 2) -> tuple[list[Job], StateDB, BatchResult]:
     catalog = Catalog.load(write_catalog(tmp_path, CATALOG))
     out = tmp_path / "out"
     db = StateDB(default_url(out))
     jobs = plan_catalog(catalog.spec, out, db)
     events = EventLog(out / "events.jsonl")
-    result = run_jobs(jobs, db, InlineExecutor(work), retry=RetryPolicy(retries=retries, backoff_s=0.01),  # type: ignore[arg-type]
+    result = run_jobs(jobs, db, InlineExecutor(work), retry=RetryPolicy(retries=retries, backoff_s=0.01),
                       events=events)
     events.close()
     return jobs, db, result
@@ -211,21 +211,21 @@ def _run(tmp_path: Path, work: object, retries: int = 2) -> tuple[list[Job], Sta
 def test_retry_with_backoff_then_success(tmp_path: Path, episodes: Path) -> None:
     work = FlakyWork({"love/ep01/understand": 2})
     jobs, db, result = _run(tmp_path, work)
-    assert result.ok and result.ran == len(jobs)  # type: ignore[attr-defined]
+    assert result.ok and result.ran == len(jobs)
     assert work.calls.count("love/ep01/understand") == 3
-    assert db.job("love/ep01/understand").attempts == 3  # type: ignore[union-attr]
+    assert db.job("love/ep01/understand").attempts == 3
     retries = [e for e in read_events(tmp_path / "out/events.jsonl") if e["event"] == "job_retry"]
     assert [e["delay_s"] for e in retries] == [0.01, 0.02]  # exponential
     assert all(r.status == "done" for r in db.jobs())
 
 
 def test_failed_job_is_reported_and_its_dependents_blocked(tmp_path: Path, episodes: Path) -> None:
-    work = FlakyWork({"love/ep02/understand": 99}, broken={"night/ep01/understand"})
-    jobs, db, result = _run(tmp_path, work, retries=1)
-    assert not result.ok  # type: ignore[attr-defined]
-    assert {f.job: f.attempts for f in result.failed} == {"love/ep02/understand": 2,  # type: ignore[attr-defined]
+    work = FlakyWork({"love/ep02/understand": 99}, broken=frozenset({"night/ep01/understand"}))
+    _, db, result = _run(tmp_path, work, retries=1)
+    assert not result.ok
+    assert {f.job: f.attempts for f in result.failed} == {"love/ep02/understand": 2,
                                                           "night/ep01/understand": 1}  # permanent: not retried
-    assert set(result.blocked) == {"love/ep02/en-US", "love/ep02/pt-BR", "night/ep01/pt-BR"}  # type: ignore[attr-defined]
+    assert set(result.blocked) == {"love/ep02/en-US", "love/ep02/pt-BR", "night/ep01/pt-BR"}
     assert "love/ep02/en-US" not in work.calls
     rows = {r.id: r for r in db.jobs()}
     assert rows["love/ep02/understand"].status == "failed" and "flaky" in (rows["love/ep02/understand"].error or "")
@@ -243,14 +243,14 @@ def test_failed_job_is_reported_and_its_dependents_blocked(tmp_path: Path, episo
 
 
 def test_rerun_does_only_what_is_missing(tmp_path: Path, episodes: Path) -> None:
-    _run(tmp_path, FlakyWork({}, broken={"love/ep02/understand"}), retries=0)
+    _run(tmp_path, FlakyWork({}, broken=frozenset({"love/ep02/understand"})), retries=0)
     work = FlakyWork({})
-    jobs, db, result = _run(tmp_path, work)
-    assert result.ok  # type: ignore[attr-defined]
+    jobs, _, result = _run(tmp_path, work)
+    assert result.ok
     assert sorted(work.calls) == ["love/ep02/en-US", "love/ep02/pt-BR", "love/ep02/understand"]
     work = FlakyWork({})
     _, _, result = _run(tmp_path, work)
-    assert work.calls == [] and result.skipped == len(jobs)  # type: ignore[attr-defined]
+    assert work.calls == [] and result.skipped == len(jobs)
 
 
 def test_a_crashed_batch_resumes_its_running_jobs(tmp_path: Path, episodes: Path) -> None:
@@ -262,7 +262,7 @@ def test_a_crashed_batch_resumes_its_running_jobs(tmp_path: Path, episodes: Path
     db.started(jobs[0].id, 1)  # the coordinator died here
     work = FlakyWork({})
     run_jobs(jobs, db, InlineExecutor(work))
-    assert jobs[0].id in work.calls and db.job(jobs[0].id).status == "done"  # type: ignore[union-attr]
+    assert jobs[0].id in work.calls and db.job(jobs[0].id).status == "done"
 
 
 def test_unknown_executor(tmp_path: Path) -> None:
@@ -285,3 +285,38 @@ def test_model_cache_loads_once_per_process_only_when_enabled(monkeypatch: pytes
     first = modelcache.shared("m", "k", load)
     assert modelcache.shared("m", "k", load) is first and modelcache.shared("m", "other", load) is not first
     assert len(loads) == 4
+
+
+def test_jobs_leave_the_database_with_their_market(tmp_path: Path, episodes: Path) -> None:
+    _run(tmp_path, FlakyWork({}))
+    write_catalog(tmp_path, CATALOG.replace('markets = ["en-US", "pt-BR"]', 'markets = ["en-US"]'))
+    catalog = Catalog.load(tmp_path / "catalog.toml")
+    db = StateDB(default_url(tmp_path / "out"))
+    result = run_jobs(plan_catalog(catalog.spec, tmp_path / "out", db), db, InlineExecutor(FlakyWork({})))
+    assert result.ran == 0 and not any(r.market == "pt-BR" and r.series == "love" for r in db.jobs())
+    assert status(tmp_path / "out").complete
+
+
+def test_cli_batch_errors_and_status(tmp_path: Path, episodes: Path) -> None:
+    from click.testing import CliRunner
+
+    from localize.cli import main
+
+    runner = CliRunner()
+    bad = write_catalog(tmp_path, '[[series]]\nname = "s"\nepisodes = ["eps/*.mp4"]\nmarkets = ["en-US"]\ncolor = 1\n')
+    res = runner.invoke(main, ["batch", str(bad), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "color" in res.output and "Traceback" not in res.output
+    res = runner.invoke(main, ["status", "--out", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "localize.db" in res.output
+
+    _run(tmp_path, FlakyWork({}, broken=frozenset({"love/ep02/understand"})), retries=0)
+    res = runner.invoke(main, ["status", "--out", str(tmp_path / "out"), "--json"])
+    assert res.exit_code == 0
+    import json
+
+    data = json.loads(res.output)
+    assert data["complete"] is False and data["failures"][0]["job"] == "love/ep02/understand"
+    assert {"series": "love", "stage": "en-US", "total": 2, "done": 1, "running": 0, "pending": 0, "failed": 0,
+            "blocked": 1} in data["stages"]
+    res = runner.invoke(main, ["status", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0 and "love/ep02/understand" in res.output and "bad episode" in res.output
