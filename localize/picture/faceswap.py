@@ -35,11 +35,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the classic swap changes its pixels, so cached pictures are rebuilt.
-CLASSIC_VERSION = 1
+CLASSIC_VERSION = 2
 BACKENDS = ("classic", "insightface")
 SMOOTHING = 0.5  # weight of the previous frame's landmarks (exponential moving average)
 RESET_JUMP = 0.12  # landmarks moving more than this fraction of the face size: no smoothing (a cut)
 HOLD_FRAMES = 2  # a face missed by the detector keeps its last landmarks this many frames
+# Ten points above the brows (this share of the chin-to-brow height) so the eyebrows and the lower
+# forehead are swapped too; higher reaches the target's hairline. On the bench clips it took the
+# distance to the target from 0.661 to 0.602 (man) and 0.582 to 0.560 (woman).
+FOREHEAD = 0.12
 MIN_OVERLAP = 0.5  # a detected face is the character's when it and the track's box overlap this much
 
 # t_ms -> the character's face box (x, y, width, height) from its face track, or None: not on screen.
@@ -138,6 +142,15 @@ def reinhard(source: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
 
 
+def with_forehead(points: np.ndarray) -> np.ndarray:
+    """The 68 landmarks plus ten points above the brows (see FOREHEAD)."""
+    import numpy as np
+
+    brows = points[17:27]
+    up = (brows.mean(0) - points[8]) * FOREHEAD
+    return np.vstack([points, brows + up]).astype(np.float32)
+
+
 def face_mask(points: np.ndarray, shape: tuple[int, int], *, shrink: float = 0.04) -> np.ndarray:
     """The convex hull of the face landmarks, eroded a little so the seam stays inside the face."""
     import cv2
@@ -163,8 +176,8 @@ class ClassicSwapper:
 
     def set_target(self, target_bgr: np.ndarray, target: Face) -> None:
         self._target = target_bgr
-        self._points = target.points
-        self._triangles = delaunay(target.points, target_bgr.shape[:2])
+        self._points = with_forehead(target.points)
+        self._triangles = delaunay(self._points, target_bgr.shape[:2])
 
     def swap(self, frame: np.ndarray, face: Face) -> np.ndarray:
         import cv2
@@ -172,7 +185,7 @@ class ClassicSwapper:
 
         assert self._target is not None and self._points is not None
         h, w = frame.shape[:2]
-        pts = face.points
+        pts = with_forehead(face.points)
         size = max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]))
         margin = int(size * 0.25) + 4
         x0, y0 = max(int(pts[:, 0].min()) - margin, 0), max(int(pts[:, 1].min()) - margin, 0)

@@ -2,8 +2,8 @@
 ../shared/media/video/talking_man_outdoors.mp4, through the picture stage's frame loop.
 
 Measured on this machine with dlib's face embedding (2 s, 6 sampled frames): distance to the
-target face 0.83 before, about 0.67 after; distance to the original actor about 0.57 after
-(dlib calls under 0.6 the same person). Asserted with margin: closer to the target by 0.08 at
+target face 0.83 before, 0.61 after; distance to the original actor 0.60 after (dlib calls under
+0.6 the same person). Asserted with margin: closer to the target by 0.08 at
 least, and at least 0.35 from the original.
 
 The insightface backend has no weights here; the test builds tiny ONNX models with inswapper's
