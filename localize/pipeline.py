@@ -419,7 +419,12 @@ def localize_episode(
         mix = mix_market(market, audio, dub, background, store)
         task.done()
         task = progress.task(f"{market.tag} render", None)
-        picture = market_picture(market, source, store, options, progress, script)
+        lip_sync = []
+        if dub and market.picture.lip_sync:
+            from .picture.lipstage import lip_sync_processor
+
+            lip_sync = [lip_sync_processor(market, source, script, dub, store, progress)]
+        picture = market_picture(market, source, store, options, progress, script, lip_sync)
         render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store,
                                              picture, credentials)
         task.done()

@@ -68,6 +68,7 @@ class PictureSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     lip_align: bool = False  # move each dub line's onset and end toward the speaking face's mouth
     lip_mouth: str = "haar"  # mouth activity for lip_align: "haar" (OpenCV) or "dlib" (landmarks; non-commercial model)
+    lip_sync: str = ""  # "" (off) or "wav2lip-onnx": redraw talking faces' mouths with the user's model
     remove_source_subtitles: str = "auto"  # "auto" (when subtitles are burned in), "on", "off"
     face_swap: tuple[FaceSwap, ...] = ()
 

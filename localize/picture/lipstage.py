@@ -3,7 +3,9 @@
 ``faces`` (one per episode and mouth method): shots, face tracks and mouth activity of the source,
 cached on its sha256. ``lipalign`` (one per market): a copy of the market's dub with clips moved
 toward the speaking faces' mouths (:mod:`localize.picture.lipalign`), cached on the dub, faces and
-script keys. The mix then reads the aligned dub instead of the dubbing stage's.
+script keys. The mix then reads the aligned dub instead of the dubbing stage's. With
+``picture.lip_sync`` a generative lip-sync frame processor (:mod:`localize.picture.lipsync`) joins
+the market's picture stage, listening to the dub's voice alone (``lipvoice``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .shots import SHOTS_VERSION, Shots, detect_shots
 if TYPE_CHECKING:
     from ..markets import Market
     from ..understand import Source
+    from .lipsync import LipSyncProcessor
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +90,49 @@ def lip_align_market(market: Market, source: Source, script_key: str, script: Sc
 
 def load_alignment(path: Path) -> LipAlignment:
     return jsonio.load(LipAlignment, path / "lipalign.json")
+
+
+LIP_SYNC_BACKENDS = ("wav2lip-onnx",)
+
+
+def dub_voice(dub: tuple[str, DubTrack, Path], store: ArtifactStore, duration_ms: int) -> tuple[str, Path]:
+    """(key, WAV) of the dub's voice alone (16 kHz mono, clips at their places): what lip-sync listens to."""
+    import numpy as np
+    import soundfile as sf
+
+    from .lipsync import SAMPLE_RATE
+
+    dub_key, track, dub_dir = dub
+    key = stage_key("lipvoice", inputs=[dub_key], options={"rate": SAMPLE_RATE, "duration_ms": duration_ms})
+
+    def build(tmp: Path) -> None:
+        voice = np.zeros(int(duration_ms * SAMPLE_RATE / 1000) + 1, dtype=np.float32)
+        for line in track.lines:
+            clip, rate = sf.read(dub_dir / line.clip, dtype="float32", always_2d=True)
+            mono = clip.mean(axis=1)
+            n = int(len(mono) * SAMPLE_RATE / rate)
+            mono = np.interp(np.linspace(0, len(mono) - 1, n), np.arange(len(mono)), mono).astype(np.float32)
+            a = int(line.dub_start_ms * SAMPLE_RATE / 1000)
+            b = min(a + n, len(voice))
+            if b > a:
+                voice[a:b] += mono[: b - a]
+        sf.write(tmp / "voice.wav", voice, SAMPLE_RATE, subtype="PCM_16")
+
+    return key, store.cached("lipvoice", key, build, lambda p: p / "voice.wav")
+
+
+def lip_sync_processor(market: Market, source: Source, script: Script, dub: tuple[str, DubTrack, Path],
+                       store: ArtifactStore, progress: Progress | None = None) -> LipSyncProcessor:
+    """The market's generative lip-sync frame processor (`picture.lip_sync`), on the talking faces only."""
+    from ..errors import UnknownNameError
+    from .lipsync import LipSyncProcessor, Wav2LipOnnx, talking_spans
+
+    name = market.picture.lip_sync
+    if name not in LIP_SYNC_BACKENDS:
+        raise UnknownNameError("lip-sync backend", name, LIP_SYNC_BACKENDS, "set picture.lip_sync in the market")
+    backend = Wav2LipOnnx()  # a ModelError naming LOCALIZE_WAV2LIP_MODEL before any work when it is absent
+    _, tracks, activity = episode_faces(source, store, method=market.picture.lip_mouth, progress=progress)
+    spans = talking_spans(dub[1].lines, speaking_faces(script.lines, tracks, activity))
+    voice_key, voice = dub_voice(dub, store, script.duration_ms)
+    log.info("%s: lip-sync on %d talking span(s)", market.tag, len(spans))
+    return LipSyncProcessor(backend, tracks, spans, voice, voice_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,10 +59,12 @@ def market_processors(market: Market, source: Source, store: ArtifactStore, opti
 
 
 def market_picture(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
-                   progress: Progress | None = None, script: Script | None = None) -> tuple[str, Path] | None:
-    """(key, video) of the market's processed picture, or None when the source's picture is used as is."""
+                   progress: Progress | None = None, script: Script | None = None,
+                   extra: Sequence[FrameProcessor] = ()) -> tuple[str, Path] | None:
+    """(key, video) of the market's processed picture, or None when the source's picture is used as is.
+    `extra` processors run last (lip-sync, which needs the market's dub)."""
     progress = progress or NullProgress()
-    processors = market_processors(market, source, store, options, progress, script)
+    processors = [*market_processors(market, source, store, options, progress, script), *extra]
     if not processors:
         return None
     return picture_stage(source, processors, store, progress)

@@ -108,3 +108,51 @@ def test_frames_change_only_in_the_talking_face_box(tmp_path: Path, monkeypatch:
         assert seen == 4 and proc.synced == 4  # 3300, 3400, 3500, 3600
     finally:
         proc.release()
+
+
+def test_the_market_processor_redraws_only_the_lines_spoken_on_camera(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import soundfile as sf
+
+    from localize.artifacts import DubLine, DubTrack, Line, Script
+    from localize.cache import ArtifactStore
+    from localize.markets import Market, PictureSettings
+    from localize.picture.lipstage import lip_sync_processor
+    from localize.tts.espeak import EspeakSynthesizer
+    from localize.understand import open_source
+
+    lines = (Line(id="L001", start_ms=0, end_ms=2600, text="a", speaker="SPEAKER_00"),  # off-screen voice
+             Line(id="L002", start_ms=3320, end_ms=7780, text="b", speaker="SPEAKER_01"),
+             Line(id="L003", start_ms=8380, end_ms=9820, text="c", speaker="SPEAKER_01"))
+    script = Script(language="es", duration_ms=10_000, lines=lines, backend="test", model="test")
+    dub_dir = tmp_path / "dub"
+    dub_dir.mkdir()
+    dubbed = []
+    for ln, text in zip(lines, ("I get solids or parcels", "Well, here at school we have five doors", "but mostly")):
+        EspeakSynthesizer().synthesize(text, "en-us", dub_dir / f"{ln.id}.wav")
+        samples, rate = sf.read(dub_dir / f"{ln.id}.wav", dtype="float32")
+        length = min(round(len(samples) * 1000 / rate), ln.duration_ms)
+        dubbed.append(DubLine(id=ln.id, slot_start_ms=ln.start_ms, slot_end_ms=ln.end_ms, dub_start_ms=ln.start_ms,
+                              dub_end_ms=ln.start_ms + length, natural_ms=length, speed=1.0, overflow_ms=0,
+                              clip=f"{ln.id}.wav"))
+    dub = ("dubkey", DubTrack(language="en", backend="espeak", voice="en-us", sample_rate=rate, max_speed=1.25,
+                              lines=tuple(dubbed)), dub_dir)
+    market = Market(tag="en-lips", name="test", language="en", picture=PictureSettings(lip_sync="wav2lip-onnx"))
+    source = open_source(SAMPLE, need_video=True)
+    store = ArtifactStore(tmp_path / "cache")
+    monkeypatch.delenv("LOCALIZE_WAV2LIP_MODEL", raising=False)
+    with pytest.raises(ModelError):  # before any work
+        lip_sync_processor(market, source, script, dub, store)
+    monkeypatch.setenv("LOCALIZE_WAV2LIP_MODEL", str(_tiny_wav2lip(tmp_path / "wav2lip.onnx")))
+    proc = lip_sync_processor(market, source, script, dub, store)
+    assert [(s.start_ms, s.track) for s in proc.spans] == [(3320, "F01"), (8380, "F01")]
+    voice, _ = sf.read(proc.audio, dtype="float32")
+    assert len(voice) >= 16_000 * 10 and np.abs(voice[int(16 * 3400):int(16 * 3900)]).max() > 0.05
+    proc.prepare()
+    try:
+        frames = {t: (i, f) for i, t, f in iter_frames(SAMPLE, 500) if t in (1000, 4000)}
+        off, on = frames[1000], frames[4000]
+        assert np.array_equal(proc.process(off[1], off[0], 1000), off[1])  # the off-screen voice's line
+        assert not np.array_equal(proc.process(on[1], on[0], 4000), on[1])
+    finally:
+        proc.release()
