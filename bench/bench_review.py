@@ -38,13 +38,14 @@ class StageTimes:
 
     def task(self, label: str, total: int | None = None):
         start, stages = time.perf_counter(), self.stages
+        name = f"{label} ({total} lines)" if total and "back-transcribe" in label else label
 
         class _Task:
             def advance(self, n: int = 1) -> None:
                 pass
 
             def done(self) -> None:
-                stages.append((label, round(time.perf_counter() - start, 2)))
+                stages.append((name, round(time.perf_counter() - start, 2)))
 
         return _Task()
 

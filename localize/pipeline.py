@@ -201,20 +201,36 @@ def dub_market(
 
 def backcheck_market(market: Market, dub: tuple[str, DubTrack, Path], translation: Translation,
                      store: ArtifactStore, progress: Progress) -> dict[str, float]:
-    """Each dubbed line transcribed back by Whisper: its character error rate against its text."""
+    """Each dubbed line transcribed back by Whisper: its character error rate against its text.
+
+    Cached per line on what Whisper hears (text, voice, speed, pitch; not the delivery gain, which an
+    edit of another line shifts), so a reviewer's one-line edit transcribes one line again. A cloning
+    backend's lines also key on the whole dub (their reference clips)."""
     from . import backcheck
 
-    key = stage_key("backcheck", inputs=[dub[0]], backend="faster-whisper", model_version=backcheck.model_version())
     texts = {t.id: t.text for t in translation.lines}
-
-    def build(tmp: Path) -> None:
-        task = progress.task(f"{market.tag} back-transcribe", len(dub[1].lines))
-        scores = backcheck.backcheck(dub[1], dub[2], texts, advance=task.advance)
+    version = backcheck.model_version()
+    track = dub[1]
+    whole = [dub[0]] if SYNTHESIZERS.load(track.backend).clones else []
+    keys = {ln.id: stage_key("backcheck", inputs=whole, backend="faster-whisper", model_version=version,
+                             options={"text": texts.get(ln.id, ""), "language": track.language, "tts": track.backend,
+                                      "voice": ln.voice, "speed": ln.speed, "pitch": ln.pitch,
+                                      "range": getattr(ln, "pitch_range", 100)})
+            for ln in track.lines}
+    found: dict[str, float | None] = {}  # None: a line Whisper cannot score
+    for line_id, key in keys.items():
+        if (path := store.get("backcheck", key)) is not None:
+            found[line_id] = json.loads((path / "backcheck.json").read_text(encoding="utf-8"))["cer"]
+    missing = tuple(ln for ln in dub[1].lines if ln.id not in found)
+    if missing:
+        task = progress.task(f"{market.tag} back-transcribe", len(missing))
+        fresh = backcheck.backcheck(replace(dub[1], lines=missing), dub[2], texts, advance=task.advance)
         task.done()
-        jsonio.save({"cer": scores}, tmp / "backcheck.json")
-
-    return store.cached("backcheck", key, build,
-                        lambda p: json.loads((p / "backcheck.json").read_text(encoding="utf-8"))["cer"])
+        for ln in missing:
+            found[ln.id] = fresh.get(ln.id)
+            with store.build("backcheck", keys[ln.id]) as tmp:
+                jsonio.save({"cer": found[ln.id]}, tmp / "backcheck.json")
+    return {line_id: cer for line_id, cer in found.items() if cer is not None}
 
 
 def separate_background(audio: Audio, script_key: str, script: Script, store: ArtifactStore,

@@ -30,6 +30,10 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _artifacts(stage_dir: Path) -> set[str]:
+    return {p.name for p in stage_dir.glob("*/*") if p.is_dir() and not p.name.startswith(".")}
+
+
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("out")
@@ -98,6 +102,7 @@ def test_edit_and_approve_in_the_browser_re_renders_and_is_stored(out: Path, ser
     page.locator("#player").evaluate("v => v.pause()")
     page.locator(f'#lines tbody tr.current[data-line-id="{target.id}"]').wait_for()
 
+    backchecked = _artifacts(out / ".cache" / "backcheck")
     page.fill("#reviewer", "Ana QA")
     row.locator("textarea.target").fill(EDITED)
     row.locator("button.edit").click()
@@ -127,6 +132,9 @@ def test_edit_and_approve_in_the_browser_re_renders_and_is_stored(out: Path, ser
     assert after.lines[1].target_text == EDITED and after.lines[1].override == "edited"
     assert [ln.target_text for ln in after.lines[::2]] == [ln.target_text for ln in report.lines[::2]]
     assert _sha(folder / "video.mp4") != before
+    # back-transcribed again: the edited line, and a line of the same speaker whose pitch (measured
+    # over the speaker's clips) moved with the edit; not the whole episode
+    assert 1 <= len(_artifacts(out / ".cache" / "backcheck") - backchecked) < len(report.lines)
     info = ffprobe(folder / "video.mp4")
     assert {s["codec_type"] for s in info["streams"]} == {"video", "audio", "subtitle"}
     assert abs(float(info["format"]["duration"]) - float(ffprobe(SAMPLE)["format"]["duration"])) <= 0.1
