@@ -10,6 +10,7 @@
     POST /api/line/{line_id}/{key}      {action, reviewer, text?, voice?, note?}
     POST /api/signoff/{key}             {reviewer}
     GET  /media/{key}/video.mp4         the render (HTTP ranges, for seeking)
+    GET  /media/{key}/subtitles.vtt     its subtitles, shown over the player
 
 An action that leaves a reviewer's text or voice out of the render starts a re-render of that market
 in a background thread (one at a time per market; an edit made meanwhile runs right after).
@@ -114,8 +115,9 @@ class Renders:
 
 def _urls(review: MarketReview) -> dict[str, str]:
     key = f"{review.episode}/{review.market}"
-    return {"page": f"/review/{key}", "video": f"/media/{key}/video.mp4?v={review.render_sha256[:16]}",
-            "api": f"/api/market/{key}"}
+    version = review.render_sha256[:16]
+    return {"page": f"/review/{key}", "video": f"/media/{key}/video.mp4?v={version}",
+            "subtitles": f"/media/{key}/subtitles.vtt?v={version}", "api": f"/api/market/{key}"}
 
 
 def _counts(review: MarketReview) -> dict[str, int]:
@@ -132,6 +134,7 @@ def _market_json(review: MarketReview) -> dict[str, Any]:
     data = jsonio.to_dict(review.report)
     return {
         **_summary(review), "render_sha256": review.render_sha256, "video": _urls(review)["video"],
+        "subtitles": _urls(review)["subtitles"], "language": review.report.language,
         "report": {k: v for k, v in data.items() if k != "lines"},
         "lines": [{**jsonio.to_dict(ln.line), "review": {"status": ln.status, "reviewer": ln.reviewer, "at": ln.at,
                                                           "note": ln.note, "voice": ln.voice, "stale": ln.stale,
@@ -209,6 +212,10 @@ def create_app(out: str | Path, *, store: ReviewStore | None = None, market_dir:
         return FileResponse(folder(request) / "video.mp4", media_type="video/mp4",
                             headers={"Cache-Control": "no-cache"})
 
+    async def subtitles(request: Request) -> Response:
+        return FileResponse(folder(request) / "subtitles.vtt", media_type="text/vtt",
+                            headers={"Cache-Control": "no-cache"})
+
     async def user_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=404 if isinstance(exc, _NotFound) else 400)
 
@@ -223,6 +230,7 @@ def create_app(out: str | Path, *, store: ReviewStore | None = None, market_dir:
         Route(f"/api/line/{{line_id}}/{key}", line, methods=["POST"]),
         Route(f"/api/signoff/{key}", signoff, methods=["POST"]),
         Route(f"/media/{key}/video.mp4", video),
+        Route(f"/media/{key}/subtitles.vtt", subtitles),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], exception_handlers={LocalizeError: user_error, _NotFound: user_error})
     app.state.store = store

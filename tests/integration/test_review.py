@@ -110,6 +110,11 @@ def test_edit_and_approve_in_the_browser_re_renders_and_is_stored(out: Path, ser
     page.wait_for_function(f"document.querySelector('#player').getAttribute('src').indexOf('{before[:16]}') < 0")
     row = page.locator(f'#lines tbody tr[data-line-id="{target.id}"]')
     assert row.locator("textarea.target").input_value() == EDITED
+    # the player shows the new render's subtitles
+    page.wait_for_function("""text => {
+        const t = document.querySelector('#player').textTracks[0];
+        return t && t.cues && Array.from(t.cues).some(c => c.text.replace(/\\n/g, ' ') === text);
+    }""", arg=EDITED)
     row.locator("button.approve").click()
     page.locator(f'#lines tbody tr.approved[data-line-id="{target.id}"]').wait_for()
     assert "approved by Ana QA" in row.locator(".status").inner_text()

@@ -155,6 +155,8 @@ def test_json_api(tmp_path: Path, store: ReviewStore) -> None:
         assert data["video"] == f"/media/ep01/en-US/video.mp4?v={sha[:16]}"
         ranged = client.get("/media/ep01/en-US/video.mp4", headers={"Range": "bytes=0-4"})
         assert ranged.status_code == 206 and ranged.content == b"video"
+        vtt = client.get(data["subtitles"])
+        assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
 
         r = client.post("/api/line/L002/ep01/en-US", json={"action": "edit", "text": "see you", "reviewer": "ana"})
         assert r.status_code == 200 and r.json()["rerender"] is True

@@ -104,6 +104,9 @@ async function load(reloadVideo) {
   if (reloadVideo || !player.getAttribute("src")) {
     const t = player.currentTime || 0;
     player.setAttribute("src", src);
+    const track = el("track", {kind: "subtitles", default: true, src: data.subtitles, srclang: data.language,
+                               label: MARKET});
+    player.replaceChildren(track);
     player.load();
     if (t) player.addEventListener("loadedmetadata", () => { player.currentTime = t; }, {once: true});
   }
