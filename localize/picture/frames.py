@@ -94,6 +94,8 @@ def encode_argv(dst: Path, fmt: FrameFormat, *, crf: int = INTERMEDIATE_CRF) -> 
     """Raw BGR frames on stdin -> a near-lossless H.264 intermediate (no audio) at `dst`."""
     stream = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{fmt.width}x{fmt.height}",
                           framerate=str(fmt.rate))
+    if fmt.width % 2 or fmt.height % 2:  # yuv420p needs even sides: drop the odd last column or row
+        stream = stream.filter("crop", fmt.width - fmt.width % 2, fmt.height - fmt.height % 2, 0, 0)
     out = ffmpeg.output(stream, str(dst), vcodec="libx264", preset="veryfast", crf=crf, pix_fmt="yuv420p",
                         movflags="+faststart")
     return ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *out.compile()[1:]]

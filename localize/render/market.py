@@ -58,7 +58,10 @@ def render_market_video(
         label_text=market.ai_label.text, label_file=None, label_ass=label, title=title, crf=preset.crf,
         preset=preset.encoder_preset, audio_bitrate=preset.audio_bitrate, soft=mode in ("soft", "both"),
         burn=out_dir / "subtitles.ass" if mode in ("burned", "both") else None, fonts_dir=font.file.parent,
-        width=preset.width, height=preset.height, codec=preset.codec, video_bitrate=preset.video_bitrate,
+        # An odd-sized source is scaled to the even size yuv420p needs.
+        width=size[0] if size != (geometry.width, geometry.height) else 0,
+        height=size[1] if size != (geometry.width, geometry.height) else 0,
+        codec=preset.codec, video_bitrate=preset.video_bitrate,
         label_area=area,
     )
     run_ffmpeg(render_argv(spec), f"rendering {market.tag}")

@@ -45,6 +45,9 @@ def test_encode_argv_reads_raw_frames_of_the_right_size():
     assert head[head.index("-pix_fmt") + 1] == "bgr24" and argv[i + 1] == "pipe:"
     assert argv[argv.index("-vcodec") + 1] == "libx264" and argv[argv.index("-crf") + 1] == "12"
     assert argv[-1] == "out/picture.mp4" and "-y" in argv
+    assert "-filter_complex" not in argv
+    odd = encode_argv(Path("p.mp4"), FrameFormat(width=405, height=721, rate=Fraction(25)))
+    assert "crop=404:720:0:0" in odd[odd.index("-filter_complex") + 1]
 
 
 def test_frame_times_and_rates():
