@@ -37,6 +37,7 @@ class ReviewLine:
     voice: str = ""  # the re-voice the reviewer chose, if any
     stale: bool = False  # reviewed against a source line that has changed since
     pending: bool = False  # the reviewer's text or voice is not in the render yet
+    history: tuple[LineReview, ...] = ()  # every action on the line, oldest first
 
 
 @_frozen
@@ -112,15 +113,18 @@ def review_market(market_dir: str | Path, store: ReviewStore, *, out: str | Path
     market_dir = Path(market_dir)
     report = load_report(market_dir)
     episode, market = market_key(market_dir, out)
-    current = store.current(episode, market)
+    history: dict[str, list[LineReview]] = {}
+    for action in store.history(episode, market):
+        history.setdefault(action.line_id, []).append(action)
     kept = {o.id: o for o in store.overrides(episode, market)}
     lines = []
     for ln in report.lines:
-        r = current.get(ln.id)
+        r = history[ln.id][-1] if ln.id in history else None
         lines.append(ReviewLine(
             line=ln, status=r.status if r else "", reviewer=r.reviewer if r else "", at=r.at if r else "",
             note=r.note if r else "", voice=kept[ln.id].voice if ln.id in kept else "",
             stale=bool(r and r.source_text != ln.source_text), pending=_pending(ln, kept.get(ln.id)),
+            history=tuple(history.get(ln.id, ())),
         ))
     video = market_dir / "video.mp4"
     sha = file_sha256(video) if video.is_file() else ""

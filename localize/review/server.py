@@ -138,7 +138,8 @@ def _market_json(review: MarketReview) -> dict[str, Any]:
         "report": {k: v for k, v in data.items() if k != "lines"},
         "lines": [{**jsonio.to_dict(ln.line), "review": {"status": ln.status, "reviewer": ln.reviewer, "at": ln.at,
                                                           "note": ln.note, "voice": ln.voice, "stale": ln.stale,
-                                                          "pending": ln.pending}}
+                                                          "pending": ln.pending,
+                                                          "history": [jsonio.to_dict(h) for h in ln.history]}}
                   for ln in review.lines],
     }
 

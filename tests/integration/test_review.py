@@ -118,6 +118,7 @@ def test_edit_and_approve_in_the_browser_re_renders_and_is_stored(out: Path, ser
     row.locator("button.approve").click()
     page.locator(f'#lines tbody tr.approved[data-line-id="{target.id}"]').wait_for()
     assert "approved by Ana QA" in row.locator(".status").inner_text()
+    assert row.locator("details summary").inner_text() == "history (2)"
     assert page.locator("#job").get_attribute("data-state") == "done"  # approving the rendered text: no re-render
     assert not errors, errors
     page.close()

@@ -77,6 +77,8 @@ def test_edit_is_pending_until_rendered(tmp_path: Path, store: ReviewStore) -> N
     # approving after the edit keeps the edited text
     act(folder, store, "L002", "approve", reviewer="bo")
     assert store.overrides("ep01", "en-US")[0].target_text == "goodbye"
+    line = review_market(folder, store).lines[1]
+    assert [(h.status, h.reviewer) for h in line.history] == [("edited", "ana"), ("approved", "bo")]
 
 
 def test_revoice_and_issue(tmp_path: Path, store: ReviewStore) -> None:
@@ -165,6 +167,7 @@ def test_json_api(tmp_path: Path, store: ReviewStore) -> None:
         data = client.get("/api/market/ep01/en-US").json()
         assert data["render_sha256"] != sha and data["lines"][1]["target_text"] == "see you"
         assert data["lines"][1]["review"]["status"] == "edited" and not data["lines"][1]["review"]["pending"]
+        assert [h["target_text"] for h in data["lines"][1]["review"]["history"]] == ["see you"]
 
         bad = client.post("/api/line/L001/ep01/en-US", json={"action": "approve", "reviewer": ""})
         assert bad.status_code == 400 and "reviewer" in bad.json()["error"]

@@ -62,6 +62,14 @@ function row(line) {
   if (r.voice) st.append(el("div", {className: "dim", textContent: "voice: " + r.voice}));
   if (r.pending) st.append(el("div", {className: "dim", textContent: "waiting for the re-render"}));
   if (r.stale) st.append(el("div", {className: "bad", textContent: "source changed since the review"}));
+  if (r.history.length > 1) {
+    const list = el("ol", {className: "dim history"});
+    for (const h of r.history) {
+      list.append(el("li", {textContent: `${h.at} ${h.status} by ${h.reviewer}: ${h.target_text}` +
+                                         (h.voice ? ` [voice ${h.voice}]` : "") + (h.note ? ` (${h.note})` : "")}));
+    }
+    st.append(el("details", {}, el("summary", {className: "dim", textContent: `history (${r.history.length})`}), list));
+  }
   const voice = el("input", {className: "voice", placeholder: "voice", value: r.voice || ""});
   voice.setAttribute("list", "voices");
   const note = el("input", {className: "note", placeholder: "issue note"});
