@@ -8,6 +8,7 @@ episode: shouts stay loud and whispers soft.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -133,16 +134,20 @@ def dub_lines(
     original: Path | None = None,
     voices: dict[str, CharacterVoice] | None = None,
     line_voices: dict[str, str] | None = None,
+    machine_text: dict[str, str] | None = None,
     store: ArtifactStore | None = None,
     advance: Callable[[int], None] = lambda n: None,
     references: dict[str, Path] | None = None,
 ) -> DubTrack:
     """`voices`: the cast's voice per speaker (localize.casting); without it every line uses `voice`
     and nothing is pitch-shifted. `line_voices`: line id -> a voice a reviewer chose for that line.
+    `machine_text`: line id -> the machine's text of a line a reviewer edited. A character's pitch
+    shift is measured on the machine's lines in the cast voice (cached clips), so a reviewer's edit
+    or re-voice of one line does not move the pitch of the character's other lines.
     `store`: caches each synthesized line, so re-dubbing after one edit synthesizes one line.
     `references`: speaker -> a user's recording a cloning backend speaks them like (localize.references),
     over their cleanest speech in `original`."""
-    voices, line_voices = voices or {}, line_voices or {}
+    voices, line_voices, machine_text = voices or {}, line_voices or {}, machine_text or {}
     todo = [(ln, t) for ln, t in zip(lines, targets, strict=True) if t.text.strip()]
     references = _references(voices, original, out_dir, references or {}) if synthesizer.clones else {}
     naturals, trimmed_clips = [], {}
@@ -151,11 +156,16 @@ def dub_lines(
               if original is not None and getattr(synthesizer, "expressive", False) else {})
     for line, target in todo:
         cast = voices.get(line.speaker)
-        spoken[line.id] = line_voices.get(line.id) or (cast.voice if cast else voice)
-        samples, rate = _synthesize_line(synthesizer, target.text, spoken[line.id], references.get(line.speaker),
-                                         out_dir / f"{line.id}.synth", store, ranges.get(line.id, 100))
+        cast_voice = cast.voice if cast else voice
+        spoken[line.id] = line_voices.get(line.id) or cast_voice
+        synth = functools.partial(_synthesize_line, synthesizer, reference=references.get(line.speaker),
+                                  out=out_dir / f"{line.id}.synth", store=store, pitch_range=ranges.get(line.id, 100))
+        samples, rate = synth(target.text, spoken[line.id])
         sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
-        if line.id not in line_voices:  # a reviewer's one-off voice does not set the character's pitch
+        if line.id in machine_text or line.id in line_voices:
+            trimmed_clips.setdefault(line.speaker, []).append(
+                synth(machine_text.get(line.id, target.text), cast_voice))
+        else:
             trimmed_clips.setdefault(line.speaker, []).append((samples, rate))
         naturals.append(round(len(samples) * 1000 / rate))
         advance(1)

@@ -24,7 +24,7 @@ from .casting import CharacterVoice, cast_voices
 from .dub import DUB_RATE, dub_lines
 
 # Bump when the fit planner or the delivery gain changes what a dub artifact holds.
-DUB_PLANNER = 3
+DUB_PLANNER = 4
 CASTING_VERSION = 3
 PITCH_KEY = "@pitch"  # the cast stores each character's pitch ratio beside its voice, per backend
 from .errors import ConfigError, InputError, LocalizeError
@@ -169,9 +169,10 @@ def _remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> Non
 def dub_market(
     market: Market, voice: Voice, tr_key: str, script: Script, translation: Translation, store: ArtifactStore,
     progress: Progress, audio: Audio, voices: dict[str, CharacterVoice], line_voices: dict[str, str] | None = None,
-    references: dict[str, Path] | None = None,
+    references: dict[str, Path] | None = None, *, machine_text: dict[str, str] | None = None,
 ) -> tuple[str, DubTrack, Path]:
-    """`references`: speaker -> the user's reference clip for a cloning backend (localize.references)."""
+    """`references`: speaker -> the user's reference clip for a cloning backend (localize.references).
+    `machine_text`: the machine's text of lines a reviewer overrode (see localize.dub.dub_lines)."""
     original = audio.asr
     line_voices = line_voices or {}
     references = references if voice.synthesizer.clones else {}
@@ -191,7 +192,7 @@ def dub_market(
         track = dub_lines(script.lines, translation.lines, synthesizer=voice.synthesizer, voice=voice.voice,
                           language=market.language, max_speed=market.max_speed, out_dir=tmp,
                           duration_ms=script.duration_ms, original=original, voices=voices, line_voices=line_voices,
-                          store=store, advance=task.advance, references=references)
+                          machine_text=machine_text, store=store, advance=task.advance, references=references)
         task.done()
         jsonio.save(track, tmp / "dub.json")
 
@@ -317,6 +318,7 @@ def _report(episode: str, market: Market, script: Script, translation: Translati
             literal=t.literal, decision=d.decision if d else "", borrowed_ms=d.borrowed_ms if d else 0,
             gain_db=d.gain_db if d else 0.0, voice=d.voice if d else "", pitch=d.pitch if d else 1.0,
             backcheck_cer=backchecked.get(ln.id, -1.0),
+            pitch_range=d.pitch_range if d else 100,
             reading_cps=round(len(t.text.replace("\n", "")) * 1000 / max(ln.duration_ms, 1), 1),
             override=("revoiced" if o.voice else "edited") if o else "",
             lip_face=d.lip_face if d else "", lip_offset_before_ms=d.lip_offset_before_ms if d else 0,
@@ -414,16 +416,18 @@ def localize_episode(
     results = []
     for market in chosen:
         task = progress.task(f"{market.tag} translate", None)
-        tr_key, translation = translate_market(market, script_key, script, store, options)
-        tr_key, translation, applied = apply_overrides(script, tr_key, translation, overrides.get(market.tag, ()))
+        machine_key, machine = translate_market(market, script_key, script, store, options)
+        tr_key, translation, applied = apply_overrides(script, machine_key, machine, overrides.get(market.tag, ()))
         task.done()
         same_language = script.language == market.language
         dub, backchecked = None, {}
         if not same_language:
-            cast = cast_market_voices(market, voices[market.tag], script, tr_key, translation, audio, options,
+            # Casting hears the machine's lines: a reviewer's edit never recasts a character.
+            cast = cast_market_voices(market, voices[market.tag], script, machine_key, machine, audio, options,
                                       store)
             dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast,
-                             {i: o.voice for i, o in applied.items() if o.voice}, references)
+                             {i: o.voice for i, o in applied.items() if o.voice}, references,
+                             machine_text={t.id: t.text for t in machine.lines if t.id in applied})
             _remember_pitch(options, script, dub[1])
             if options.backcheck:
                 backchecked = backcheck_market(market, dub, translation, store, progress)

@@ -62,6 +62,9 @@ def test_edit_resynthesizes_only_that_line_and_rerenders(first) -> None:
     assert edited.override == "edited" and edited.target_text == "Reviewed words, spoken clearly."
     assert edited.backcheck_cer < 0.35
     assert [ln.override for ln in again.report.lines[1:]] == [""] * (len(again.report.lines) - 1)
+    # The character keeps the voice and pitch shift of the first run on every other line.
+    before = {ln.id: ln for ln in result.markets[0].report.lines}
+    assert all((ln.voice, ln.pitch) == (before[ln.id].voice, before[ln.id].pitch) for ln in again.report.lines)
 
 
 def test_revoice_changes_one_lines_voice(first) -> None:
@@ -74,7 +77,7 @@ def test_revoice_changes_one_lines_voice(first) -> None:
     lines = {ln.id: ln for ln in again.report.lines}
     assert lines[line.id].voice == other and lines[line.id].override == "revoiced"
     assert lines[line.id].pitch == 1.0  # a reviewer's voice is used as it is
-    assert all(lines[ln.id].voice == ln.voice for ln in pt.report.lines[:-1])
+    assert all((lines[ln.id].voice, lines[ln.id].pitch) == (ln.voice, ln.pitch) for ln in pt.report.lines[:-1])
 
 
 def test_override_of_a_changed_source_line_is_ignored(first, caplog: pytest.LogCaptureFixture) -> None:
