@@ -211,3 +211,40 @@ def test_missing_font_is_a_clear_error(clip, tmp_path):
     with pytest.raises(ConfigError, match="'No Such Sans'.*not installed"):
         render_market_video(market, picture=clip[0], audio=clip[1], cues=[], out_dir=tmp_path, title="x")
     assert shutil.which("fc-list")
+
+
+def test_picture_stage_hands_processors_the_picture_as_players_show_it(clip, tmp_path):
+    """A phone video stored sideways with rotation metadata: processors get it upright, the result has
+    no rotation left to apply."""
+    from localize.picture.frames import process_video
+
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip[0]), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                    str(rotated)], check=True)
+
+    class Shapes:
+        name = "shapes"
+
+        def __init__(self) -> None:
+            self.seen: set[tuple[int, ...]] = set()
+
+        def cache_options(self) -> dict:
+            return {}
+
+        def prepare(self) -> None:
+            pass
+
+        def process(self, frame, index, t_ms):
+            self.seen.add(frame.shape)
+            return frame
+
+        def release(self) -> None:
+            pass
+
+    shapes = Shapes()
+    out = tmp_path / "upright.mp4"
+    frames = process_video(rotated, out, [shapes], fps=25.0)
+    assert frames >= 70 and shapes.seen == {(404, 720, 3)}  # 720 wide, 404 high: turned
+    video = next(s for s in ffprobe(out)["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (720, 404)
+    assert not any(d.get("rotation") for d in video.get("side_data_list", []))
