@@ -77,14 +77,19 @@ def font_files(family: str) -> tuple[Path, ...]:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChosenFont:
     family: str
-    file: Path  # one of its files; its folder is libass's fontsdir
+    file: Path | None  # one of its files (its folder is libass's fontsdir); None when not looked up
     rtl: bool
 
 
-def choose_font(style_font: str, language: str, texts: list[str] | tuple[str, ...] = ()) -> ChosenFont:
-    """The subtitle font for a market: its own font if set, else the script's; raises if not installed."""
+def choose_font(style_font: str, language: str, texts: list[str] | tuple[str, ...] = (), *,
+                check: bool = True) -> ChosenFont:
+    """The subtitle font for a market: its own font if set, else the script's. With `check` (anything
+    drawn into the picture), a font that is not installed is a ConfigError; without, it is not looked
+    up (a soft track only names its font; the player picks one)."""
     script = script_for(language, texts)
     family = style_font if style_font != DEFAULT_FONT else script.family
+    if not check:
+        return ChosenFont(family=family, file=None, rtl=script.rtl)
     files = font_files(family)
     if not files:
         fix = (f"install it (Debian: apt-get install {script.package})" if family == script.family

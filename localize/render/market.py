@@ -15,7 +15,7 @@ from ..media import run_ffmpeg
 from ..ocr.frames import video_geometry
 from ..subtitles import Cue, write_subtitles
 from .credentials import Credentials, sign_video
-from .fonts import choose_font
+from .fonts import DEFAULT_FONT, choose_font
 from .presets import output_size, resolve_preset, safe_area
 from .styles import label_subtitles, market_subtitles
 from .video import RENDER_VERSION, RenderSpec, render_argv
@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 def render_options(market: Market, cues: Sequence[Cue], credentials: Credentials | None) -> dict:
     """What a market's render depends on besides its inputs (for its cache key); checks the preset and font."""
     preset = resolve_preset(market.render)
-    font = choose_font(market.subtitles.font, market.language, tuple(c.text for c in cues))
+    burned = market.render.subtitles in ("burned", "both")
+    font = choose_font(market.subtitles.font, market.language, tuple(c.text for c in cues), check=burned)
+    if market.ai_label.visible:
+        choose_font(DEFAULT_FONT, market.language, (market.ai_label.text,))  # drawn: must be installed
     return {"render": RENDER_VERSION, "preset": asdict(preset), "subtitles": market.render.subtitles,
             "font": font.family, "c2pa": credentials.cache_options() if credentials else None}
 
@@ -43,9 +46,10 @@ def render_market_video(
     geometry = video_geometry(picture)
     size = output_size(preset, geometry.width, geometry.height)
     area = safe_area(*size)
-    subs, font = market_subtitles(cues, market, size, area)
-    write_subtitles(subs, out_dir)
     mode = market.render.subtitles
+    burned = mode in ("burned", "both")
+    subs, font = market_subtitles(cues, market, size, area, burned=burned)
+    write_subtitles(subs, out_dir)
     label = None
     if market.ai_label.visible:
         label = out_dir / "label.ass"
@@ -57,7 +61,7 @@ def render_market_video(
         source=picture, audio=audio, subtitles=out_dir / "subtitles.srt", out=encoded, language=market.language,
         label_text=market.ai_label.text, label_file=None, label_ass=label, title=title, crf=preset.crf,
         preset=preset.encoder_preset, audio_bitrate=preset.audio_bitrate, soft=mode in ("soft", "both"),
-        burn=out_dir / "subtitles.ass" if mode in ("burned", "both") else None, fonts_dir=font.file.parent,
+        burn=out_dir / "subtitles.ass" if burned else None, fonts_dir=font.file.parent if font.file else None,
         # An odd-sized source is scaled to the even size yuv420p needs.
         width=size[0] if size != (geometry.width, geometry.height) else 0,
         height=size[1] if size != (geometry.width, geometry.height) else 0,

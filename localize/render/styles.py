@@ -18,15 +18,16 @@ if TYPE_CHECKING:
 
 
 def market_subtitles(cues: Sequence[Cue], market: Market, size: tuple[int, int],
-                     area: SafeArea | None = None) -> tuple[pysubs2.SSAFile, ChosenFont]:
+                     area: SafeArea | None = None, *, burned: bool = True) -> tuple[pysubs2.SSAFile, ChosenFont]:
     """The cues as an SSAFile for a `size` (width, height) picture, and the font they are set in.
 
     Bottom-centred; the bottom margin is the market's ``margin_v`` or the safe area's bottom inset,
     whichever is larger, and the side margins are the safe area's (wider on the right, where the
-    apps' buttons are). Right-to-left scripts are laid out by libass (FriBidi).
+    apps' buttons are). Right-to-left scripts are laid out by libass (FriBidi). `burned`: the font
+    must be installed here (ConfigError if not).
     """
     width, height = size
-    font = choose_font(market.subtitles.font, market.language, tuple(c.text for c in cues))
+    font = choose_font(market.subtitles.font, market.language, tuple(c.text for c in cues), check=burned)
     style = msgspec.structs.replace(market.subtitles, font=font.family)
     subs = build_ssa(cues, style=style, play_res=size)
     area = area or safe_area(width, height)

@@ -183,3 +183,15 @@ def test_credentials_from_the_environment(tmp_path, monkeypatch):
         credentials_from(Credentials(cert=cert, key=tmp_path / "missing.pem"))
     with pytest.raises(ConfigError, match="algorithm"):
         Credentials(cert=cert, key=key, algorithm="md5")
+
+
+def test_soft_only_subtitles_need_no_installed_font(monkeypatch):
+    def missing(family):
+        raise AssertionError("looked up")
+
+    monkeypatch.setattr(fonts, "font_files", missing)
+    chosen = choose_font("DejaVu Sans", "th", check=False)
+    assert (chosen.family, chosen.file) == ("Noto Sans Thai", None)
+    subs, font = market_subtitles([Cue(start_ms=0, end_ms=1000, text="สวัสดี")], _market("th"), (404, 720),
+                                  burned=False)
+    assert subs.styles["Default"].fontname == "Noto Sans Thai" and font.file is None
