@@ -3,7 +3,7 @@
 One invocation does, on this machine:
 
 1. cuts N short episodes with speech: half from samples/episode.mp4 (Spanish), half from
-   ../shared/media/video/talking_man_outdoors.mp4 (English), two series, each into --market (3 by default);
+   ../shared/media/video/talking_man_outdoors.mp4 (Spanish too), two series, each into --market (3 by default);
 2. batch: ``localize batch catalog.toml`` into a fresh folder (local process pool), timed;
 3. singles: ``localize run EP -m ... `` once per episode, each with a fresh cache (today's way), timed and summed;
 4. crash: ``localize batch`` into another fresh folder, SIGKILLed at a random time --kills times, then run to
@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SOURCES = {  # series -> (source video, its language)
     "sample-es": (ROOT / "samples" / "episode.mp4", "es"),
-    "talking-en": (ROOT.parent / "shared" / "media" / "video" / "talking_man_outdoors.mp4", "en"),
+    "talking-es": (ROOT.parent / "shared" / "media" / "video" / "talking_man_outdoors.mp4", "es"),
 }
 LOCALIZE = [sys.executable, "-m", "localize"]
 
@@ -73,7 +74,9 @@ def make_catalog(work: Path, episodes: int, seconds: float, markets: list[str], 
 
 def timed(argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
@@ -92,6 +95,32 @@ def outputs(out: Path) -> dict[str, str]:
     return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(out.glob("*/*/*/*")) if p.name in ("video.mp4", "subtitles.srt", "subtitles.vtt",
                                                                  "subtitles.ass", "script.json")}
+
+
+def differing_artifacts(a: Path, b: Path) -> dict[str, int]:
+    """Per stage, how many artifacts with the same key hold different files in the two caches."""
+    found: Counter[str] = Counter()
+    for left in sorted(a.glob("*/*/*")):
+        right = b / left.relative_to(a)
+        if left.name.startswith(".") or not right.is_dir():
+            continue
+        files = sorted(p.relative_to(left) for p in left.rglob("*") if p.is_file())
+        if files != sorted(p.relative_to(right) for p in right.rglob("*") if p.is_file()) or any(
+                not same_file(left / f, right / f) for f in files):
+            found[left.parts[-3]] += 1
+    return dict(found)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Same bytes; for WAV, the same samples (libsndfile stamps float WAVs' PEAK chunk with the time)."""
+    if a.read_bytes() == b.read_bytes():
+        return True
+    if a.suffix == ".wav":
+        import numpy as np
+        import soundfile as sf
+
+        return bool(np.array_equal(sf.read(a)[0], sf.read(b)[0]))
+    return False
 
 
 def crash_run(catalog: Path, out: Path, workers: list[str], kills: int, horizon: float, rng: random.Random) -> dict:
@@ -131,6 +160,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--keep", type=Path, help="copy the work folder (episodes, outputs, caches) here")
     args = parser.parse_args()
     markets = args.markets or ["en-US", "pt-BR", "es-ES"]
     workers = ["--workers", str(args.workers)] if args.workers else []
@@ -161,6 +191,9 @@ def main() -> None:
         differing = sorted(k for k in reference if resumed.get(k) != reference[k])
         artifacts = {name: sum(1 for p in (work / name / ".cache").glob("*/*/*") if not p.name.startswith("."))
                      for name in ("batch", "crash")}
+        stages_differing = differing_artifacts(work / "batch" / ".cache", work / "crash" / ".cache")
+        if args.keep:
+            shutil.copytree(work, args.keep, dirs_exist_ok=True)
     result = {
         "machine": info, "episodes": len(made), "episode_minutes": round(episode_minutes, 3), "markets": markets,
         "workers": pool, "batch_s": round(batch_s, 1), "rerun_s": round(rerun_s, 1),
@@ -169,7 +202,7 @@ def main() -> None:
         "episode_minutes_per_hour": round(episode_minutes / (batch_s / 3600), 2),
         "episode_minutes_per_hour_singles": round(episode_minutes / (singles_s / 3600), 2),
         "crash": crash, "outputs_compared": len(reference), "outputs_differing": differing,
-        "artifacts": artifacts,
+        "artifacts": artifacts, "artifacts_differing_by_stage": stages_differing,
     }
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "catalog.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -183,8 +216,8 @@ def report(r: dict) -> str:
     return f"""# Catalog batch benchmark
 
 - machine: {m['cpu_model']}, nproc {m['nproc']}, load average at start {m['load_average_at_start']}, Python {m['python']}, {m['ffmpeg']}, {m['date']}
-- catalog: {r['episodes']} episodes of {m['seconds']:g} s (two series: cuts of samples/episode.mp4 in Spanish and of
-  talking_man_outdoors.mp4 in English), {r['episode_minutes']:.2f} episode-minutes, into {', '.join(r['markets'])}
+- catalog: {r['episodes']} episodes of {m['seconds']:g} s (two series: cuts of samples/episode.mp4 and of
+  talking_man_outdoors.mp4, both Spanish), {r['episode_minutes']:.2f} episode-minutes, into {', '.join(r['markets'])}
   ({len(r['markets'])} markets; TTS {m['tts']}); the batch ran on {r['workers']} local workers
 - batch = `localize batch catalog.toml --out A`; singles = `localize run EP -m ... --cache-dir FRESH` once per episode
   (the tool before catalogs), run one after the other; both include process start and model loads.
@@ -207,7 +240,8 @@ batch wall / sum of single runs: **{r['batch_over_singles']}**
   differing: {len(r['outputs_differing'])} {r['outputs_differing'] or ''}
 - finished jobs run twice: {len(c['jobs_finished_twice'])}; cached stages built twice: {len(c['stages_built_twice'])}
   (of {c['stages_built']} built); cached stages the resumed jobs reused: {c['reused_by_resumed_jobs']}
-- artifacts in the caches: uninterrupted {r['artifacts']['batch']}, killed and resumed {r['artifacts']['crash']}
+- artifacts in the caches: uninterrupted {r['artifacts']['batch']}, killed and resumed {r['artifacts']['crash']};
+  same key but different files, per stage: {r['artifacts_differing_by_stage'] or 'none'}
 
 Re-run: `.venv/bin/python bench/bench_catalog.py` (`--episodes 2 --kills 1` for a quick look).
 """
