@@ -1,6 +1,7 @@
 """The batch's machine-readable log: one JSON object per line in ``<out>/events.jsonl``.
 
-Events: batch_started, job_started, job_finished, job_retry, job_failed, job_blocked, batch_finished.
+Events: batch_started, job_removed (no longer in the catalog), job_recovered (left running by a batch that
+died), job_started, job_finished, job_retry, job_failed, job_blocked, batch_finished.
 Each has ``event``, ``time`` (UTC, ISO 8601) and ``t`` (Unix seconds), plus its own fields.
 """
 
