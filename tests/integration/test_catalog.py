@@ -164,3 +164,18 @@ def test_same_graph_on_a_local_ray_instance(batch: tuple[Path, object], tmp_path
         assert sha(video) == sha(root / "out" / "demo" / "ep01" / market / "video.mp4")
     pids = {e["pid"] for e in read_events(tmp_path / "out" / "events.jsonl") if e["event"] == "job_finished"}
     assert os.getpid() not in pids
+
+
+def test_a_batch_worker_loads_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localize import modelcache
+    from localize.asr import AsrOptions
+    from localize.asr.faster_whisper import FasterWhisperRecognizer
+    from localize.speakers.embed import Embedder
+
+    monkeypatch.setattr(modelcache, "_models", {})  # what init_worker() turns on in each pool or Ray worker
+    first, second = FasterWhisperRecognizer(AsrOptions()), FasterWhisperRecognizer(AsrOptions())
+    assert first._load() is second._load()  # two jobs' recognizers, one Whisper model
+    with Embedder() as a, Embedder() as b:
+        assert a._encoder is b._encoder
+    monkeypatch.setattr(modelcache, "_models", None)  # a normal run: each stage loads and releases its own
+    assert FasterWhisperRecognizer(AsrOptions())._load() is not first._load()
