@@ -320,3 +320,20 @@ def test_cli_batch_errors_and_status(tmp_path: Path, episodes: Path) -> None:
             "blocked": 1} in data["stages"]
     res = runner.invoke(main, ["status", "--out", str(tmp_path / "out")])
     assert res.exit_code == 0 and "love/ep02/understand" in res.output and "bad episode" in res.output
+
+
+def test_a_reviewed_line_makes_only_its_market_stale(tmp_path: Path, episodes: Path) -> None:
+    from localize.review.store import ReviewStore
+
+    out = tmp_path / "out"
+    catalog = Catalog.load(write_catalog(tmp_path, CATALOG))
+    jobs = catalog.plan(out)
+    db = StateDB(default_url(out))
+    _mark_all_done(jobs, db)
+    store = ReviewStore(default_url(out))  # the review page's tables, in the batch's database
+    store.edit("love/ep01", "pt-BR", "L0001", source_text="Hola.", target_text="Olá!", reviewer="ana")
+    replanned = catalog.plan(out)
+    stale = [j for j in replanned if not is_done(j, db)]
+    assert [j.id for j in stale] == ["love/ep01/pt-BR"]
+    (override,) = stale[0].overrides
+    assert (override.id, override.source_text, override.target_text) == ("L0001", "Hola.", "Olá!")
