@@ -17,7 +17,7 @@ from .asr.faster_whisper import FasterWhisperRecognizer
 from .errors import MissingExtraError
 
 log = logging.getLogger(__name__)
-VERSION = 1
+VERSION = 2
 # Whisper cannot be forced into a language it does not know; those lines are not scored.
 _NO_WHISPER = frozenset({"ast", "oc"})
 
@@ -51,8 +51,9 @@ def backcheck(track: DubTrack, clips: Path, texts: Mapping[str, str], *, model: 
     out = {}
     try:
         for line in track.lines:
+            # Greedy at temperature 0 only: no sampled fallback, so a clip always scores the same.
             segments, _ = whisper.transcribe(str(clips / line.clip), language=language, beam_size=1,
-                                             vad_filter=False, condition_on_previous_text=False)
+                                             temperature=0.0, vad_filter=False, condition_on_previous_text=False)
             heard = " ".join(seg.text.strip() for seg in segments)
             out[line.id] = cer(texts.get(line.id, ""), heard)
             log.debug("%s: heard %r, CER %.2f", line.id, heard, out[line.id])
