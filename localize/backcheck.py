@@ -18,6 +18,7 @@ from .errors import MissingExtraError
 
 log = logging.getLogger(__name__)
 VERSION = 2
+MAX_TOKENS = 120  # a subtitle line is far shorter; a clip Whisper loops on stops here
 # Whisper cannot be forced into a language it does not know; those lines are not scored.
 _NO_WHISPER = frozenset({"ast", "oc"})
 
@@ -53,7 +54,8 @@ def backcheck(track: DubTrack, clips: Path, texts: Mapping[str, str], *, model: 
         for line in track.lines:
             # Greedy at temperature 0 only: no sampled fallback, so a clip always scores the same.
             segments, _ = whisper.transcribe(str(clips / line.clip), language=language, beam_size=1,
-                                             temperature=0.0, vad_filter=False, condition_on_previous_text=False)
+                                             temperature=0.0, vad_filter=False, condition_on_previous_text=False,
+                                             without_timestamps=True, max_new_tokens=MAX_TOKENS)
             heard = " ".join(seg.text.strip() for seg in segments)
             out[line.id] = cer(texts.get(line.id, ""), heard)
             log.debug("%s: heard %r, CER %.2f", line.id, heard, out[line.id])
