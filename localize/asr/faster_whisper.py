@@ -41,6 +41,12 @@ def resolve_model(model: str) -> tuple[str, str]:
     return model, f"hub:{model}"
 
 
+# float32, not int8: CTranslate2's int8 kernels differ between CPUs (Intel and AMD builds of the same
+# machine gave different Whisper decodes of the sample: int8 on an AMD EPYC dropped its last 3.5 s of
+# speech), and the float32 path decodes the same everywhere. Whisper base stays fast enough in float32.
+COMPUTE_TYPE = "float32"
+
+
 class FasterWhisperRecognizer:
     name = "faster-whisper"
 
@@ -51,7 +57,7 @@ class FasterWhisperRecognizer:
         self._path, self._version = resolve_model(self.options.model)
 
     def model_version(self) -> str:
-        return self._version
+        return f"{self._version}:{COMPUTE_TYPE}"
 
     def _load(self) -> Any:
         if self._model is None:
@@ -63,7 +69,7 @@ class FasterWhisperRecognizer:
 
             try:
                 self._model = shared("faster-whisper", f"{self._path}:{self.threads}", lambda: WhisperModel(
-                    self._path, device="cpu", compute_type="int8", cpu_threads=self.threads))
+                    self._path, device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=self.threads))
             except Exception as exc:  # hub fetch refused, corrupt dir...
                 raise ModelError(
                     f"cannot load Whisper model {self.options.model!r} ({exc}); pass a local CTranslate2 "
