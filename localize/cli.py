@@ -76,12 +76,24 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception:  # noqa: BLE001 - the one place that reports our bugs
+        except Exception as exc:  # noqa: BLE001 - the one place that reports our bugs
+            if _database_lost(exc):
+                click.echo(f"error: the database stopped answering ({exc.__class__.__name__}: "
+                           f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}); check the server, then "
+                           "re-run: finished jobs and reviews are kept.", err=True)
+                sys.exit(EXIT_USER_ERROR)
             traceback.print_exc()
             click.echo("error: this is a bug in localize; please report it with the traceback above.", err=True)
             sys.exit(1)
 
     return wrapper
+
+
+def _database_lost(exc: BaseException) -> bool:
+    """A database server that went away mid-run: the user's to fix, not a bug (the state is in the database)."""
+    from sqlalchemy.exc import DisconnectionError, OperationalError
+
+    return isinstance(exc, (OperationalError, DisconnectionError))
 
 
 def _setup_logging(verbose: int) -> None:

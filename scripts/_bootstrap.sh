@@ -9,9 +9,11 @@ PY="$VENV/bin/python"
 # translation, DejaVu for the visible AI label and subtitles.
 # OpenCV's wheel needs libGL and GLib; Noto CJK draws Chinese subtitles; the Asterisk music-on-hold
 # tracks (CC BY-SA 3.0) are the real music the tests mix under speech. Noto core covers Thai, Arabic
-# and Devanagari subtitles; Chromium is the browser the review page is tested in (Playwright drives it).
+# and Devanagari subtitles; Chromium is the browser the review page is tested in (Playwright drives it);
+# the PostgreSQL server is the team database the catalog tests start a throwaway cluster of.
 DEB_PACKAGES=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-spa-cat fonts-dejavu-core
-              fonts-noto-cjk fonts-noto-core libgl1 libglib2.0-0 asterisk-moh-opsound-wav chromium)
+              fonts-noto-cjk fonts-noto-core libgl1 libglib2.0-0 asterisk-moh-opsound-wav chromium
+              postgresql)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -39,7 +41,7 @@ fi
 
 # Reinstall only when the project's requirements change.
 # llm, seq2seq and demucs bring their libraries: their tests build tiny models and load them back for real.
-EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llm,seq2seq,demucs,kokoro,picture,faces,ray,c2pa}"
+EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llm,seq2seq,demucs,kokoro,picture,faces,ray,c2pa,postgres}"
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $EXTRAS"
 stamp="$VENV/.localize-install"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

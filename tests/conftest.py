@@ -57,3 +57,17 @@ def _isolated_models(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCALIZE_MODELS_DIR", str(models_dir))
     # No model hub here: libraries that would try one (whisperX alignment) fail at once, no retries.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> object:
+    """The URL of a PostgreSQL server started for this test session (skips where the server or psycopg is absent;
+    ./scripts/test installs both)."""
+    from tests.postgres import server_bin, temporary_server
+
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'localize[postgres]'")
+    bin_dir = server_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries not found: apt-get install postgresql")
+    with temporary_server(bin_dir) as url:
+        yield url

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Integer,
@@ -45,8 +46,8 @@ episodes_table = Table(
     Column("name", String(200), nullable=False),
     Column("origin", Text, nullable=False),
     Column("path", Text, nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),  # 64-bit: PostgreSQL's INTEGER stops at 2 GiB
+    Column("mtime_ns", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
 )
 markets_table = Table(
@@ -86,7 +87,7 @@ def open_engine(url: str) -> Engine:
     except NoSuchModuleError as exc:
         raise ConfigError(f"database URL {url!r}: unknown dialect ({exc}); use sqlite:///FILE or "
                           f"postgresql+psycopg://USER@HOST/DB.") from exc
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"database URL {url!r} is not valid ({exc}); use sqlite:///FILE.") from exc
     except ImportError as exc:
         raise MissingExtraError("postgres", "postgres", "psycopg") from exc

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (Column, DateTime, Engine, Integer, MetaData, String, Table, Text, create_engine, event,
-                        insert, select)
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..artifacts import LineOverride
+from ..catalog.db import open_engine
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -112,15 +112,7 @@ class ReviewStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        try:
-            self._engine: Engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-        except (SQLAlchemyError, ValueError) as exc:
-            raise ConfigError(f"review database {url!r} is not a usable SQLAlchemy URL ({exc}).") from exc
-        if self._engine.dialect.name == "sqlite":
-            database = self._engine.url.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._engine: Engine = open_engine(url)  # SQLite: WAL and a busy timeout; PostgreSQL: psycopg
         try:
             metadata.create_all(self._engine)
         except SQLAlchemyError as exc:
@@ -229,11 +221,4 @@ class _Row:
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
 

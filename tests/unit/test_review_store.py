@@ -76,6 +76,8 @@ def test_bad_actions_are_config_errors(store: ReviewStore, kwargs: dict, match: 
         store.record("ep01", "en-US", "L001", source_text="a", **kwargs)
 
 
-def test_unusable_url_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="not a usable SQLAlchemy URL"):
-        ReviewStore("nosuchdialect://x")
+@pytest.mark.parametrize(("url", "match"), [("nosuchdialect://x", "unknown dialect"),
+                                            ("not a url", "is not valid")])
+def test_unusable_url_is_a_config_error(url: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        ReviewStore(url)
