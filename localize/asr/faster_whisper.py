@@ -41,9 +41,9 @@ def resolve_model(model: str) -> tuple[str, str]:
     return model, f"hub:{model}"
 
 
-# float32, not int8: CTranslate2's int8 kernels differ between CPUs (Intel and AMD builds of the same
-# machine gave different Whisper decodes of the sample: int8 on an AMD EPYC dropped its last 3.5 s of
-# speech), and the float32 path decodes the same everywhere. Whisper base stays fast enough in float32.
+# float32, not int8: CTranslate2's int8 kernels are CPU-specific, and on an AMD EPYC the int8 decode of
+# the sample episode dropped its last 3.5 s of speech where earlier machines (and float32 here) kept it.
+# Whisper base stays fast enough in float32.
 COMPUTE_TYPE = "float32"
 
 
