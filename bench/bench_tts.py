@@ -118,7 +118,7 @@ def main() -> None:
     backends = args.backend or ["kokoro", "espeak", "piper"]
 
     from localize.asr import AsrOptions
-    from localize.asr.faster_whisper import FasterWhisperRecognizer
+    from localize.asr.faster_whisper import COMPUTE_TYPE, FasterWhisperRecognizer
     from localize.tts import SYNTHESIZERS
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-tts-"))
@@ -153,7 +153,7 @@ def main() -> None:
                 rows.append(row)
                 print(f"{backend:7} {voice:22} {lang}  {metric.upper()} {error:6.1%}  RTF {row['rtf']:.3f}", flush=True)
 
-    info = machine_info(asr="faster-whisper base (packaged), int8, language forced",
+    info = machine_info(asr=f"faster-whisper base (packaged), {COMPUTE_TYPE}, language forced",
                         backends=backends, model_versions={r["voice"]: SYNTHESIZERS.create(r["backend"]).model_version(r["voice"])
                                                            for r in rows})
     RESULTS.mkdir(parents=True, exist_ok=True)
