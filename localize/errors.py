@@ -115,3 +115,15 @@ class DiskFullError(LocalizeError):
             f"no space left on the device holding {self.path}; free some space or pass "
             f"--out/--cache-dir on another disk, then re-run (finished stages are reused)."
         )
+
+
+class BatchBusyError(LocalizeError):
+    """Another live coordinator is running a batch on the same database."""
+
+    def __init__(self, url: str, owner: str, heartbeat_age_s: float) -> None:
+        self.url = url
+        self.owner = owner
+        super().__init__(
+            f"another batch ({owner}, alive {heartbeat_age_s:.0f} s ago) is running on the database {url}; "
+            "wait for it (`localize status` shows its progress), or stop it and re-run."
+        )

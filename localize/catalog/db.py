@@ -7,6 +7,7 @@ keep their own tables in the same database with their own MetaData.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,9 +29,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 
-from ..errors import ConfigError, MissingExtraError
+from ..errors import BatchBusyError, ConfigError, MissingExtraError
 
 metadata = MetaData()
 
@@ -73,7 +74,20 @@ jobs_table = Table(
     Column("seconds", Float, nullable=True),
 )
 
+# One row while a coordinator runs a batch on this database: who it is and when it last said it is alive.
+coordinator_table = Table(
+    "catalog_coordinator", metadata,
+    Column("name", String(20), primary_key=True),  # always "batch"
+    Column("owner", String(300), nullable=False),  # "<host> pid <pid> <token>"
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+)
+
 STATUSES = ("pending", "running", "done", "failed", "blocked")
+STALE_AFTER_S = 60.0  # a coordinator silent this long is dead (it beats every HEARTBEAT_S)
+HEARTBEAT_S = 10.0
 
 
 def default_url(out: Path | str) -> str:
@@ -220,9 +234,61 @@ class StateDB:
                 conn.execute(jobs_table.delete().where(jobs_table.c.id.in_(gone)))
         return gone
 
+    # --- the coordinator lock ---
+    def acquire(self, owner: str, *, host: str, pid: int, now: float | None = None) -> str | None:
+        """Make `owner` this database's coordinator; return the owner it took over from (a dead one), if any.
+
+        Raises BatchBusyError while another coordinator is alive: it beat within STALE_AFTER_S and, when
+        it runs on this host, its process exists."""
+        now = time.time() if now is None else now
+        row = {"owner": owner, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now}
+        table = coordinator_table
+        with self.engine.begin() as conn:
+            held = conn.execute(select(table).where(table.c.name == "batch")).first()
+            if held is None:
+                try:
+                    conn.execute(table.insert().values(name="batch", **row))
+                except IntegrityError as exc:  # another coordinator inserted first
+                    raise BatchBusyError(self.url, "another coordinator", 0.0) from exc
+                return None
+            if held.owner != owner and _alive(held, host, now):
+                raise BatchBusyError(self.url, held.owner, now - held.heartbeat_at)
+            # Take over from a dead coordinator, only if nobody else did in between.
+            took = conn.execute(update(table).where(table.c.name == "batch", table.c.owner == held.owner,
+                                                    table.c.heartbeat_at == held.heartbeat_at).values(**row))
+            if took.rowcount != 1:
+                raise BatchBusyError(self.url, "another coordinator", 0.0)
+            return None if held.owner == owner else str(held.owner)
+
+    def heartbeat(self, owner: str) -> bool:
+        """Say `owner` is alive; False if it is no longer the coordinator (another took over)."""
+        table = coordinator_table
+        with self.engine.begin() as conn:
+            beat = conn.execute(update(table).where(table.c.name == "batch", table.c.owner == owner)
+                                .values(heartbeat_at=time.time()))
+        return beat.rowcount == 1
+
+    def release(self, owner: str) -> None:
+        table = coordinator_table
+        with self.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.name == "batch", table.c.owner == owner))
+
     def recover(self) -> list[str]:
-        """Jobs left `running` by a batch that died: back to pending (one coordinator per database)."""
+        """Jobs left `running` by a batch that died: back to pending (call it holding the coordinator lock)."""
         with self.engine.begin() as conn:
             ids = [r.id for r in conn.execute(select(jobs_table.c.id).where(jobs_table.c.status == "running"))]
             conn.execute(update(jobs_table).where(jobs_table.c.status == "running").values(status="pending"))
         return ids
+
+
+def _alive(held: Any, host: str, now: float) -> bool:
+    if now - float(held.heartbeat_at) > STALE_AFTER_S:
+        return False
+    if held.host == host:  # on this machine we can ask the OS
+        try:
+            os.kill(int(held.pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True

@@ -8,12 +8,16 @@ a bad input), then marked failed with its error, and the jobs depending on it ar
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..progress import NullProgress, Progress, Task
-from .db import StateDB
+from .db import HEARTBEAT_S, StateDB
 from .events import EventLog
 from .executors import Executor
 from .plan import Job, is_done
@@ -75,10 +79,52 @@ class _Bars:
             task.done()
 
 
+class _Coordinator:
+    """This batch's hold on the database: taken before anything runs, kept alive by a heartbeat thread, given
+    back at the end. A second batch on the same database is refused while this one lives (BatchBusyError)."""
+
+    def __init__(self, db: StateDB, events: EventLog) -> None:
+        self.db = db
+        self.owner = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+        took_over = db.acquire(self.owner, host=socket.gethostname(), pid=os.getpid())
+        if took_over:
+            log.warning("took over the database from a batch that stopped (%s)", took_over)
+            events.write("coordinator_took_over", previous=took_over)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="localize-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                if not self.db.heartbeat(self.owner):
+                    log.error("another batch took over the database; this one's remaining jobs may run twice")
+            except Exception as exc:  # noqa: BLE001 - a lost heartbeat must not kill the batch
+                log.warning("heartbeat to the database failed: %s", exc)
+
+    def release(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.db.release(self.owner)
+
+
 def run_jobs(jobs: Sequence[Job], db: StateDB, executor: Executor, *, retry: RetryPolicy | None = None,
              events: EventLog | None = None, progress: Progress | None = None) -> BatchResult:
     retry = retry or RetryPolicy()
     events = events or EventLog(None)
+    try:
+        coordinator = _Coordinator(db, events)
+    except BaseException:
+        executor.close()
+        raise
+    try:
+        return _run(jobs, db, executor, retry, events, progress)
+    finally:
+        coordinator.release()
+
+
+def _run(jobs: Sequence[Job], db: StateDB, executor: Executor, retry: RetryPolicy, events: EventLog,
+         progress: Progress | None) -> BatchResult:
     started = time.monotonic()
     for job_id in db.recover():
         events.write("job_recovered", job=job_id)

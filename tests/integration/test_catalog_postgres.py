@@ -137,3 +137,47 @@ def test_a_server_lost_mid_run_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
     res = CliRunner().invoke(main, ["status", "--db", "postgresql+psycopg://team@127.0.0.1:5/catalog"])
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "the database stopped answering" in res.output and "server closed the connection" in res.output
+
+
+def test_a_second_coordinator_is_refused_while_the_first_runs(tmp_path: Path, postgres_url: str) -> None:
+    import threading
+
+    from localize.errors import BatchBusyError
+
+    url = new_database(postgres_url, "two_coordinators")
+    (tmp_path / "eps").mkdir()
+    (tmp_path / "eps" / "ep01.mp4").write_bytes(b"episode 1")
+    (tmp_path / "catalog.toml").write_text(CATALOG, encoding="utf-8")
+    catalog = Catalog.load(tmp_path / "catalog.toml")
+    out = tmp_path / "out"
+    running, go = threading.Event(), threading.Event()
+
+    def slow(job: Job) -> Outcome:
+        running.set()
+        assert go.wait(60)
+        if job.output:
+            Path(job.output).mkdir(parents=True, exist_ok=True)
+            (Path(job.output) / "video.mp4").write_bytes(job.id.encode())
+        return Outcome(job=job.id, ok=True, seconds=0.01)
+
+    first_db = StateDB(url)
+    results: list[object] = []
+    first = threading.Thread(target=lambda: results.append(
+        run_jobs(plan_catalog(catalog.spec, out, first_db), first_db, InlineExecutor(slow))))
+    first.start()
+    try:
+        assert running.wait(30)
+        second_db = StateDB(url)
+        with pytest.raises(BatchBusyError):
+            run_jobs(plan_catalog(catalog.spec, out, second_db), second_db, InlineExecutor(slow))
+        second_db.close()
+        res = CliRunner().invoke(main, ["batch", str(tmp_path / "catalog.toml"), "--out", str(out), "--db", url])
+        assert res.exit_code == 2 and "another batch" in res.output and "Traceback" not in res.output
+        assert {r.status for r in first_db.jobs()} >= {"running"}  # the refused batches reset nothing
+    finally:
+        go.set()
+        first.join(60)
+    assert results and results[0].ok  # type: ignore[attr-defined]
+    again = Catalog.load(tmp_path / "catalog.toml").run(out, db=url, executor="inline")
+    assert again.ran == 0 and again.skipped == 3
+    first_db.close()

@@ -337,3 +337,46 @@ def test_a_reviewed_line_makes_only_its_market_stale(tmp_path: Path, episodes: P
     assert [j.id for j in stale] == ["love/ep01/pt-BR"]
     (override,) = stale[0].overrides
     assert (override.id, override.source_text, override.target_text) == ("L0001", "Hola.", "Olá!")
+
+
+# --- one coordinator per database ---------------------------------------------------------------
+
+def test_a_second_batch_on_a_live_database_is_refused(tmp_path: Path, episodes: Path) -> None:
+    import os
+    import socket
+
+    from localize.errors import BatchBusyError
+
+    db = StateDB(default_url(tmp_path / "out"))
+    db.acquire("other-machine pid 7 abc", host="other-machine", pid=7)
+    with pytest.raises(BatchBusyError, match="other-machine pid 7 abc") as caught:
+        _run(tmp_path, FlakyWork({}))
+    assert "localize status" in str(caught.value)
+    assert all(r.status != "running" for r in db.jobs())  # nothing was started or recovered
+
+    # Silent for longer than the stale limit: dead; the next batch takes over, runs, and lets go.
+    with db.engine.begin() as conn:
+        from localize.catalog.db import coordinator_table
+
+        conn.execute(coordinator_table.update().values(heartbeat_at=0.0))
+    _, _, result = _run(tmp_path, FlakyWork({}))
+    assert result.ok
+    kinds = [e["event"] for e in read_events(tmp_path / "out/events.jsonl")]
+    assert "coordinator_took_over" in kinds
+    with db.engine.connect() as conn:
+        assert conn.execute(coordinator_table.select()).all() == []  # released at the end
+
+    # A coordinator on this machine whose process is gone is dead at once, however fresh its heartbeat.
+    gone = os.getpid()
+    while True:
+        gone += 7919
+        try:
+            os.kill(gone, 0)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            continue
+    db.acquire(f"{socket.gethostname()} pid {gone} x", host=socket.gethostname(), pid=gone)
+    assert db.acquire("me", host=socket.gethostname(), pid=os.getpid()) == f"{socket.gethostname()} pid {gone} x"
+    assert db.heartbeat("me") and not db.heartbeat("not me")
+    db.release("me")
