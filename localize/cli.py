@@ -470,7 +470,7 @@ def status(out: Path, db: str | None, as_json: bool) -> None:
 
         click.echo(json.dumps({"stages": [asdict(s) for s in found.stages],
                                "failures": [asdict(f) for f in found.failures], "blocked": list(found.blocked),
-                               "complete": found.complete}, indent=2))
+                               "complete": found.complete, "running_batch": found.running_batch}, indent=2))
         return
     table = Table("series", "stage", "done", "running", "pending", "failed", "blocked")
     for s in found.stages:
@@ -478,6 +478,7 @@ def status(out: Path, db: str | None, as_json: bool) -> None:
                       f"[red]{s.failed}[/red]" if s.failed else "0", str(s.blocked))
     console = _console()
     console.print(table)
+    console.print(f"running now: {escape(found.running_batch)}" if found.running_batch else "no batch is running")
     for f in found.failures:
         console.print(f"[red]failed[/red] {escape(f.job)} ({f.attempts} attempts): {escape(f.error)}")
 

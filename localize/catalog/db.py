@@ -8,6 +8,7 @@ keep their own tables in the same database with their own MetaData.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -267,6 +268,15 @@ class StateDB:
             beat = conn.execute(update(table).where(table.c.name == "batch", table.c.owner == owner)
                                 .values(heartbeat_at=time.time()))
         return beat.rowcount == 1
+
+    def coordinator(self, now: float | None = None) -> tuple[str, float] | None:
+        """The live coordinator's owner and the seconds since its heartbeat; None when no batch runs."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            held = conn.execute(select(coordinator_table).where(coordinator_table.c.name == "batch")).first()
+        if held is None or not _alive(held, socket.gethostname(), now):
+            return None
+        return str(held.owner), now - float(held.heartbeat_at)
 
     def release(self, owner: str) -> None:
         table = coordinator_table

@@ -25,6 +25,7 @@ class CatalogStatus:
     stages: tuple[StageStatus, ...]
     failures: tuple[JobFailure, ...]  # failed jobs with their last error
     blocked: tuple[str, ...]
+    running_batch: str | None = None  # the live coordinator ("<host> pid <pid> <token>"), if a batch runs now
 
     @property
     def complete(self) -> bool:
@@ -47,4 +48,6 @@ def catalog_status(db: StateDB) -> CatalogStatus:
                     pending=c["pending"], failed=c["failed"], blocked=c["blocked"])
         for (series, stage), c in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] != "understand", kv[0][1]))
     )
-    return CatalogStatus(stages=stages, failures=tuple(failures), blocked=tuple(blocked))
+    live = db.coordinator()
+    return CatalogStatus(stages=stages, failures=tuple(failures), blocked=tuple(blocked),
+                         running_batch=live[0] if live else None)

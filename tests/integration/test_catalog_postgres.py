@@ -140,6 +140,7 @@ def test_a_server_lost_mid_run_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_second_coordinator_is_refused_while_the_first_runs(tmp_path: Path, postgres_url: str) -> None:
+    import socket
     import threading
 
     from localize.errors import BatchBusyError
@@ -174,10 +175,11 @@ def test_a_second_coordinator_is_refused_while_the_first_runs(tmp_path: Path, po
         res = CliRunner().invoke(main, ["batch", str(tmp_path / "catalog.toml"), "--out", str(out), "--db", url])
         assert res.exit_code == 2 and "another batch" in res.output and "Traceback" not in res.output
         assert {r.status for r in first_db.jobs()} >= {"running"}  # the refused batches reset nothing
+        assert (status(db=url).running_batch or "").startswith(socket.gethostname())
     finally:
         go.set()
         first.join(60)
     assert results and results[0].ok  # type: ignore[attr-defined]
     again = Catalog.load(tmp_path / "catalog.toml").run(out, db=url, executor="inline")
-    assert again.ran == 0 and again.skipped == 3
+    assert again.ran == 0 and again.skipped == 3 and status(db=url).running_batch is None
     first_db.close()

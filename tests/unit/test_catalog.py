@@ -316,10 +316,12 @@ def test_cli_batch_errors_and_status(tmp_path: Path, episodes: Path) -> None:
 
     data = json.loads(res.output)
     assert data["complete"] is False and data["failures"][0]["job"] == "love/ep02/understand"
+    assert data["running_batch"] is None
     assert {"series": "love", "stage": "en-US", "total": 2, "done": 1, "running": 0, "pending": 0, "failed": 0,
             "blocked": 1} in data["stages"]
     res = runner.invoke(main, ["status", "--out", str(tmp_path / "out")])
     assert res.exit_code == 0 and "love/ep02/understand" in res.output and "bad episode" in res.output
+    assert "no batch is running" in res.output
 
 
 def test_a_reviewed_line_makes_only_its_market_stale(tmp_path: Path, episodes: Path) -> None:
