@@ -19,6 +19,8 @@ from localize.catalog.db import StateDB, default_url
 from localize.catalog.events import read_events
 from tests.conftest import SAMPLE, ffprobe
 
+pytestmark = pytest.mark.integration
+
 MARKETS = ("en-US", "pt-BR")
 
 

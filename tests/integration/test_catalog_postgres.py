@@ -23,6 +23,8 @@ from tests.integration.test_catalog import cut
 from tests.conftest import SAMPLE, ffprobe
 from tests.postgres import new_database
 
+pytestmark = pytest.mark.integration
+
 CATALOG = """
 [defaults]
 language = "es"

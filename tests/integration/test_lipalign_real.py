@@ -23,6 +23,8 @@ from localize.tts.espeak import EspeakSynthesizer
 
 from ..conftest import ROOT, SAMPLE, shared_media
 
+pytestmark = pytest.mark.integration
+
 LINES = (
     Line(id="L001", start_ms=0, end_ms=2600, text="recibo solidos o paquetes", speaker="SPEAKER_00"),
     Line(id="L002", start_ms=3320, end_ms=7780, text="Pues aquí en el colegio", speaker="SPEAKER_01"),

@@ -23,6 +23,8 @@ from localize.picture.shots import detect_shots
 
 from ..conftest import SAMPLE
 
+pytestmark = pytest.mark.integration
+
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 

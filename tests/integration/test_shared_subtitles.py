@@ -12,6 +12,8 @@ from localize.errors import SubtitleError
 from localize.subtitles import load_subtitles
 from tests.conftest import SHARED_MEDIA
 
+pytestmark = pytest.mark.integration
+
 ROOT = SHARED_MEDIA / "subtitles"
 
 EXPECTED = [
