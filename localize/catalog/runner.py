@@ -85,8 +85,9 @@ class _Coordinator:
 
     def __init__(self, db: StateDB, events: EventLog) -> None:
         self.db = db
-        self.owner = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
-        took_over = db.acquire(self.owner, host=socket.gethostname(), pid=os.getpid())
+        host, pid = socket.gethostname(), os.getpid()
+        self.owner = f"{host} pid {pid} {uuid.uuid4().hex[:8]}"
+        took_over = db.acquire(self.owner, host=host, pid=pid)
         if took_over:
             log.warning("took over the database from a batch that stopped (%s)", took_over)
             events.write("coordinator_took_over", previous=took_over)

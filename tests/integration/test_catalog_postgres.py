@@ -22,6 +22,7 @@ from localize.review.store import ReviewStore
 from tests.integration.test_catalog import cut
 from tests.conftest import SAMPLE, ffprobe
 from tests.postgres import new_database
+from tests.unit.test_catalog import FlakyWork, ok_work
 
 pytestmark = pytest.mark.integration
 
@@ -44,23 +45,12 @@ def test_job_graph_retries_and_reviews_in_postgres(tmp_path: Path, postgres_url:
         (tmp_path / "eps" / f"ep0{i}.mp4").write_bytes(f"episode {i}".encode())
     catalog = Catalog.from_toml(CATALOG, tmp_path / "catalog.toml")
     out = tmp_path / "out"
-    calls: list[str] = []
-    flaky = {"love/ep02/understand": 1}
-
-    def work(job: Job) -> Outcome:  # the pipeline is not under test here: the database is
-        calls.append(job.id)
-        if flaky.get(job.id):
-            flaky[job.id] -= 1
-            return Outcome(job=job.id, ok=False, seconds=0.0, error="RuntimeError: flaky", transient=True)
-        if job.output:
-            Path(job.output).mkdir(parents=True, exist_ok=True)
-            (Path(job.output) / "video.mp4").write_bytes(job.id.encode())
-        return Outcome(job=job.id, ok=True, seconds=0.01, built=(f"stage:{job.id}",))
+    work = FlakyWork({"love/ep02/understand": 1})  # the pipeline is not under test here: the database is
 
     db = StateDB(url)
     result = run_jobs(plan_catalog(catalog.spec, out, db), db, InlineExecutor(work),
                       retry=RetryPolicy(retries=2, backoff_s=0.01))
-    assert result.ok and result.ran == 6 and calls.count("love/ep02/understand") == 2
+    assert result.ok and result.ran == 6 and work.calls.count("love/ep02/understand") == 2
     rows = {r.id: r for r in db.jobs()}
     assert rows["love/ep02/understand"].attempts == 2 and {r.status for r in rows.values()} == {"done"}
     found = status(db=url)
@@ -158,10 +148,7 @@ def test_a_second_coordinator_is_refused_while_the_first_runs(tmp_path: Path, po
     def slow(job: Job) -> Outcome:
         running.set()
         assert go.wait(60)
-        if job.output:
-            Path(job.output).mkdir(parents=True, exist_ok=True)
-            (Path(job.output) / "video.mp4").write_bytes(job.id.encode())
-        return Outcome(job=job.id, ok=True, seconds=0.01)
+        return ok_work(job)
 
     first_db = StateDB(url)
     results: list[object] = []
