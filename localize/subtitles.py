@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +11,11 @@ from pathlib import Path
 import pysubs2
 import pysubs2.formats
 
+from .artifacts import Word
 from .errors import SubtitleError
 from .jsonio import atomic_write_text
 from .subtitle_check import check_timed_text, normalise_vtt
+from .subtitle_layout import LayoutRules, break_rows
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -31,6 +32,8 @@ class Cue:
     end_ms: int
     text: str
     speaker: str = ""  # ASS/SSA "Name" (actor) field where the file has one
+    id: str = ""  # the script line it shows, where it comes from one
+    words: tuple[Word, ...] = ()  # word timings of `text`, where known (the source's own words)
 
 
 def _decode(path: Path) -> str:
@@ -142,23 +145,18 @@ def build_ssa(cues: Sequence[Cue], *, style: object, play_res: tuple[int, int] =
     s.marginv = round(style.margin_v * scale)
     s.alignment = pysubs2.Alignment.BOTTOM_CENTER
     for cue in cues:
-        subs.append(pysubs2.SSAEvent(start=cue.start_ms, end=cue.end_ms, name=cue.speaker,
-                                     text=wrap(cue.text, style.max_chars_per_line)))
+        # A cue laid out already (localize.subtitle_layout) keeps its rows.
+        text = cue.text.replace("\n", "\\N") if "\n" in cue.text else wrap(cue.text, style.max_chars_per_line)
+        subs.append(pysubs2.SSAEvent(start=cue.start_ms, end=cue.end_ms, name=cue.speaker, text=text))
     return subs
 
 
 def wrap(text: str, width: int) -> str:
-    """Break a line into at most two rows at a space near the middle (ASS \\N)."""
-    if len(text) <= width:
-        return text
-    spaces = [i for i, ch in enumerate(text) if ch == " "]
-    if not spaces:  # Chinese, Thai...: at the middle, never between a letter and its combining marks
-        mid = len(text) // 2
-        while mid < len(text) and unicodedata.category(text[mid]).startswith("M"):
-            mid += 1
-        return text[:mid] + "\\N" + text[mid:] if mid < len(text) else text
-    mid = min(spaces, key=lambda i: abs(i - len(text) / 2))
-    return text[:mid] + "\\N" + text[mid + 1 :]
+    """Break a line into at most two balanced rows of at most `width` characters (ASS \\N), at spaces,
+    or between characters in Chinese, Japanese and Thai (never before closing punctuation nor between
+    a letter and its marks). A line that does not fit gets the two rows whose longer one is shortest."""
+    rows = break_rows(text, LayoutRules(max_chars=max(width, 1)), strict=False) or (text,)
+    return "\\N".join(rows)
 
 
 def write_subtitles(subs: pysubs2.SSAFile, directory: Path, stem: str = "subtitles") -> tuple[Path, ...]:

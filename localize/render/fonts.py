@@ -59,6 +59,45 @@ def text_script(text: str) -> str:
     return max(counts, key=lambda s: counts[s]) if counts else "latin"
 
 
+# How wide text is drawn, for laying subtitles out in rows that fit the picture. libass sizes a font
+# so that its ascent plus descent is the ASS font size, so widths are in thousandths of that size:
+# exact advances of DejaVu Sans Bold (the default Latin font) for printable ASCII, measured with
+# FreeType, and a script's average per character elsewhere (Noto fonts; CJK are full-width).
+_ASCII_WIDTHS = (
+    299, 392, 447, 720, 598, 860, 749, 263, 392, 392, 449, 720, 326, 356, 326, 314,
+    598, 598, 598, 598, 598, 598, 598, 598, 598, 598, 343, 343, 720, 720, 720, 498,
+    859, 665, 655, 630, 713, 587, 587, 705, 719, 320, 320, 665, 547, 855, 719, 730,
+    629, 730, 661, 618, 586, 697, 665, 947, 662, 622, 623, 392, 314, 392, 720, 429,
+    429, 579, 615, 509, 615, 582, 374, 615, 611, 294, 294, 571, 294, 895, 611, 590,
+    615, 615, 423, 511, 411, 611, 560, 793, 554, 560, 500, 611, 314, 611, 720,
+)
+_SCRIPT_WIDTHS = {"cjk": 700, "japanese": 700, "korean": 700, "thai": 300, "arabic": 250, "hebrew": 450,
+                  "devanagari": 360}
+_OTHER_WIDTH = 650  # letters outside the table (Cyrillic, Greek...): about DejaVu's widest lower case
+
+
+def char_width(ch: str) -> float:
+    """How wide one character is drawn, as a share of the ASS font size (0 for combining marks)."""
+    if " " <= ch <= "~":
+        return _ASCII_WIDTHS[ord(ch) - 32] / 1000
+    if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0.0
+    base = unicodedata.normalize("NFD", ch)[0]
+    if base != ch and " " <= base <= "~":  # é, ç, ñ: their base letter
+        return _ASCII_WIDTHS[ord(base) - 32] / 1000
+    if unicodedata.east_asian_width(ch) in ("W", "F"):
+        return _SCRIPT_WIDTHS["cjk"] / 1000
+    name = unicodedata.name(ch, "")
+    script = next((s for prefix, s in _NAME_SCRIPTS if name.startswith(prefix)), "")
+    return _SCRIPT_WIDTHS.get(script, _OTHER_WIDTH) / 1000
+
+
+def text_width(text: str) -> float:
+    """How wide `text` is drawn in one row, in units of the ASS font size: exact for ASCII in the
+    default Latin font (kerning ignored, which only narrows it), an estimate elsewhere and for other fonts."""
+    return sum(char_width(ch) for ch in text)
+
+
 def script_for(language: str, texts: list[str] | tuple[str, ...] = ()) -> ScriptFont:
     """The script font for a language code, or for the texts when the language is not in the table."""
     script = LANGUAGE_SCRIPTS.get(language.split("-")[0].lower()) or text_script(" ".join(texts))
@@ -99,4 +138,5 @@ def choose_font(style_font: str, language: str, texts: list[str] | tuple[str, ..
     return ChosenFont(family=family, file=files[0], rtl=script.rtl)
 
 
-__all__ = ["SCRIPT_FONTS", "ChosenFont", "ScriptFont", "choose_font", "font_files", "script_for", "text_script"]
+__all__ = ["SCRIPT_FONTS", "ChosenFont", "ScriptFont", "char_width", "choose_font", "font_files", "script_for",
+           "text_script", "text_width"]
