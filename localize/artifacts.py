@@ -155,7 +155,8 @@ class ReportLine:
     pitch: float = 1.0
     backcheck_cer: float = -1.0  # back-transcription of the dub clip vs its target text; -1: not dubbed
     pitch_range: int = 100  # the dub's intonation range in % of its voice's own, carried from the original
-    reading_cps: float = 0.0  # subtitle characters per second of the line's slot
+    reading_cps: float = 0.0  # subtitle characters per second of the time the line is on screen
+    subtitle_cues: int = 0  # the subtitle cues the line was split into (rows and reading speed); 0: not known
     override: str = ""  # "" or "edited"/"revoiced": a reviewer's override of this line was applied
     lip_face: str = ""  # the speaking face track the dub was lip-aligned to; "" when not
     lip_offset_before_ms: int = 0  # dub speech onset minus mouth opening, before lip alignment

@@ -32,13 +32,14 @@ from .markets import Market, get_market, load_markets
 from .mix import CODEC_HEADROOM_DB, measure, mix_dub, normalise
 from .options import RunOptions
 from .picture.faceswap_market import face_swap_processor, labelled, publish_face_swap
-from .picture.market import market_picture
+from .picture.market import market_picture, resolve_subtitles
 from .progress import NullProgress, Progress
 from .references import reference_overrides
 from .render.credentials import Credentials, credentials_from
-from .render.market import render_market_video, render_options
+from .render.market import LAYOUT_FILE, render_market_video, render_options
 from .render.presets import resolve_preset
 from .render.report import write_report
+from .subtitle_layout import LayoutReport, LineLayout
 from .subtitles import Cue
 from .translate.stage import preferences, translate_market
 from .tts import SYNTHESIZERS, Synthesizer
@@ -283,7 +284,9 @@ def render_market(
     credentials: Credentials | None = None,
 ) -> tuple[Path, Loudness]:
     """The market's video; its picture is `picture` (key, video) when a frame processor changed it."""
-    cues = [Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=t.text)
+    # A line shown as the source said it (a same-language market) is timed by its words when split.
+    cues = [Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=t.text, id=ln.id,
+                words=ln.words if t.text == ln.text else ())
             for ln, t in zip(script.lines, translation.lines, strict=True) if t.text.strip()]
     key = stage_key("render", inputs=[picture[0] if picture else source.sha256, mix[0], tr_key],
                     options={**render_options(market, cues, credentials), "style": jsonio.to_dict(market.subtitles),
@@ -300,26 +303,52 @@ def render_market(
     return store.cached("render", key, build, lambda p: (p, jsonio.load(Loudness, p / "loudness.json")))
 
 
+def _layout(render_dir: Path) -> dict[str, LineLayout]:
+    """How the render laid each line out (an older cached render has no layout.json: {})."""
+    path = render_dir / LAYOUT_FILE
+    if not path.is_file():
+        return {}
+    return {ln.id: ln for ln in jsonio.load(LayoutReport, path).lines}
+
+
+def _subtitle_flags(shown: LineLayout | None, market: Market) -> tuple[str, ...]:
+    if shown is None:
+        return ()
+    flags = []
+    if shown.extended_ms:
+        flags.append(f"subtitle-extended:{shown.extended_ms}ms")
+    if shown.trimmed_ms:
+        flags.append(f"subtitle-trimmed:{shown.trimmed_ms}ms")
+    if shown.too_fast:
+        flags.append(f"reading-speed:{shown.reading_cps:g}>{market.style.reading_speed_cps:g}cps")
+    return tuple(flags)
+
+
 def _report(episode: str, market: Market, script: Script, translation: Translation, dub: DubTrack | None,
             loudness: Loudness, background: str, backchecked: Mapping[str, float] | None = None,
-            applied: Mapping[str, LineOverride] | None = None) -> Report:
+            applied: Mapping[str, LineOverride] | None = None,
+            layout: Mapping[str, LineLayout] | None = None) -> Report:
     dubbed = {d.id: d for d in dub.lines} if dub else {}
-    backchecked, applied = backchecked or {}, applied or {}
+    backchecked, applied, layout = backchecked or {}, applied or {}, layout or {}
     lines = []
     for ln, t in zip(script.lines, translation.lines, strict=True):
         d = dubbed.get(ln.id)
         o = applied.get(ln.id)
+        shown = layout.get(ln.id)
         lines.append(ReportLine(
             id=ln.id, speaker=ln.speaker, source_text=ln.text, target_text=t.text,
             slot_start_ms=ln.start_ms, slot_end_ms=ln.end_ms,
             dub_start_ms=d.dub_start_ms if d else ln.start_ms, dub_end_ms=d.dub_end_ms if d else ln.end_ms,
             speed=d.speed if d else 1.0, overflow_ms=d.overflow_ms if d else 0, route=t.route,
-            flags=t.flags + (() if d or not dub else ("not-dubbed",)), budget_chars=t.budget_chars,
+            flags=t.flags + (() if d or not dub else ("not-dubbed",)) + _subtitle_flags(shown, market),
+            budget_chars=t.budget_chars,
             literal=t.literal, decision=d.decision if d else "", borrowed_ms=d.borrowed_ms if d else 0,
             gain_db=d.gain_db if d else 0.0, voice=d.voice if d else "", pitch=d.pitch if d else 1.0,
             backcheck_cer=backchecked.get(ln.id, -1.0),
             pitch_range=d.pitch_range if d else 100,
-            reading_cps=round(len(t.text.replace("\n", "")) * 1000 / max(ln.duration_ms, 1), 1),
+            reading_cps=shown.reading_cps if shown else round(len(t.text.replace("\n", "")) * 1000
+                                                              / max(ln.duration_ms, 1), 1),
+            subtitle_cues=shown.pieces if shown else 0,
             override=("revoiced" if o.voice else "edited") if o else "",
             lip_face=d.lip_face if d else "", lip_offset_before_ms=d.lip_offset_before_ms if d else 0,
             lip_offset_after_ms=d.lip_offset_after_ms if d else 0,
@@ -444,13 +473,14 @@ def localize_episode(
             from .picture.lipstage import lip_sync_processor
 
             lip_sync = [lip_sync_processor(market, source, script, dub, store, progress)]
+        market = resolve_subtitles(market, source, script.language, store, options, progress)  # "auto"
         picture = market_picture(market, source, store, options, progress, script, lip_sync)
         render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store,
                                              picture, credentials)
         task.done()
         bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
         report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed,
-                         backchecked, applied)
+                         backchecked, applied, _layout(render_dir))
         swap = face_swap_processor(market, options)
         if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
             report = replace(report, face_swap=publish_face_swap(swap, source=source.path, picture=picture,

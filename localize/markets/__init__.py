@@ -64,7 +64,8 @@ class FaceSwap(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 class PictureSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What is done to the picture itself; everything is off unless asked for, except painting out the
-    source's burned-in subtitles when this market's subtitles are burned in."""
+    source's burned-in subtitles when this market's subtitles are burned in (by default, whenever the
+    source's are in another language than the market's: see RenderSettings.subtitles)."""
 
     lip_align: bool = False  # move each dub line's onset and end toward the speaking face's mouth
     lip_mouth: str = "haar"  # mouth activity for lip_align: "haar" (OpenCV) or "dlib" (landmarks; non-commercial model)
@@ -76,7 +77,9 @@ class PictureSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 class RenderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How this market's video file is encoded and where its subtitles go."""
 
-    subtitles: str = "soft"  # "soft" (a selectable track), "burned" (drawn into the picture) or "both"
+    # "auto": "both" when the source has burned-in subtitles its viewers are not assumed to read (they are
+    # painted out), else "soft" (localize.render.mode); "soft" (a selectable track only), "burned", "both".
+    subtitles: str = "auto"
     preset: str = "source"  # localize.render.presets.PRESETS: "source", "tiktok-1080x1920", "hevc-1080x1920"...
     codec: str = ""  # overrides the preset's: "h264" or "h265"
     crf: int = 0  # overrides the preset's quality (1-51); 0: the preset's

@@ -1,4 +1,5 @@
-"""Which frame processors a market's picture needs, and the picture they make."""
+"""Which frame processors a market's picture needs, and the picture they make; where a market's
+subtitles go when it leaves that to the source (``render.subtitles = "auto"``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from ..errors import ConfigError
 from ..progress import NullProgress, Progress
+from ..render.mode import subtitle_mode
 from .faceswap_market import face_swap_processor
 from .frames import FrameProcessor, picture_stage
 from .inpaint import SubtitleRemover, needs_removal
@@ -30,7 +34,7 @@ def subtitle_remover(market: Market, source: Source, store: ArtifactStore, optio
     if mode not in ("auto", "on", "off"):
         raise ConfigError(f"market {market.tag}: picture.remove_source_subtitles must be 'auto', 'on' or 'off', "
                           f"not {mode!r}.")
-    if mode == "off" or (mode == "auto" and market.render.subtitles == "soft"):
+    if mode == "off" or (mode == "auto" and market.render.subtitles not in ("burned", "both")):
         return None
     if options.ocr == "off":
         if mode == "on":
@@ -42,6 +46,26 @@ def subtitle_remover(market: Market, source: Source, store: ArtifactStore, optio
     if not needs_removal(mode, market.render.subtitles, track):
         return None
     return SubtitleRemover(track, key)
+
+
+def resolve_subtitles(market: Market, source: Source, source_language: str, store: ArtifactStore,
+                      options: RunOptions, progress: Progress | None = None) -> Market:
+    """The market with ``render.subtitles`` "auto" decided for this source (localize.render.mode): "both"
+    when OCR finds burned-in subtitles in a language its viewers are not assumed to read, else "soft"."""
+    if market.render.subtitles != "auto":
+        return market
+    texts: tuple[str, ...] = ()
+    if options.ocr != "off" and source.info.has_video:
+        from ..understand import source_subtitles
+
+        _, track = source_subtitles(source, store, options, progress or NullProgress())
+        texts = tuple(c.text for c in track.cues) if track else ()
+    mode = subtitle_mode("auto", burned_texts=texts, source_language=source_language,
+                         market_language=market.language)
+    log.info("%s: subtitles %s (%d burned-in cues in the source, spoken %s)", market.tag,
+             "burned in over the source's, which are painted out, and soft" if mode == "both" else "soft",
+             len(texts), source_language)
+    return msgspec.structs.replace(market, render=msgspec.structs.replace(market.render, subtitles=mode))
 
 
 def market_processors(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
@@ -70,4 +94,4 @@ def market_picture(market: Market, source: Source, store: ArtifactStore, options
     return picture_stage(source, processors, store, progress)
 
 
-__all__ = ["market_picture", "market_processors", "subtitle_remover"]
+__all__ = ["market_picture", "market_processors", "resolve_subtitles", "subtitle_remover"]

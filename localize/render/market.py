@@ -10,15 +10,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import jsonio
 from ..jsonio import atomic_write_text
 from ..media import run_ffmpeg
 from ..ocr.frames import video_geometry
+from ..subtitle_layout import LAYOUT_VERSION, LayoutReport
 from ..subtitles import Cue, write_subtitles
 from .credentials import Credentials, sign_video
 from .fonts import DEFAULT_FONT, choose_font
-from .presets import output_size, resolve_preset, safe_area
+from .presets import output_size, resolve_preset, safe_area, subtitle_outputs
 from .styles import label_subtitles, market_subtitles
 from .video import RENDER_VERSION, RenderSpec, render_argv
+
+LAYOUT_FILE = "layout.json"
 
 if TYPE_CHECKING:
     from ..markets import Market
@@ -29,27 +33,33 @@ log = logging.getLogger(__name__)
 def render_options(market: Market, cues: Sequence[Cue], credentials: Credentials | None) -> dict:
     """What a market's render depends on besides its inputs (for its cache key); checks the preset and font."""
     preset = resolve_preset(market.render)
-    burned = market.render.subtitles in ("burned", "both")
+    soft, burned = subtitle_outputs(market.render.subtitles)
     font = choose_font(market.subtitles.font, market.language, tuple(c.text for c in cues), check=burned)
     if market.ai_label.visible:
         choose_font(DEFAULT_FONT, market.language, (market.ai_label.text,))  # drawn: must be installed
     return {"render": RENDER_VERSION, "preset": asdict(preset), "subtitles": market.render.subtitles,
-            "font": font.family, "c2pa": credentials.cache_options() if credentials else None}
+            "soft": soft, "burned": burned, "font": font.family, "layout": LAYOUT_VERSION,
+            "reading_cps": market.style.reading_speed_cps,
+            "c2pa": credentials.cache_options() if credentials else None}
 
 
 def render_market_video(
     market: Market, *, picture: Path, audio: Path, cues: Sequence[Cue], out_dir: Path, title: str,
     credentials: Credentials | None = None,
 ) -> Path:
-    """Write ``video.mp4`` and ``subtitles.{srt,vtt,ass}`` for `market` into `out_dir`; the video's path."""
+    """Write ``video.mp4``, ``subtitles.{srt,vtt,ass}`` and ``layout.json`` (how each line was split into
+    cues, and its reading speed) for `market` into `out_dir`; the video's path.
+
+    ``render.subtitles`` "auto" is rendered as "soft" here: the pipeline decides it from the source first
+    (:func:`localize.render.mode.subtitle_mode`)."""
     preset = resolve_preset(market.render)
     geometry = video_geometry(picture)
     size = output_size(preset, geometry.width, geometry.height)
     area = safe_area(*size)
-    mode = market.render.subtitles
-    burned = mode in ("burned", "both")
-    subs, font = market_subtitles(cues, market, size, area, burned=burned)
+    soft, burned = subtitle_outputs(market.render.subtitles)
+    subs, font, layout = market_subtitles(cues, market, size, area, burned=burned, end_ms=geometry.duration_ms)
     write_subtitles(subs, out_dir)
+    jsonio.save(LayoutReport(rules=layout.rules, lines=layout.lines), out_dir / LAYOUT_FILE)
     label = None
     if market.ai_label.visible:
         label = out_dir / "label.ass"
@@ -60,7 +70,7 @@ def render_market_video(
     spec = RenderSpec(
         source=picture, audio=audio, subtitles=out_dir / "subtitles.srt", out=encoded, language=market.language,
         label_text=market.ai_label.text, label_file=None, label_ass=label, title=title, crf=preset.crf,
-        preset=preset.encoder_preset, audio_bitrate=preset.audio_bitrate, soft=mode in ("soft", "both"),
+        preset=preset.encoder_preset, audio_bitrate=preset.audio_bitrate, soft=soft,
         burn=out_dir / "subtitles.ass" if burned else None, fonts_dir=font.file.parent if font.file else None,
         # An odd-sized source is scaled to the even size yuv420p needs.
         width=size[0] if size != (geometry.width, geometry.height) else 0,
@@ -77,4 +87,4 @@ def render_market_video(
     return video
 
 
-__all__ = ["render_market_video", "render_options"]
+__all__ = ["LAYOUT_FILE", "render_market_video", "render_options"]

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from ..markets import RenderSettings
 
 CODECS = {"h264": "libx264", "h265": "libx265"}
-SUBTITLE_MODES = ("soft", "burned", "both")
+# "auto" (the default) is decided per source by localize.render.mode: "both" when the picture carries
+# burned-in subtitles in a language the market's viewers are not assumed to read, else "soft".
+SUBTITLE_MODES = ("auto", "soft", "burned", "both")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +85,13 @@ def resolve_preset(settings: RenderSettings) -> VideoPreset:
     return preset
 
 
+def subtitle_outputs(mode: str) -> tuple[bool, bool]:
+    """(soft track, burned in) for a ``render.subtitles`` mode; "auto" not yet decided is a soft track."""
+    if mode not in SUBTITLE_MODES:
+        raise ConfigError(f"render.subtitles must be one of {', '.join(SUBTITLE_MODES)}, not {mode!r}.")
+    return mode in ("auto", "soft", "both"), mode in ("burned", "both")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SafeArea:
     """Shares of the picture's height (top, bottom) and width (left, right) kept clear of text."""
@@ -114,5 +123,5 @@ def output_size(preset: VideoPreset, width: int, height: int) -> tuple[int, int]
     return width - width % 2, height - height % 2
 
 
-__all__ = ["PRESETS", "SHORT_VIDEO", "TITLE_SAFE", "SafeArea", "VideoPreset", "output_size", "resolve_preset",
-           "safe_area"]
+__all__ = ["PRESETS", "SHORT_VIDEO", "SUBTITLE_MODES", "TITLE_SAFE", "SafeArea", "VideoPreset", "output_size",
+           "resolve_preset", "safe_area", "subtitle_outputs"]

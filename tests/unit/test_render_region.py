@@ -88,7 +88,7 @@ def _market(language: str, **render) -> Market:
 
 def test_market_subtitles_sit_inside_the_safe_area(monkeypatch):
     monkeypatch.setattr(fonts, "font_files", lambda family: (Path(f"/fonts/{family}.ttf"),))
-    subs, font = market_subtitles([Cue(start_ms=0, end_ms=1000, text="مرحبا بك")], _market("ar"), (1080, 1920))
+    subs, font, _ = market_subtitles([Cue(start_ms=0, end_ms=1000, text="مرحبا بك")], _market("ar"), (1080, 1920))
     style = subs.styles["Default"]
     assert font.family == style.fontname == "Noto Sans Arabic"
     assert (subs.info["PlayResX"], subs.info["PlayResY"]) == ("1080", "1920")
@@ -97,7 +97,7 @@ def test_market_subtitles_sit_inside_the_safe_area(monkeypatch):
     assert (style.marginl, style.marginr, style.marginv) == (65 + ink, 151 + ink, 422 + ink)
     # A market's own bottom margin wins when it is larger than the safe area's.
     high = Market(tag="xx", name="x", language="en", subtitles=SubtitleStyle(margin_v=100))
-    subs, _ = market_subtitles([Cue(start_ms=0, end_ms=1000, text="hi")], high, (1080, 1920))
+    subs, _, _ = market_subtitles([Cue(start_ms=0, end_ms=1000, text="hi")], high, (1080, 1920))
     assert subs.styles["Default"].marginv == round(100 * 1920 / 288)
 
 
@@ -192,6 +192,6 @@ def test_soft_only_subtitles_need_no_installed_font(monkeypatch):
     monkeypatch.setattr(fonts, "font_files", missing)
     chosen = choose_font("DejaVu Sans", "th", check=False)
     assert (chosen.family, chosen.file) == ("Noto Sans Thai", None)
-    subs, font = market_subtitles([Cue(start_ms=0, end_ms=1000, text="สวัสดี")], _market("th"), (404, 720),
+    subs, font, _ = market_subtitles([Cue(start_ms=0, end_ms=1000, text="สวัสดี")], _market("th"), (404, 720),
                                   burned=False)
     assert subs.styles["Default"].fontname == "Noto Sans Thai" and font.file is None
