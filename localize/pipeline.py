@@ -41,6 +41,7 @@ from .render.presets import resolve_preset
 from .render.report import write_report
 from .subtitle_layout import LayoutReport, LineLayout
 from .subtitles import Cue
+from .translate.preflight import check_routes
 from .translate.stage import preferences, translate_market
 from .tts import SYNTHESIZERS, Synthesizer
 from .understand import Audio, Source, build_script, extract_audio, open_source
@@ -431,6 +432,7 @@ def localize_episode(
         face_swap_processor(m, options)  # a face swap without a valid consent record fails before any work
     credentials = credentials_from(options.c2pa)
     references = reference_overrides(options.references, options.open_cast())  # a bad clip fails before any work
+    check_routes(Path(path), chosen, options)  # no route, or a model failing its sha256: before any work
     out = Path(out)
     store = ArtifactStore(Path(options.cache_dir) if options.cache_dir else out / ".cache")
     language_of = {m.tag: m.language for m in chosen}

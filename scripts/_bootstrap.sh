@@ -1,6 +1,9 @@
 # Sourced by scripts/demo and scripts/test: install what localize needs, and only what is missing.
 # A second run finds everything in place and installs nothing.
+# LOCALIZE_SETUP=demo (scripts/demo) installs only what the demo needs; the default (scripts/test)
+# installs everything the test suite exercises.
 set -euo pipefail
+SETUP="${LOCALIZE_SETUP:-test}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${LOCALIZE_VENV:-$ROOT/.venv}"
@@ -11,9 +14,11 @@ PY="$VENV/bin/python"
 # tracks (CC BY-SA 3.0) are the real music the tests mix under speech. Noto core covers Thai, Arabic
 # and Devanagari subtitles; Chromium is the browser the review page is tested in (Playwright drives it);
 # the PostgreSQL server is the team database the catalog tests start a throwaway cluster of.
-DEB_PACKAGES=(ffmpeg espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-spa-cat fonts-dejavu-core
-              fonts-noto-cjk fonts-noto-core libgl1 libglib2.0-0 asterisk-moh-opsound-wav chromium
-              postgresql)
+DEB_PACKAGES=(ffmpeg espeak-ng fonts-dejavu-core fonts-noto-cjk libgl1 libglib2.0-0)
+if [ "$SETUP" != demo ]; then
+  DEB_PACKAGES+=(apertium apertium-eng-spa apertium-eng-cat apertium-spa-cat fonts-noto-core
+                 asterisk-moh-opsound-wav chromium postgresql)
+fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -39,12 +44,27 @@ if [ ! -x "$PY" ]; then
   python3 -m venv "$VENV"
 fi
 
-# Reinstall only when the project's requirements change.
+# Reinstall only when the project's requirements change, or an extra is wanted that is not installed.
 # llm, seq2seq and demucs bring their libraries: their tests build tiny models and load them back for real.
-EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llm,seq2seq,demucs,kokoro,picture,faces,ray,c2pa,postgres}"
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $EXTRAS"
+# The demo needs OCR (burned-in subtitles), speaker embeddings (a voice per character) and the
+# offline LLM (llamacpp); the tests need every extra.
+if [ "$SETUP" = demo ]; then
+  EXTRAS="${LOCALIZE_EXTRAS:-ocr,speakers,llamacpp}"
+else
+  EXTRAS="${LOCALIZE_EXTRAS:-dev,ocr,speakers,llamacpp,llm,seq2seq,demucs,kokoro,picture,faces,ray,c2pa,postgres}"
+fi
+hash="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
 stamp="$VENV/.localize-install"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+have=""
+[ -f "$stamp" ] && read -r stamp_hash have < "$stamp" && [ "$stamp_hash" = "$hash" ] || have=""
+missing_extras=""
+for extra in ${EXTRAS//,/ }; do
+  [[ ",$have," == *",$extra,"* ]] || missing_extras+="$extra,"
+done
+if [ -n "$missing_extras" ]; then
+  [ -n "$have" ] && EXTRAS="$have,$EXTRAS"  # keep what an earlier setup installed
+  EXTRAS="$(tr ',' '\n' <<< "$EXTRAS" | awk 'NF && !seen[$0]++' | paste -sd, -)"
+  want="$hash $EXTRAS"
   say "installing localize[$EXTRAS] and its Python packages into $VENV"
   if [[ ",$EXTRAS," =~ ,(speakers|llm|seq2seq|xtts|demucs), ]] && ! "$PY" -c "import torch" 2>/dev/null; then
     # This CPU build lies on this machine's disk; an unpinned torch pulls a multi-GB CUDA build.

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingExtraError, ModelError
+from ..errors import MediaError, MissingExtraError, ModelError
 from . import AsrOptions, RawTranscript, RawWord
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,19 @@ class FasterWhisperRecognizer:
             language=info.language, language_probability=float(info.language_probability), segments=tuple(out),
             detected_language=detected or info.language, detected_probability=float(detected_p or info.language_probability),
         )
+
+    def detect_language(self, media: Path, seconds: float = 30.0) -> tuple[str, float]:
+        """(language, probability) heard in the speech of the first `seconds` of `media`: one encoder pass,
+        no decoding, so a run can check its translation routes before the heavy work."""
+        from faster_whisper import decode_audio
+
+        model = self._load()
+        try:
+            audio = decode_audio(str(media))
+        except Exception as exc:  # PyAV: unreadable or audio-less media; probe() reports it better later
+            raise MediaError(media, f"cannot read its audio ({exc})", "check the file") from exc
+        language, probability, _ = model.detect_language(audio[: int(seconds * 16000)], vad_filter=self.options.vad)
+        return language, float(probability)
 
     def release(self) -> None:
         self._model = None

@@ -86,11 +86,21 @@ class RenderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     video_bitrate: str = ""  # e.g. "8M": encode to a bitrate instead of a CRF
 
 
+class LlmSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The GGUF model the ``llamacpp`` translation backend runs for this market."""
+
+    model: str = ""  # a .gguf path (relative: to the markets file); "": LOCALIZE_LLAMACPP_MODEL, else the packaged one
+    sha256: str = ""  # pin the file: a run with a different file stops before any work
+
+
 class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     tag: str
     name: str
     language: str  # ISO 639-1 code the translation and TTS backends use
-    translation: tuple[str, ...] = ("bergamot", "apertium", "openai")
+    # "auto": the best measured route for the source language (localize/translate/routes.toml) among
+    # the backends installed; or backend names in order of preference.
+    translation: tuple[str, ...] = ("auto",)
+    llm: LlmSettings = LlmSettings()
     tts: tuple[str, ...] = ("espeak",)
     voices: dict[str, str] = {}
     max_speed: float = 1.25
@@ -119,6 +129,9 @@ def _parse(path: Path | str, text: str) -> dict[str, Market]:
             raise ConfigError(f"{path}: market {tag!r}: {exc}; fix the file and re-run.") from exc
         if not 1.0 <= market.max_speed <= 2.0:
             raise ConfigError(f"{path}: market {tag!r}: max_speed must be between 1.0 and 2.0.")
+        if market.llm.model and not Path(market.llm.model).expanduser().is_absolute() and isinstance(path, Path):
+            llm = msgspec.structs.replace(market.llm, model=str((path.parent / market.llm.model).resolve()))
+            market = msgspec.structs.replace(market, llm=llm)
         markets[tag] = market
     return markets
 
@@ -147,4 +160,4 @@ def get_market(tag: str, markets: dict[str, Market] | None = None) -> Market:
     raise UnknownNameError("market", tag, markets, "add it in a --markets-file")
 
 
-__all__ = ["AiLabel", "LoudnessTarget", "Market", "StyleGuide", "SubtitleStyle", "builtin_markets", "get_market", "load_markets"]
+__all__ = ["AiLabel", "LlmSettings", "LoudnessTarget", "Market", "StyleGuide", "SubtitleStyle", "builtin_markets", "get_market", "load_markets"]

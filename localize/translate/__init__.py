@@ -32,6 +32,7 @@ TRANSLATORS = Registry(
     {
         "bergamot": "localize.translate.bergamot:BergamotTranslator",
         "apertium": "localize.translate.apertium:ApertiumTranslator",
+        "llamacpp": "localize.translate.llamacpp:LlamaCppAdapter",
         "openai": "localize.translate.openai_backend:OpenAITranslator",
         "llm": "localize.translate.llm:TransformersAdapter",
         "seq2seq": "localize.translate.seq2seq:Seq2SeqTranslator",

@@ -13,13 +13,17 @@ validation are the same whichever model runs them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
 
 from ..errors import LocalizeError
 from ..markets import StyleGuide
@@ -85,17 +89,30 @@ def spoken_length(text: str) -> int:
     return len(" ".join("".join(ch for ch in text if unicodedata.category(ch)[0] in "LNZ").split()))
 
 
-SYSTEM_PROMPT = """You adapt the dialogue of a short vertical drama for dubbing and subtitles in another market.
-Rules:
-- Keep each line's meaning, emotion and register; it must sound like natural speech in the target language.
-- Idioms, sayings and culture-bound phrases: use a natural equivalent of the target market, not a literal
-  rendering. Mark such a line "idiom": true and give "literal": a word-for-word rendering of the source.
-- Names and terms: use the character names and glossary terms given, exactly.
-- Each line has "budget": the most characters it may have so the dub fits the time of the original line.
-  Stay within it; shorten by rephrasing, never by dropping meaning.
-- Follow the market's style guide.
-Answer with only a JSON object: {"lines": [{"id": ..., "text": ..., "idiom": false, "literal": ""}, ...]}
-with exactly one object per input line, same ids, same order."""
+PROMPTS_ENV = "LOCALIZE_PROMPTS_DIR"
+
+
+def prompt_text(name: str) -> str:
+    """A prompt file: ``$LOCALIZE_PROMPTS_DIR/<name>`` when that file exists, else the packaged one in
+    ``localize/translate/prompts/``. Translators read and tune these files; their text is part of
+    every adapter's cache key (:func:`prompts_digest`), so a changed prompt translates again."""
+    override = os.environ.get(PROMPTS_ENV, "").strip()
+    if override:
+        path = Path(override).expanduser() / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return resources.files(__package__).joinpath("prompts", name).read_text(encoding="utf-8").strip()
+
+
+PROMPT_FILES = ("system.txt", "rewrite.txt")
+
+
+def prompts_digest() -> str:
+    h = hashlib.sha256()
+    for name in PROMPT_FILES:
+        h.update(prompt_text(name).encode("utf-8") + b"\0")
+    return h.hexdigest()[:16]
+
 
 
 def build_messages(request: AdaptRequest) -> list[dict[str, str]]:
@@ -122,12 +139,46 @@ def build_messages(request: AdaptRequest) -> list[dict[str, str]]:
         ],
     }
     if request.rewrite:
-        payload["instruction"] = ("Each translation in too_long_translation is over its budget. Rewrite it "
-                                  "shorter, within budget, keeping the meaning and the tone.")
+        payload["instruction"] = prompt_text("rewrite.txt")
     return [
-        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "system", "content": prompt_text("system.txt")},
         {"role": "user", "content": json.dumps(payload, ensure_ascii=False)},
     ]
+
+
+def answer_schema(request: AdaptRequest) -> dict[str, Any]:
+    """The JSON schema of a valid answer to `request`: exactly its ids, in order, each with a non-empty text.
+    A runtime with constrained decoding (llama.cpp grammars) can only produce answers that pass
+    :func:`parse_answer`."""
+    def line(line_id: str) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": False, "required": ["id", "text", "idiom", "literal"],
+                "properties": {"id": {"const": line_id}, "text": {"type": "string", "minLength": 1, "maxLength": 600},
+                               "idiom": {"type": "boolean"}, "literal": {"type": "string", "maxLength": 300}}}
+    n = len(request.lines)
+    return {"type": "object", "additionalProperties": False, "required": ["lines"],
+            "properties": {"lines": {"type": "array", "prefixItems": [line(ln.id) for ln in request.lines],
+                                     "minItems": n, "maxItems": n}}}
+
+
+def plain_translate(adapter: Adapter, texts: Sequence[str], source: str, target: str, *,
+                    batch_lines: int = 16) -> list[str]:
+    """Plain translation through an adapter: batches with the default style guide, roomy budgets, and the
+    batch before as context; empty texts stay empty."""
+    out = [""] * len(texts)
+    todo = [(i, text) for i, text in enumerate(texts) if text.strip()]
+    context: list[tuple[str, str]] = []
+    for start in range(0, len(todo), batch_lines):
+        batch = todo[start:start + batch_lines]
+        request = AdaptRequest(
+            source_language=source, target_language=target, market=target, style=StyleGuide(),
+            lines=tuple(LineRequest(id=f"L{i + 1}", speaker="", text=text, budget_chars=max(200, 6 * len(text)))
+                        for i, text in batch),
+            context=tuple(context[-6:]),
+        )
+        for (i, _), answer in zip(batch, adapter.adapt(request), strict=True):
+            out[i] = answer.text
+        context.extend(("", text) for _, text in batch)
+    return out
 
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)

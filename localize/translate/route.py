@@ -1,18 +1,32 @@
-"""Plan and run a translation route: direct, or two legs through English."""
+"""Plan and run a translation route: direct, or two legs through English.
+
+A market lists backends in order of preference (:func:`plan_route`), or ``auto``: then the route is
+the best-scoring one for the language pair in ``routes.toml`` (chrF on real references, measured by
+``bench/bench_translate.py``) whose backends all run here (:func:`auto_route`), and for a pair the
+table lacks, the first route the default order can build.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 from ..artifacts import Line, TargetLine
-from ..errors import LocalizeError, NoRouteError
+from ..errors import LocalizeError, ModelIntegrityError, NoRouteError
 from . import TRANSLATORS, Translator
 from .openai_backend import ANY_PAIR
 
 log = logging.getLogger(__name__)
 PIVOT = "en"
+AUTO = "auto"
+# For pairs the measured table lacks: the offline LLM first (any pair), then the machine backends.
+DEFAULT_ORDER = ("llamacpp", "bergamot", "apertium", "openai")
+# A service the user configured (LOCALIZE_OPENAI_BASE_URL) is the model they chose: it goes first.
+CONFIGURED_FIRST = ("openai",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +46,19 @@ def _covers(pairs: frozenset[tuple[str, str]], source: str, target: str) -> bool
     return (source, target) in pairs or ANY_PAIR in pairs
 
 
-def plan_route(source: str, target: str, preferences: Sequence[str]) -> tuple[Leg, ...]:
+def plan_route(source: str, target: str, preferences: Sequence[str], factory: Factory | None = None) \
+        -> tuple[Leg, ...]:
     """The legs that take `source` to `target`; () when they are the same language."""
     if source == target:
         return ()
     usable: list[tuple[str, Translator, frozenset[tuple[str, str]]]] = []
     tried = []
     for name in preferences:
-        translator = TRANSLATORS.create(name)  # unknown name -> UnknownNameError
+        translator = (factory or TRANSLATORS.create)(name)  # unknown name -> UnknownNameError
         try:
             pairs = translator.pairs()
+        except ModelIntegrityError:
+            raise  # a pinned model that changed is the user's to fix, not a backend to skip
         except LocalizeError as exc:
             log.info("translation backend %s unusable here: %s", name, exc)
             tried.append(f"{name} (unusable: {exc})".rstrip("."))
@@ -75,3 +92,75 @@ def translate_lines(lines: Sequence[Line], route: Sequence[Leg]) -> tuple[Target
                    flags=() if text.strip() else ("empty-translation",))
         for line, text in zip(lines, texts, strict=True)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredRoute:
+    pair: str  # "zh-en"
+    via: str  # "llamacpp" or "llamacpp>bergamot": backends of the legs, through English when two
+    chrf: float
+    references: str = ""  # what it was measured on
+
+
+@functools.cache
+def measured_routes() -> dict[tuple[str, str], tuple[MeasuredRoute, ...]]:
+    """routes.toml: every measured route per (source, target), best chrF first."""
+    text = resources.files(__package__).joinpath("routes.toml").read_text(encoding="utf-8")
+    table: dict[tuple[str, str], list[MeasuredRoute]] = {}
+    for row in tomllib.loads(text).get("route", []):
+        route = MeasuredRoute(pair=row["pair"], via=row["via"], chrf=float(row["chrf"]),
+                              references=row.get("references", ""))
+        source, _, target = route.pair.partition("-")
+        table.setdefault((source, target), []).append(route)
+    return {pair: tuple(sorted(routes, key=lambda r: -r.chrf)) for pair, routes in table.items()}
+
+
+Factory = Callable[[str], Translator]
+
+
+def _usable(name: str, cache: dict[str, tuple[Translator, frozenset[tuple[str, str]]] | None],
+            factory: Factory) -> tuple[Translator, frozenset[tuple[str, str]]] | None:
+    if name not in cache:
+        translator = factory(name)
+        try:
+            cache[name] = (translator, translator.pairs())
+        except ModelIntegrityError:
+            raise
+        except LocalizeError as exc:
+            log.info("translation backend %s unusable here: %s", name, exc)
+            cache[name] = None
+    return cache[name]
+
+
+def _legs(via: str, source: str, target: str, cache: dict, factory: Factory) -> tuple[Leg, ...] | None:
+    names = via.split(">")
+    stops = [source, *([PIVOT] if len(names) == 2 else []), target]
+    if len(names) > 2 or (len(names) == 2 and PIVOT in (source, target)):
+        return None
+    legs = []
+    for name, src, tgt in zip(names, stops[:-1], stops[1:], strict=True):
+        found = _usable(name, cache, factory)
+        if found is None or not _covers(found[1], src, tgt):
+            return None
+        legs.append(Leg(name, src, tgt, found[0], found[0].model_version()))
+    return tuple(legs)
+
+
+def auto_route(source: str, target: str, factory: Factory | None = None) -> tuple[Leg, ...]:
+    """The best measured route for the pair among what runs here, else the default order's route.
+    `factory` makes a backend by name (default: the registry's, with no options)."""
+    if source == target:
+        return ()
+    factory = factory or TRANSLATORS.create
+    cache: dict = {}
+    for name in CONFIGURED_FIRST:
+        legs = _legs(name, source, target, cache, factory)
+        if legs is not None:
+            log.info("%s->%s: route %s (configured service)", source, target, name)
+            return legs
+    for measured in measured_routes().get((source, target), ()):
+        legs = _legs(measured.via, source, target, cache, factory)
+        if legs is not None:
+            log.info("%s->%s: route %s (chrF %.1f measured)", source, target, measured.via, measured.chrf)
+            return legs
+    return plan_route(source, target, DEFAULT_ORDER, factory)

@@ -13,18 +13,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from .. import jsonio
 from ..artifacts import Line, Script, TargetLine, Translation
 from ..bible import Bible, load_bible
 from ..cache import ArtifactStore, file_sha256, stage_key
-from ..errors import LocalizeError, NoRouteError
+from ..errors import ConfigError, LocalizeError, ModelIntegrityError, NoRouteError
 from ..markets import Market
 from ..options import RunOptions
 from ..tm import Match, open_tm
-from . import TRANSLATORS
+from . import TRANSLATORS, Translator
 from .adapting import adapt_lines, budgets, over_budget
-from .route import Leg, plan_route, translate_lines
+from .route import AUTO, Factory, Leg, auto_route, plan_route, translate_lines
 from .subtitles import align_human_translation
 
 log = logging.getLogger(__name__)
@@ -32,24 +35,39 @@ log = logging.getLogger(__name__)
 
 def preferences(market: Market, options: RunOptions) -> tuple[str, ...]:
     prefs = (options.translate_backend,) if options.translate_backend else market.translation
+    if AUTO in prefs and prefs != (AUTO,):
+        raise ConfigError(f"market {market.tag}: translation {list(prefs)} mixes 'auto' with backend names; "
+                          "give either [\"auto\"] or the backends in order of preference.")
     for name in prefs:
-        TRANSLATORS.load(name)  # an unknown name fails before any work
+        if name != AUTO:
+            TRANSLATORS.load(name)  # an unknown name fails before any work
     return prefs
+
+
+def backend_factory(market: Market) -> Factory:
+    """Makes translation backends by name with the market's settings (its GGUF model for llamacpp)."""
+    def create(name: str) -> Translator:
+        if name == "llamacpp":
+            return TRANSLATORS.create(name, model=market.llm.model or None, sha256=market.llm.sha256 or None)
+        return TRANSLATORS.create(name)
+    return create
 
 
 def _is_adapter(name: str) -> bool:
     return hasattr(TRANSLATORS.load(name), "adapt")
 
 
-def _first_adapter(prefs: Sequence[str]) -> tuple[object | None, tuple[str, ...]]:
+def _first_adapter(prefs: Sequence[str], factory: Factory) -> tuple[object | None, tuple[str, ...]]:
     """The adapter to use (the first preference that is an adapter and runs here, if no plain
     backend before it runs) and the preferences left for the machine route."""
     for i, name in enumerate(prefs):
         if not _is_adapter(name):
             continue
-        adapter = TRANSLATORS.create(name)
+        adapter = factory(name)
         try:
             adapter.available()
+        except ModelIntegrityError:
+            raise
         except LocalizeError as exc:
             log.info("adapter %s unusable here: %s", name, exc)
             continue
@@ -67,22 +85,12 @@ def translate_market(
     need_machine = not human or any(t is None for t in human_lines)
     bible = load_bible(options.bible_file) if options.bible_file else Bible()
     hits = _memory_hits(script, market, options) if not human else {}
-    adapter, rest = (None, prefs)
-    if need_machine and script.language != market.language:
-        adapter, rest = _first_adapter(prefs)
-    route: tuple[Leg, ...] = ()
-    if need_machine:
-        try:
-            route = plan_route(script.language, market.language, rest)
-        except NoRouteError:
-            if adapter is None:
-                raise
-            log.info("no machine fallback for %s->%s: adapter failures will stop the run",
-                     script.language, market.language)
+    adapter, route, after = plan_market(market, script.language, prefs, need_machine)
     key = stage_key(
         "translation", inputs=[script_key, file_sha256(human) if human else ""],
-        backend="+".join([*([adapter.name] if adapter else []), *(leg.label for leg in route)]),
-        model_version="|".join([*([adapter.model_version()] if adapter else []), *(leg.version for leg in route)]),
+        backend="+".join([*([adapter.name] if adapter else []), *(leg.label for leg in (*after, *route))]),
+        model_version="|".join([*([adapter.model_version()] if adapter else []),
+                                *(leg.version for leg in (*after, *route))]),
         options={"source": script.language, "target": market.language, "style": jsonio.to_dict(market.style),
                  "bible": bible.digest(market.language),
                  "adapt": jsonio.to_dict(options.adapt) if adapter else None,
@@ -91,8 +99,12 @@ def translate_market(
 
     def build(tmp: Path) -> None:
         pending = [ln for i, ln in enumerate(script.lines) if i not in hits]
-        fresh, first, final = _translate(pending, script.language, market, route, adapter, bible, options,
-                                         need_machine) if pending else ((), 0, 0)
+        try:
+            fresh, first, final = _translate(pending, script.language, market, route, adapter, bible, options,
+                                             need_machine, after) if pending else ((), 0, 0)
+        finally:
+            if adapter is not None and hasattr(adapter, "release"):
+                adapter.release()
         lines = _merge(script.lines, hits, fresh, market, options)
         remembered = sum(not over_budget(lines[i].text, lines[i].budget_chars, options.adapt) for i in hits)
         first, final = first + remembered, final + remembered
@@ -105,6 +117,31 @@ def translate_market(
                                 within_budget_first=first, within_budget_final=final), tmp / "translation.json")
 
     return key, store.cached("translation", key, build, lambda p: jsonio.load(Translation, p / "translation.json"))
+
+
+def plan_market(market: Market, source: str, prefs: tuple[str, ...], need_machine: bool = True) \
+        -> tuple[Any, tuple[Leg, ...], tuple[Leg, ...]]:
+    """(adapter or None, machine route, legs after the adapter) for the market from `source`.
+
+    With ``auto`` the measured best route decides; an LLM first leg becomes the adapter, the legs after it
+    (a machine leg from English) translate its answer. With a preference list the first adapter that runs
+    here adapts and the machine route of the other backends is its fallback. NoRouteError if nothing can."""
+    factory = backend_factory(market)
+    if not need_machine or source == market.language:
+        return None, (), ()
+    if prefs == (AUTO,):
+        legs = auto_route(source, market.language, factory)
+        if legs and hasattr(legs[0].translator, "adapt"):
+            return legs[0].translator, (), legs[1:]
+        return None, legs, ()
+    adapter, rest = _first_adapter(prefs, factory)
+    try:
+        return adapter, plan_route(source, market.language, rest, factory), ()
+    except NoRouteError:
+        if adapter is None:
+            raise
+        log.info("no machine fallback for %s->%s: adapter failures will stop the run", source, market.language)
+        return adapter, (), ()
 
 
 def _memory_hits(script: Script, market: Market, options: RunOptions) -> dict[int, Match]:
@@ -138,9 +175,12 @@ def _merge(lines: Sequence[Line], hits: dict[int, Match], fresh: Sequence[Target
     return tuple(out)
 
 
-def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: object | None,
-               bible: Bible, options: RunOptions, need_machine: bool) -> tuple[tuple[TargetLine, ...], int, int]:
+def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: Any,
+               bible: Bible, options: RunOptions, need_machine: bool, after: tuple[Leg, ...] = ()) \
+        -> tuple[tuple[TargetLine, ...], int, int]:
     limit = budgets(lines, market)
+    if adapter is not None and after:
+        return _adapt_then_translate(adapter, lines, source, market, after, bible, options)
     if adapter is not None:
         fallback = (lambda batch: translate_lines(batch, route)) if route or source == market.language else None
         return adapt_lines(adapter, lines, source=source, market=market, bible=bible, options=options.adapt,
@@ -156,5 +196,30 @@ def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[
         if over_budget(tl.text, budget, options.adapt):
             flags.append("over-budget")
         out.append(replace(tl, flags=tuple(flags), budget_chars=budget))
+    within = sum("over-budget" not in t.flags for t in out)
+    return tuple(out), within, within
+
+
+def _adapt_then_translate(adapter: Any, lines: Sequence[Line], source: str, market: Market, after: tuple[Leg, ...],
+                          bible: Bible, options: RunOptions) -> tuple[tuple[TargetLine, ...], int, int]:
+    """The adapter into the pivot language (with the market's style and budgets), then the machine legs."""
+    pivot = msgspec.structs.replace(market, language=after[0].source)
+    adapted, _, _ = adapt_lines(adapter, lines, source=source, market=pivot, bible=bible, options=options.adapt)
+    texts = [t.text for t in adapted]
+    for leg in after:
+        texts = leg.translator.translate(texts, leg.source, leg.target)
+    glossary = bible.glossary_for(market.language)
+    from .adapt import glossary_flags
+
+    out = []
+    for tl, text, budget, ln in zip(adapted, texts, budgets(lines, market), lines, strict=True):
+        flags = [f for f in tl.flags if f != "over-budget" and not f.startswith("glossary:")]
+        flags += glossary_flags(ln.text, text, glossary)
+        if not text.strip():
+            flags.append("empty-translation")
+        if over_budget(text, budget, options.adapt):
+            flags.append("over-budget")
+        out.append(replace(tl, text=text, route=(*tl.route, *(leg.label for leg in after)), flags=tuple(flags),
+                           budget_chars=budget))
     within = sum("over-budget" not in t.flags for t in out)
     return tuple(out), within, within

@@ -20,7 +20,7 @@ import pytest
 from localize.errors import ConfigError, LocalizeError, ModelError
 from localize.markets import StyleGuide
 from localize.translate import TRANSLATORS
-from localize.translate.adapt import SYSTEM_PROMPT, AdaptRequest, LineRequest, MalformedAnswer, build_messages
+from localize.translate.adapt import AdaptRequest, LineRequest, MalformedAnswer, build_messages, prompt_text
 from localize.translate.llm import ModelDirError, TransformersAdapter
 from localize.translate.openai_backend import ANY_PAIR
 from localize.translate.seq2seq import Seq2SeqTranslator
@@ -78,7 +78,7 @@ def _chat_tokenizer(chat_template: str | None):
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<|end|>", "<|pad|>"], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator([SYSTEM_PROMPT, '{"lines": [{"id": "L001", "text": "", "idiom": false}]}', *SENTENCES],
+    tok.train_from_iterator([prompt_text("system.txt"), '{"lines": [{"id": "L001", "text": "", "idiom": false}]}', *SENTENCES],
                             trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|end|>", pad_token="<|pad|>")
     fast.chat_template = chat_template
@@ -137,7 +137,7 @@ def test_llm_loads_a_user_directory_applies_the_chat_template_and_decodes_determ
         assert call["kwargs"]["do_sample"] is False and call["kwargs"]["num_beams"] == 1
         assert call["output"].shape[1] - call["input_ids"].shape[1] <= 8  # only new tokens are decoded
     prompt = _prompt(spy, adapter._tokenizer)
-    assert prompt.startswith(f"<|system|>\n{SYSTEM_PROMPT}<|end|>\n<|user|>\n{messages[1]['content']}<|end|>")
+    assert prompt.startswith(f"<|system|>\n{prompt_text('system.txt')}<|end|>\n<|user|>\n{messages[1]['content']}<|end|>")
     assert prompt.endswith("<|assistant|>\n")
     assert prompt.count("<|end|>") == 2  # the template's, no extra special tokens added
     adapter.release()
@@ -150,7 +150,7 @@ def test_llm_without_a_chat_template_sends_a_plain_prompt(plain_llm: Path, monke
     messages = build_messages(REQUEST)
     assert adapter.complete(messages) == adapter.complete(messages)
     prompt = _prompt(spy, adapter._tokenizer)
-    assert prompt.startswith(f"System: {SYSTEM_PROMPT}\n\nUser: {messages[1]['content']}")
+    assert prompt.startswith(f"System: {prompt_text('system.txt')}\n\nUser: {messages[1]['content']}")
     assert prompt.endswith("Assistant:")
 
 

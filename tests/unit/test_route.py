@@ -134,3 +134,72 @@ def test_translate_lines_runs_each_leg_and_labels_the_route():
     assert [t.id for t in out] == ["L001", "L002"]
     same = translate_lines(lines[:1], ())
     assert same[0].text == "hola" and same[0].route == ("copy",)
+
+
+# --- auto: the best measured route among what runs here ------------------------------------------
+
+def _measured(monkeypatch, rows):
+    from localize.translate import route as route_module
+
+    table = {}
+    for pair, via, chrf in rows:
+        src, _, tgt = pair.partition("-")
+        table.setdefault((src, tgt), []).append(route_module.MeasuredRoute(pair=pair, via=via, chrf=chrf))
+    table = {k: tuple(sorted(v, key=lambda r: -r.chrf)) for k, v in table.items()}
+    monkeypatch.setattr(route_module, "measured_routes", lambda: table)
+    monkeypatch.setattr(route_module, "DEFAULT_ORDER", ("es_pt", "anything"))
+    monkeypatch.setattr(route_module, "CONFIGURED_FIRST", ("broken",))
+    return route_module
+
+
+def test_auto_takes_the_best_scoring_route(monkeypatch):
+    route = _measured(monkeypatch, [("es-pt", "es_pt", 60.0), ("es-pt", "es_en>en_pt", 71.0)])
+    legs = route.auto_route("es", "pt")
+    assert [leg.label for leg in legs] == ["es_en:es-en", "en_pt:en-pt"]
+
+
+def test_auto_skips_a_route_whose_backend_does_not_run_here(monkeypatch):
+    route = _measured(monkeypatch, [("es-pt", "broken", 90.0), ("es-pt", "broken>en_pt", 80.0),
+                                    ("es-pt", "es_pt", 50.0)])
+    assert [leg.label for leg in route.auto_route("es", "pt")] == ["es_pt:es-pt"]
+
+
+def test_auto_skips_a_route_whose_backend_lacks_the_pair(monkeypatch):
+    route = _measured(monkeypatch, [("es-pt", "en_pt", 90.0), ("es-pt", "anything", 40.0)])
+    assert [leg.label for leg in route.auto_route("es", "pt")] == ["anything:es-pt"]
+
+
+def test_auto_falls_back_to_the_default_order_for_an_unmeasured_pair(monkeypatch):
+    route = _measured(monkeypatch, [("es-pt", "es_en>en_pt", 71.0)])
+    assert [leg.label for leg in route.auto_route("fr", "de")] == ["anything:fr-de"]
+    assert route.auto_route("de", "de") == ()
+
+
+def test_auto_puts_a_configured_service_first(monkeypatch):
+    route = _measured(monkeypatch, [("es-pt", "es_pt", 60.0)])
+    monkeypatch.setattr(route, "CONFIGURED_FIRST", ("broken", "anything"))
+    assert [leg.label for leg in route.auto_route("es", "pt")] == ["anything:es-pt"]
+
+
+def test_auto_uses_the_factory_it_is_given(monkeypatch):
+    route = _measured(monkeypatch, [("es-pt", "es_pt", 60.0)])
+    made = []
+
+    def factory(name):
+        made.append(name)
+        return TRANSLATORS.create(name)
+
+    route.auto_route("es", "pt", factory)
+    assert made == ["broken", "es_pt"]
+
+
+def test_the_shipped_route_table_is_well_formed():
+    from localize.translate import route as route_module
+
+    route_module.measured_routes.cache_clear()
+    table = route_module.measured_routes()
+    for (src, tgt), routes in table.items():
+        assert src != tgt and routes
+        assert [r.chrf for r in routes] == sorted((r.chrf for r in routes), reverse=True)
+        for r in routes:
+            assert 1 <= len(r.via.split(">")) <= 2 and 0 <= r.chrf <= 100
