@@ -55,7 +55,8 @@ def resolve_subtitles(market: Market, source: Source, source_language: str, stor
     if market.render.subtitles != "auto":
         return market
     texts: tuple[str, ...] = ()
-    if options.ocr != "off" and source.info.has_video:
+    same_language = source_language.split("-")[0].lower() == market.language.split("-")[0].lower()
+    if options.ocr != "off" and source.info.has_video and not same_language:  # same language: "soft", unread
         from ..understand import source_subtitles
 
         _, track = source_subtitles(source, store, options, progress or NullProgress())
