@@ -11,7 +11,10 @@ subtitle cue's midpoint, and reads the subtitle band (55-95 % of the height) wit
 the lines whose English OCR reads back (similarity of letters >= 0.8 with the cue on screen), the
 rows on screen (OCR text boxes grouped by height), and the characters in a row (OCR and the SRT).
 
-    .venv/bin/python bench/bench_burned_subtitles.py [--out /tmp/epB] [--markdown-only]
+    .venv/bin/python bench/bench_burned_subtitles.py [--out /tmp/epB] [--markdown-only] [--llm]
+
+--llm: no human translation: the packaged LLM translates (the main job as a user runs it), and the
+results go to burned_subtitles_llm.{json,md}.
 
 Writes bench/results/burned_subtitles.json and burned_subtitles.md (--markdown-only: the .md again from
 the .json, without running). Needs the `ocr` and `picture`
@@ -114,12 +117,13 @@ def measure(video: Path, srt: Path, lines, size: tuple[int, int]) -> dict:
     }
 
 
-def write_markdown(result: dict) -> None:
+def write_markdown(result: dict, name: str = "burned_subtitles") -> None:
     info, size = result["machine"], result["size"]
     h = size[1]
     text = [
         "# Burned-in subtitles: what an en-US viewer sees", "",
-        f"`localize {result['command']}` (the built-in en-US market, the human translation; the whole run: "
+        f"`localize {result['command']}` (the built-in en-US market, "
+        f"{'the packaged LLM translating' if result.get('llm') else 'the human translation'}; the whole run: "
         f"ASR, OCR, separation, dub, back-check, picture, render), {result['run_s']} s on {info['cpu_model']} "
         f"({info['nproc']} cores, load {info['load_average_at_start']} at the start), {info['date']}.", "",
         f"Render: {size[0]}x{size[1]}, streams {', '.join(result['streams'])}; subtitle font size "
@@ -147,7 +151,7 @@ def write_markdown(result: dict) -> None:
           for s in result["samples"]],
         "",
     ]
-    (RESULTS / "burned_subtitles.md").write_text("\n".join(text), encoding="utf-8")
+    (RESULTS / f"{name}.md").write_text("\n".join(text), encoding="utf-8")
     print("\n".join(text[:16]))
 
 
@@ -155,16 +159,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/epB"))
     parser.add_argument("--markdown-only", action="store_true", help="rewrite the .md from the last .json")
+    parser.add_argument("--llm", action="store_true", help="let the packaged LLM translate (no human translation)")
     args = parser.parse_args()
+    name = "burned_subtitles_llm" if args.llm else "burned_subtitles"
     if args.markdown_only:
-        write_markdown(json.loads((RESULTS / "burned_subtitles.json").read_text(encoding="utf-8")))
+        write_markdown(json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8")), name)
         return
     episode, reference = DRAMA / "episode_B.mp4", DRAMA / "reference.en.srt"
     if not episode.is_file():
         sys.exit(f"{episode} is absent (../shared/media ships with the development workspace)")
     info = machine_info(episode=str(episode))
-    cmd = [str(ROOT / ".venv" / "bin" / "localize"), "run", str(episode), "--market", "en-US", "--translation",
-           f"en-US={reference}", "--out", str(args.out)]
+    cmd = [str(ROOT / ".venv" / "bin" / "localize"), "run", str(episode), "--market", "en-US", "--out", str(args.out)]
+    if not args.llm:
+        cmd[5:5] = ["--translation", f"en-US={reference}"]
     t = time.perf_counter()
     subprocess.run(cmd, check=True)
     run_s = time.perf_counter() - t
@@ -178,7 +185,7 @@ def main() -> None:
     ass = pysubs2.load(str(market_dir / "subtitles.ass"))
     report = json.loads((market_dir / "report.json").read_text(encoding="utf-8"))
     result.update({
-        "machine": info, "command": " ".join(cmd[1:]), "run_s": round(run_s, 1), "size": list(size),
+        "machine": info, "command": " ".join(cmd[1:]), "run_s": round(run_s, 1), "size": list(size), "llm": args.llm,
         "streams": [s["codec_type"] for s in probe["streams"]],
         "font_px": ass.styles["Default"].fontsize, "margin_bottom_px": ass.styles["Default"].marginv,
         "report": [{"id": ln["id"], "subtitle_cues": ln["subtitle_cues"], "reading_cps": ln["reading_cps"],
@@ -186,9 +193,8 @@ def main() -> None:
                    for ln in report["lines"]],
     })
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "burned_subtitles.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
-    write_markdown(result)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_markdown(result, name)
 
 
 if __name__ == "__main__":

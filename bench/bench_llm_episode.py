@@ -55,7 +55,7 @@ def truth_script():
     from localize.artifacts import Line, Script
 
     truth = json.loads((DRAMA / "truth.json").read_text(encoding="utf-8"))
-    lines = tuple(Line(id=f"L{int(t['id']):03d}", start_ms=t["start_ms"], end_ms=t["end_ms"], text=t["text"],
+    lines = tuple(Line(id=f"L{int(t['id']):03d}", start_ms=t["start_ms"], end_ms=t["end_ms"], text=t["text_zh"],
                        speaker=f"SPEAKER_{t['speaker']}") for t in truth["lines"])
     return Script(language="zh", duration_ms=46570, lines=lines, backend="truth", model="truth.json")
 

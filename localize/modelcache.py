@@ -8,7 +8,8 @@ just calls ``load()`` (the backend releases its model when its stage ends); a ba
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -23,6 +24,24 @@ def enable() -> None:
     with _lock:
         if _models is None:
             _models = {}
+
+
+@contextmanager
+def scope() -> Iterator[None]:
+    """Share loaded models inside the block (an episode's markets: the LLM loads once, not once per market)
+    and drop them at its end; inside a batch worker, whose cache is on for good, this changes nothing."""
+    global _models
+    with _lock:
+        if _models is not None:
+            owner = False
+        else:
+            _models, owner = {}, True
+    try:
+        yield
+    finally:
+        if owner:
+            with _lock:
+                _models = None
 
 
 def enabled() -> bool:

@@ -19,6 +19,7 @@ from .artifacts import (
     DubTrack, EpisodeResult, LineOverride, LocalizedLine, LocalizedScript, Loudness, MarketResult, Report,
     ReportLine, Script, Translation,
 )
+from . import modelcache
 from .cache import ArtifactStore, file_sha256, stage_key
 from .casting import CharacterVoice, cast_voices
 from .dub import DUB_RATE, dub_lines
@@ -444,55 +445,63 @@ def localize_episode(
     background = None
     if any(lang != script.language for lang in language_of.values()):
         background = separate_background(audio, script_key, script, store, options, progress)
-    results = []
-    for market in chosen:
-        task = progress.task(f"{market.tag} translate", None)
-        machine_key, machine = translate_market(market, script_key, script, store, options)
-        tr_key, translation, applied = apply_overrides(script, machine_key, machine, overrides.get(market.tag, ()))
-        task.done()
-        same_language = script.language == market.language
-        dub, backchecked = None, {}
-        if not same_language:
-            # Casting hears the machine's lines: a reviewer's edit never recasts a character.
-            cast = cast_market_voices(market, voices[market.tag], script, machine_key, machine, audio, options,
-                                      store)
-            dub = dub_market(market, voices[market.tag], tr_key, script, translation, store, progress, audio, cast,
-                             {i: o.voice for i, o in applied.items() if o.voice}, references,
-                             machine_text={t.id: t.text for t in machine.lines if t.id in applied})
-            _remember_pitch(options, script, dub[1])
-            if options.backcheck:
-                backchecked = backcheck_market(market, dub, translation, store, progress)
-            if market.picture.lip_align:
-                from .picture.lipstage import lip_align_market
-
-                dub = lip_align_market(market, source, script_key, script, dub, store, progress)
-        task = progress.task(f"{market.tag} mix", None)
-        mix = mix_market(market, audio, dub, background, store)
-        task.done()
-        task = progress.task(f"{market.tag} render", None)
-        lip_sync = []
-        if dub and market.picture.lip_sync:
-            from .picture.lipstage import lip_sync_processor
-
-            lip_sync = [lip_sync_processor(market, source, script, dub, store, progress)]
-        market = resolve_subtitles(market, source, script.language, store, options, progress)  # "auto"
-        picture = market_picture(market, source, store, options, progress, script, lip_sync)
-        render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store,
-                                             picture, credentials)
-        task.done()
-        bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
-        report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed,
-                         backchecked, applied, _layout(render_dir))
-        swap = face_swap_processor(market, options)
-        if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
-            report = replace(report, face_swap=publish_face_swap(swap, source=source.path, picture=picture,
-                                                                 directory=episode_dir / market.tag, store=store))
-        result = _publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report)
-        _save_run(episode_dir / market.tag, source.path, out, options)
-        results.append(result)
-        log.info("%s: wrote %s", market.tag, episode_dir / market.tag)
+    with modelcache.scope():  # models (the LLM, Whisper for back-checks) load once for all the markets
+        results = [_localize_market(market, source, audio, script_key, script, background, voices[market.tag],
+                                    episode, episode_dir, out, store, options, progress, overrides, credentials,
+                                    references) for market in chosen]
     return EpisodeResult(episode=episode, source=str(source.path), transcript=str(episode_dir / "transcript.json"),
                          markets=tuple(results))
+
+
+def _localize_market(market: Market, source: Source, audio: Audio, script_key: str, script: Script,
+                     background: object, voice: Voice, episode: str, episode_dir: Path, out: Path,
+                     store: ArtifactStore, options: RunOptions, progress: Progress,
+                     overrides: Mapping[str, Sequence[LineOverride]], credentials: Credentials | None,
+                     references: object) -> MarketResult:
+    task = progress.task(f"{market.tag} translate", None)
+    machine_key, machine = translate_market(market, script_key, script, store, options)
+    tr_key, translation, applied = apply_overrides(script, machine_key, machine, overrides.get(market.tag, ()))
+    task.done()
+    same_language = script.language == market.language
+    dub, backchecked = None, {}
+    if not same_language:
+        # Casting hears the machine's lines: a reviewer's edit never recasts a character.
+        cast = cast_market_voices(market, voice, script, machine_key, machine, audio, options, store)
+        dub = dub_market(market, voice, tr_key, script, translation, store, progress, audio, cast,
+                         {i: o.voice for i, o in applied.items() if o.voice}, references,
+                         machine_text={t.id: t.text for t in machine.lines if t.id in applied})
+        _remember_pitch(options, script, dub[1])
+        if options.backcheck:
+            backchecked = backcheck_market(market, dub, translation, store, progress)
+        if market.picture.lip_align:
+            from .picture.lipstage import lip_align_market
+
+            dub = lip_align_market(market, source, script_key, script, dub, store, progress)
+    task = progress.task(f"{market.tag} mix", None)
+    mix = mix_market(market, audio, dub, background, store)
+    task.done()
+    task = progress.task(f"{market.tag} render", None)
+    lip_sync = []
+    if dub and market.picture.lip_sync:
+        from .picture.lipstage import lip_sync_processor
+
+        lip_sync = [lip_sync_processor(market, source, script, dub, store, progress)]
+    market = resolve_subtitles(market, source, script.language, store, options, progress)  # "auto"
+    picture = market_picture(market, source, store, options, progress, script, lip_sync)
+    render_dir, loudness = render_market(market, source, episode, mix, tr_key, script, translation, store,
+                                         picture, credentials)
+    task.done()
+    bed = f"separated:{options.separate.backend}" if (background and dub) else "original"
+    report = _report(episode, market, script, translation, dub[1] if dub else None, loudness, bed,
+                     backchecked, applied, _layout(render_dir))
+    swap = face_swap_processor(market, options)
+    if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
+        report = replace(report, face_swap=publish_face_swap(swap, source=source.path, picture=picture,
+                                                             directory=episode_dir / market.tag, store=store))
+    result = _publish(render_dir, episode_dir / market.tag, episode, market, script, translation, report)
+    _save_run(episode_dir / market.tag, source.path, out, options)
+    log.info("%s: wrote %s", market.tag, episode_dir / market.tag)
+    return result
 
 
 RUN_FILE = "run.json"

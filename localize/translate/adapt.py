@@ -146,13 +146,22 @@ def build_messages(request: AdaptRequest) -> list[dict[str, str]]:
     ]
 
 
+HAN_SCRIPT_LANGUAGES = frozenset({"zh", "ja", "ko", "yue"})
+NO_HAN = "^[^\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]*$"
+
+
 def answer_schema(request: AdaptRequest) -> dict[str, Any]:
-    """The JSON schema of a valid answer to `request`: exactly its ids, in order, each with a non-empty text.
-    A runtime with constrained decoding (llama.cpp grammars) can only produce answers that pass
-    :func:`parse_answer`."""
+    """The JSON schema of a valid answer to `request`: exactly its ids, in order, each with a non-empty text
+    (and, for a target language not written with Chinese characters, none of them: a small model otherwise
+    leaves a word it does not know untranslated). A runtime with constrained decoding (llama.cpp grammars)
+    can only produce answers that pass :func:`parse_answer`."""
+    text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 600}
+    if request.target_language not in HAN_SCRIPT_LANGUAGES:
+        text["pattern"] = NO_HAN
+
     def line(line_id: str) -> dict[str, Any]:
         return {"type": "object", "additionalProperties": False, "required": ["id", "text", "idiom", "literal"],
-                "properties": {"id": {"const": line_id}, "text": {"type": "string", "minLength": 1, "maxLength": 600},
+                "properties": {"id": {"const": line_id}, "text": text,
                                "idiom": {"type": "boolean"}, "literal": {"type": "string", "maxLength": 300}}}
     n = len(request.lines)
     return {"type": "object", "additionalProperties": False, "required": ["lines"],

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, MissingExtraError, ModelError
-from .adapt import AdaptRequest, LineAnswer, LineRequest, MalformedAnswer, build_messages, parse_answer
+from .adapt import AdaptRequest, LineAnswer, MalformedAnswer, build_messages, parse_answer, plain_translate
 from .openai_backend import ANY_PAIR
 
 log = logging.getLogger(__name__)
@@ -240,18 +240,7 @@ class TransformersAdapter:
         return frozenset({ANY_PAIR})
 
     def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
-        from ..markets import StyleGuide
-
-        lines = tuple(
-            LineRequest(id=str(i), speaker="", text=text, budget_chars=max(40, 4 * len(text)))  # no slot: generous
-            for i, text in enumerate(texts) if text.strip()
-        )
-        if not lines:
-            return ["" for _ in texts]
-        request = AdaptRequest(source_language=source, target_language=target, market=target,
-                               style=StyleGuide(), lines=lines)
-        answers = {answer.id: answer.text for answer in self.adapt(request)}
-        return [answers.get(str(i), "") for i in range(len(texts))]
+        return plain_translate(self, texts, source, target)
 
     # internals
 

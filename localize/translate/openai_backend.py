@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, ToolFailedError
-from ..markets import StyleGuide
-from .adapt import AdaptOptions, AdaptRequest, LineAnswer, LineRequest, MalformedAnswer, build_messages, parse_answer
+from .adapt import AdaptOptions, AdaptRequest, LineAnswer, MalformedAnswer, build_messages, parse_answer, \
+    plain_translate
 
 log = logging.getLogger(__name__)
 ANY_PAIR = ("*", "*")
@@ -196,22 +196,7 @@ class OpenAIAdapter:
     def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
         """Plain translation: adapt() in batches with the default style guide and roomy budgets."""
         self.available()
-        options = AdaptOptions()
-        out = [""] * len(texts)
-        todo = [(i, text) for i, text in enumerate(texts) if text.strip()]
-        context: list[tuple[str, str]] = []
-        for start in range(0, len(todo), options.batch_lines):
-            batch = todo[start:start + options.batch_lines]
-            request = AdaptRequest(
-                source_language=source, target_language=target, market=target, style=StyleGuide(),
-                lines=tuple(LineRequest(id=f"L{i + 1}", speaker="", text=text, budget_chars=_roomy_budget(text))
-                            for i, text in batch),
-                context=tuple(context[-options.context_lines:]) if options.context_lines else (),
-            )
-            for (i, _), answer in zip(batch, self.adapt(request), strict=True):
-                out[i] = answer.text
-            context.extend(("", text) for _, text in batch)
-        return out
+        return plain_translate(self, texts, source, target, batch_lines=AdaptOptions().batch_lines)
 
     # -- Adapter ------------------------------------------------------------------------------------
 
@@ -312,11 +297,6 @@ class OpenAIAdapter:
         tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
         return ToolFailedError(f"the OpenAI-compatible endpoint {self.endpoint}", f"{what} ({tries})",
                                problem.rstrip("."))
-
-
-def _roomy_budget(text: str) -> int:
-    """A budget plain translation never hits: Chinese grows about 3x in Latin script."""
-    return max(200, 6 * len(text))
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:

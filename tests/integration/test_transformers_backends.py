@@ -199,14 +199,14 @@ def test_llm_a_valid_answer_is_parsed_and_put_in_request_order(chat_llm: Path,
 
 def test_llm_is_also_a_plain_translator(chat_llm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tokenizer = transformers.AutoTokenizer.from_pretrained(chat_llm)
-    answer = _answer_ids(tokenizer, '{"lines": [{"id": "2", "text": "Vamos!"}, {"id": "0", "text": "Olá."}]}')
+    answer = _answer_ids(tokenizer, '{"lines": [{"id": "L3", "text": "Vamos!"}, {"id": "L1", "text": "Olá."}]}')
     spy = GenerateSpy(monkeypatch, transformers.LlamaForCausalLM, replace=lambda call, _inputs: answer)
     monkeypatch.setenv("LOCALIZE_LLM_MODEL", str(chat_llm))
     translator = TRANSLATORS.create("llm")  # the registry path: the model comes from the environment
     assert translator.pairs() == frozenset({ANY_PAIR})
     assert translator.translate(["你好。", " ", "我们走吧！"], "zh", "pt") == ["Olá.", "", "Vamos!"]
     payload = json.loads(_prompt(spy, translator._tokenizer).split("<|user|>\n")[1].split("<|end|>")[0])
-    assert [ln["id"] for ln in payload["lines"]] == ["0", "2"]  # the blank line is not sent
+    assert [ln["id"] for ln in payload["lines"]] == ["L1", "L3"]  # the blank line is not sent
 
 
 # --- configuration errors ------------------------------------------------------------------------------

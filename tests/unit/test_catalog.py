@@ -382,3 +382,18 @@ def test_a_second_batch_on_a_live_database_is_refused(tmp_path: Path, episodes: 
     assert db.acquire("me", host=socket.gethostname(), pid=os.getpid()) == f"{socket.gethostname()} pid {gone} x"
     assert db.heartbeat("me") and not db.heartbeat("not me")
     db.release("me")
+
+
+def test_a_model_scope_shares_models_inside_it_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localize import modelcache
+
+    monkeypatch.setattr(modelcache, "_models", None)
+    with modelcache.scope():  # an episode's markets: the LLM loads once for all of them
+        first = modelcache.shared("m", "k", object)
+        assert modelcache.shared("m", "k", object) is first
+    assert not modelcache.enabled() and modelcache.shared("m", "k", object) is not first  # dropped at the end
+    monkeypatch.setattr(modelcache, "_models", {})  # a batch worker: the scope leaves its cache alone
+    kept = modelcache.shared("m", "k", object)
+    with modelcache.scope():
+        assert modelcache.shared("m", "k", object) is kept
+    assert modelcache.shared("m", "k", object) is kept
