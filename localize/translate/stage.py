@@ -187,11 +187,18 @@ def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[
                            fallback=fallback)
     machine = translate_lines(lines, route) if need_machine else tuple(
         TargetLine(id=ln.id, source_text=ln.text, text="", route=()) for ln in lines)
-    glossary = bible.glossary_for(market.language)
+    return _checked(lines, machine, limit, market, bible, options)
+
+
+def _checked(lines: Sequence[Line], targets: Sequence[TargetLine], limit: Sequence[int], market: Market,
+             bible: Bible, options: RunOptions) -> tuple[tuple[TargetLine, ...], int, int]:
+    """Machine-translated lines with their budgets and glossary and over-budget flags; (lines, within, within):
+    a machine backend cannot rewrite, so as many fit first as fit finally."""
     from .adapt import glossary_flags
 
+    glossary = bible.glossary_for(market.language)
     out = []
-    for tl, budget, ln in zip(machine, limit, lines, strict=True):
+    for tl, budget, ln in zip(targets, limit, lines, strict=True):
         flags = [*tl.flags, *glossary_flags(ln.text, tl.text, glossary)]
         if over_budget(tl.text, budget, options.adapt):
             flags.append("over-budget")
@@ -208,18 +215,9 @@ def _adapt_then_translate(adapter: Any, lines: Sequence[Line], source: str, mark
     texts = [t.text for t in adapted]
     for leg in after:
         texts = leg.translator.translate(texts, leg.source, leg.target)
-    glossary = bible.glossary_for(market.language)
-    from .adapt import glossary_flags
-
-    out = []
-    for tl, text, budget, ln in zip(adapted, texts, budgets(lines, market), lines, strict=True):
-        flags = [f for f in tl.flags if f != "over-budget" and not f.startswith("glossary:")]
-        flags += glossary_flags(ln.text, text, glossary)
-        if not text.strip():
-            flags.append("empty-translation")
-        if over_budget(text, budget, options.adapt):
-            flags.append("over-budget")
-        out.append(replace(tl, text=text, route=(*tl.route, *(leg.label for leg in after)), flags=tuple(flags),
-                           budget_chars=budget))
-    within = sum("over-budget" not in t.flags for t in out)
-    return tuple(out), within, within
+    # The pivot's checks do not hold for the final text: its flags are made again against the market.
+    final = [replace(tl, text=text, route=(*tl.route, *(leg.label for leg in after)),
+                     flags=(*(f for f in tl.flags if f != "over-budget" and not f.startswith("glossary:")),
+                            *(() if text.strip() else ("empty-translation",))))
+             for tl, text in zip(adapted, texts, strict=True)]
+    return _checked(lines, final, budgets(lines, market), market, bible, options)
