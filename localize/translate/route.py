@@ -54,17 +54,12 @@ def plan_route(source: str, target: str, preferences: Sequence[str], factory: Fa
     usable: list[tuple[str, Translator, frozenset[tuple[str, str]]]] = []
     tried = []
     for name in preferences:
-        translator = (factory or TRANSLATORS.create)(name)  # unknown name -> UnknownNameError
-        try:
-            pairs = translator.pairs()
-        except ModelIntegrityError:
-            raise  # a pinned model that changed is the user's to fix, not a backend to skip
-        except LocalizeError as exc:
-            log.info("translation backend %s unusable here: %s", name, exc)
-            tried.append(f"{name} (unusable: {exc})".rstrip("."))
+        found = _probe(name, factory or TRANSLATORS.create)  # unknown name -> UnknownNameError
+        if isinstance(found, LocalizeError):
+            tried.append(f"{name} (unusable: {found})".rstrip("."))
             continue
         tried.append(name)
-        usable.append((name, translator, pairs))
+        usable.append((name, *found))
 
     def leg(src: str, tgt: str) -> Leg | None:
         for name, translator, pairs in usable:
@@ -118,17 +113,23 @@ def measured_routes() -> dict[tuple[str, str], tuple[MeasuredRoute, ...]]:
 Factory = Callable[[str], Translator]
 
 
+def _probe(name: str, factory: Factory) -> tuple[Translator, frozenset[tuple[str, str]]] | LocalizeError:
+    """The backend and the pairs it covers here, or why it cannot run here."""
+    translator = factory(name)
+    try:
+        return translator, translator.pairs()
+    except ModelIntegrityError:
+        raise  # a pinned model that changed is the user's to fix, not a backend to skip
+    except LocalizeError as exc:
+        log.info("translation backend %s unusable here: %s", name, exc)
+        return exc
+
+
 def _usable(name: str, cache: dict[str, tuple[Translator, frozenset[tuple[str, str]]] | None],
             factory: Factory) -> tuple[Translator, frozenset[tuple[str, str]]] | None:
     if name not in cache:
-        translator = factory(name)
-        try:
-            cache[name] = (translator, translator.pairs())
-        except ModelIntegrityError:
-            raise
-        except LocalizeError as exc:
-            log.info("translation backend %s unusable here: %s", name, exc)
-            cache[name] = None
+        found = _probe(name, factory)
+        cache[name] = None if isinstance(found, LocalizeError) else found
     return cache[name]
 
 
