@@ -69,10 +69,10 @@ def duration_s(path: Path) -> float:
 
 
 def run_backend(backend: str, model: str, rows: list) -> dict:
-    from localize.asr import RECOGNIZERS, AsrOptions
-    from localize.asr.chinese import to_script
-    from localize.media import run_ffmpeg
-    from localize.media.ffmpeg import extract_audio_argv
+    from localize.stages.script.asr import RECOGNIZERS, AsrOptions
+    from localize.stages.script.asr.chinese import to_script
+    from localize.core.media import run_ffmpeg
+    from localize.core.media.ffmpeg import extract_audio_argv
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-asr-wav-"))
     results, words, errors, audio_s, busy_s = [], 0, 0, 0.0, 0.0

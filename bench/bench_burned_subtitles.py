@@ -39,7 +39,7 @@ import numpy as np
 import pysubs2
 from machine import machine_info
 
-from localize.ocr import READERS
+from localize.stages.script.ocr import READERS
 
 RESULTS = ROOT / "bench" / "results"
 DRAMA = ROOT.parent / "shared" / "media" / "drama"

@@ -36,8 +36,8 @@ def _r(a: list[float], b: list[float]) -> float:
 
 
 def measure(result, audio: Path, tmp: Path) -> list[dict]:
-    from localize.casting import cut, pitch_range_st
-    from localize.tts.espeak import EspeakSynthesizer
+    from localize.stages.voice.casting import cut, pitch_range_st
+    from localize.stages.voice.tts.espeak import EspeakSynthesizer
 
     tts = EspeakSynthesizer()
     original, rate = sf.read(audio, dtype="float32", always_2d=False)

@@ -1,4 +1,4 @@
-"""Benchmark the speaker stage (localize.speakers) on a mix of real voices with known speakers.
+"""Benchmark the speaker stage (localize.stages.script.speakers) on a mix of real voices with known speakers.
 
 The mix: the speech files of ../shared/media/speech whose speaker is known, cut at their pauses,
 then interleaved like dialogue and concatenated with short gaps into one 16 kHz mono wav:
@@ -159,7 +159,7 @@ def interleave(segments: list[Segment]) -> list[Segment]:
 
 
 def build_mix(segments: list[Segment], gap_ms: int, wav_path: Path):
-    from localize.artifacts import Line, Script
+    from localize.core.artifacts import Line, Script
 
     gap = np.zeros(RATE * gap_ms // 1000, dtype=np.float32)
     pieces, lines, refs, pos = [gap], [], [], len(gap)
@@ -263,7 +263,7 @@ def machine_info() -> dict:
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict:
-    from localize.speakers import (
+    from localize.stages.script.speakers import (
         DEFAULT_THRESHOLD,
         MATCH_THRESHOLD,
         MIN_RELIABLE_MS,
@@ -443,7 +443,7 @@ def render_md(res: dict) -> str:
     wrong, wrong_k = wrong_lines(u), wrong_lines(k)
     c = res["cast"]
     return "\n".join([
-        "# Speaker stage benchmark (localize.speakers)",
+        "# Speaker stage benchmark (localize.stages.script.speakers)",
         "",
         f"- machine: {m['cpu_model']}, {m['nproc']} CPUs (load {m['load_avg_1min_at_start']}), {m['platform']}, "
         f"Python {m['python']}, torch {m['torch']}; {m['date']}",

@@ -5,8 +5,8 @@ record the bench writes is a stand-in that only exercises the check (scope: this
 consent was asked for a benchmark on a public-domain portrait, and a real job needs a real one.
 
 For each clip (the first `--seconds` of talking_man_outdoors.mp4 and standing_woman_noaudio.mp4),
-the picture stage's frame loop (localize.picture.frames.process_video) runs the classic swapper,
-then localize.picture.identity.measure_swap compares dlib's 128-d face embedding of the face in
+the picture stage's frame loop (localize.stages.picture.frames.process_video) runs the classic swapper,
+then localize.stages.picture.identity.measure_swap compares dlib's 128-d face embedding of the face in
 `--samples` evenly spaced frames of the original and of the swapped picture with the target face's:
 Euclidean distance (dlib: under 0.6 = same person) and cosine similarity, before and after, means
 over the frames. It also times the loop with and without the swap, side by side in one run, and
@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from machine import machine_info
 
-from localize.markets import FaceSwap
-from localize.picture.faceswap import FaceSwapProcessor
-from localize.picture.frames import process_video
-from localize.picture.identity import measure_swap
+from localize.core.markets import FaceSwap
+from localize.stages.picture.faceswap import FaceSwapProcessor
+from localize.stages.picture.frames import process_video
+from localize.stages.picture.identity import measure_swap
 
 MEDIA = ROOT.parent / "shared" / "media"
 RESULTS = ROOT / "bench" / "results"

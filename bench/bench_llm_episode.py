@@ -52,7 +52,7 @@ def understand(work: Path) -> Path:
 
 
 def truth_script():
-    from localize.artifacts import Line, Script
+    from localize.core.artifacts import Line, Script
 
     truth = json.loads((DRAMA / "truth.json").read_text(encoding="utf-8"))
     lines = tuple(Line(id=f"L{int(t['id']):03d}", start_ms=t["start_ms"], end_ms=t["end_ms"], text=t["text_zh"],
@@ -74,10 +74,10 @@ def score(script, translation, refs) -> tuple[float, list[dict]]:
 
 
 def run_model(label: str, model: str, script, truth, refs, work: Path) -> dict:
-    from localize.cache import ArtifactStore
-    from localize.markets import get_market
+    from localize.core.cache import ArtifactStore
+    from localize.core.markets import get_market
     from localize.options import RunOptions
-    from localize.translate import stage
+    from localize.stages.translate import stage
 
     market = get_market("en-US")
     if model:
@@ -127,8 +127,8 @@ def main() -> int:
     if not EPISODE.is_file():
         print(f"{EPISODE} is absent: this benchmark needs ../shared/media/drama.")
         return 2
-    from localize import jsonio
-    from localize.artifacts import Script
+    from localize.core import jsonio
+    from localize.core.artifacts import Script
 
     refs = [e for e in pysubs2.load(str(DRAMA / "reference.en.srt")) if e.plaintext.strip()]
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,9 +1,9 @@
-"""Benchmark burned-in subtitle OCR (localize.ocr) on episodes with known subtitles.
+"""Benchmark burned-in subtitle OCR (localize.stages.script.ocr) on episodes with known subtitles.
 
 It builds the integration test's episode (tests/integration/test_ocr.py): the Chinese cues of
 ../shared/media/subtitles/srt_lib/gb2312.srt, fitted into 0.5-9.5 s, burned with libass onto
 ../shared/media/video/talking_man_outdoors.mp4 (960x720, 10 s of picture). It reads it back
-with ``localize.ocr.scan.scan_video`` (what ``read_burned_subtitles`` runs, plus its counters)
+with ``localize.stages.script.ocr.scan.scan_video`` (what ``read_burned_subtitles`` runs, plus its counters)
 and reports:
 
 - CER (jiwer, spaces and punctuation dropped), overall and per cue;
@@ -35,9 +35,9 @@ from machine import machine_info as base_machine_info  # bench/machine.py (this 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.integration.test_ocr, which builds the episodes
 
-from localize.media.probe import probe
-from localize.ocr import OcrOptions
-from localize.ocr.scan import scan_video
+from localize.core.media.probe import probe
+from localize.stages.script.ocr import OcrOptions
+from localize.stages.script.ocr.scan import scan_video
 from tests.integration.test_ocr import (
     build_gb2312_episode,
     cer,

@@ -32,12 +32,12 @@ RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 from localize import jsonio, localize_episode  # noqa: E402
-from localize.artifacts import DubTrack, Script  # noqa: E402
+from localize.core.artifacts import DubTrack, Script  # noqa: E402
 from localize.options import RunOptions  # noqa: E402
-from localize.picture.faces import FaceTracks, HaarDetector, track_faces  # noqa: E402
-from localize.picture.lipalign import align_track, offset_stats, speech_bounds  # noqa: E402
-from localize.picture.mouth import MouthActivity, speaking_faces  # noqa: E402
-from localize.picture.shots import detect_shots  # noqa: E402
+from localize.stages.picture.faces import FaceTracks, HaarDetector, track_faces  # noqa: E402
+from localize.stages.picture.lipalign import align_track, offset_stats, speech_bounds  # noqa: E402
+from localize.stages.picture.mouth import MouthActivity, speaking_faces  # noqa: E402
+from localize.stages.picture.shots import detect_shots  # noqa: E402
 
 
 def _path(name: str) -> Path:
@@ -75,7 +75,7 @@ def bench_faces() -> dict:
     haar = HaarDetector()
     detectors = {"haar (single frame)": lambda f: haar.detect(f)}
     try:
-        from localize.picture.landmarks import landmarker
+        from localize.stages.picture.landmarks import landmarker
 
         dl = landmarker()
         detectors["dlib HOG (single frame)"] = lambda f: [(a, b, c - a, d - b) for a, b, c, d in
@@ -129,7 +129,7 @@ def bench_lipalign(tmp: Path) -> dict:
     ann = json.loads((ROOT / "bench" / "data" / "mouth_openings.json").read_text())
     truth = {ln["id"]: ln["mouth_open_ms"] for ln in ann["lines"] if ln.get("mouth_open_ms")}
     markets = tmp / "markets.toml"
-    from localize.markets import get_market
+    from localize.core.markets import get_market
 
     def voices(lang: str) -> str:
         base = get_market(lang)

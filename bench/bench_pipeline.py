@@ -43,7 +43,7 @@ DEFAULT_RESULTS = ROOT / "bench" / "results"
 # Stages shared by every market, as the library's progress tasks name them.
 SHARED_STAGES = ("decode audio", "transcribe", "read subtitles", "speakers", "separate background")
 
-# The render's encoder settings (localize/render/video.py: RenderSpec defaults + visible AI label).
+# The render's encoder settings (localize/stages/render/video.py: RenderSpec defaults + visible AI label).
 BASELINE_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
                  "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart"]
 
@@ -79,7 +79,7 @@ class _TimedTask:
 
 @dataclass
 class Recorder:
-    """Implements localize.progress.Progress: task(label, total) -> object with advance()/done()."""
+    """Implements localize.core.progress.Progress: task(label, total) -> object with advance()/done()."""
 
     tasks: list[TaskRecord] = field(default_factory=list)
 

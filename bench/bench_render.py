@@ -1,6 +1,6 @@
 """Region renders and burned-in subtitle removal, timed against a plain ffmpeg re-encode in one run.
 
-Render time: each market's render (localize.render.market.render_market_video: its preset, its
+Render time: each market's render (localize.stages.render.market.render_market_video: its preset, its
 subtitles soft/burned in its script's font, the visible AI label) of samples/episode.mp4 (10 s,
 404x720) with its own sound as the mix and four cues in the market's language, against a plain
 re-encode of the same episode (libx264 veryfast CRF 20 + AAC, no filters) at the source size and
@@ -8,8 +8,8 @@ scaled to 1080x1920. Runs are interleaved and each time is the median of `--repe
 
 Subtitle removal: the gb2312.srt cues burned with Noto Sans CJK onto talking_man_outdoors.mp4
 (built as bench_ocr.py and tests/integration/test_ocr.py do) and the same video encoded the same way
-without them. OCR (localize.ocr) reads the burned episode, the picture stage
-(localize.picture.frames.picture_stage with SubtitleRemover) paints the cues out, and OCR reads the
+without them. OCR (localize.stages.script.ocr) reads the burned episode, the picture stage
+(localize.stages.picture.frames.picture_stage with SubtitleRemover) paints the cues out, and OCR reads the
 result again. The band difference is the mean absolute grey difference from the clean encode inside
 the subtitle band while a cue is on (and outside it: the encoders' own noise), and the band's PSNR;
 the picture stage's time is compared with a plain re-encode of the same episode.
@@ -37,14 +37,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 import msgspec
 from machine import machine_info
 
-from localize.cache import ArtifactStore
-from localize.markets import builtin_markets
-from localize.ocr import read_burned_subtitles
-from localize.picture.frames import picture_stage
-from localize.picture.inpaint import SubtitleRemover
-from localize.render.market import render_market_video
-from localize.subtitles import Cue
-from localize.understand import open_source
+from localize.core.cache import ArtifactStore
+from localize.core.markets import builtin_markets
+from localize.stages.script.ocr import read_burned_subtitles
+from localize.stages.picture.frames import picture_stage
+from localize.stages.picture.inpaint import SubtitleRemover
+from localize.stages.render.market import render_market_video
+from localize.stages.render.subtitles import Cue
+from localize.stages.script.stage import open_source
 from tests.integration.test_ocr import build_gb2312_episode
 from tests.integration.test_subtitle_removal import band_difference, build_clean_episode
 

@@ -4,7 +4,7 @@ For each episode, in a fresh temp folder and artifact cache, on this machine:
 
 1. a cold ``localize.localize_episode(EP, markets=[MARKET], out=TMP)``, timed;
 2. a reviewer edits one line (the middle one) through the review library
-   (``localize.review.act(..., "edit")``) and ``localize.review.rerender`` re-runs the market with
+   (``localize.apps.review.act(..., "edit")``) and ``localize.apps.review.rerender`` re-runs the market with
    the store's overrides, timed; the stages that ran are the library's own progress tasks (a cached
    stage opens none).
 
@@ -52,10 +52,10 @@ class StageTimes:
 
 def measure(name: str, episode: Path, market: str, tmp: Path) -> dict:
     import localize
-    from localize import jsonio
-    from localize.artifacts import Report
+    from localize.core import jsonio
+    from localize.core.artifacts import Report
     from localize.options import RunOptions
-    from localize.review import ReviewStore, act, rerender
+    from localize.apps.review import ReviewStore, act, rerender
 
     out = tmp / "out"
     full = StageTimes()

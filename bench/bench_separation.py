@@ -1,4 +1,4 @@
-"""Benchmark background separation (localize.separate) on mixes of real voice over real music.
+"""Benchmark background separation (localize.stages.mix.separate) on mixes of real voice over real music.
 
 The mixes, at 48 kHz:
 - voice: LJ001-0001..0008.wav (LJSpeech, public domain) and jfk.flac (JFK 1961, public domain) from
@@ -14,11 +14,11 @@ The mixes, at 48 kHz:
 Methods, each giving a background estimate:
 - classic: ClassicSeparator (mid/side auto + span-gated Wiener mask), default options;
 - classic-no-ms: the same with mid_side="off" (every channel masked on its own);
-- mid/side only: inside the spans (with localize.mix's 80 ms ramps) the mid channel is dropped and
+- mid/side only: inside the spans (with localize.stages.mix.mixer's 80 ms ramps) the mid channel is dropped and
   only the side kept (stereo only);
-- ducked -15 dB: what localize/mix.py does today, the original times the duck envelope.
+- ducked -15 dB: what localize/stages/mix/mixer.py does today, the original times the duck envelope.
 
-Scores (localize/separate/scoring.py, computed here, not museval): SDR of the estimate against the
+Scores (localize/stages/mix/separate/scoring.py, computed here, not museval): SDR of the estimate against the
 true bed overall and inside the speech spans; inside the spans, the bed energy kept and the voice
 energy leaked (projection per bin and span onto the true bed and voice); the separator's
 real-time factor (seconds per second of audio), also on a 3-minute 48 kHz stereo episode.
@@ -45,9 +45,9 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from localize.separate import SeparateOptions  # noqa: E402
-from localize.separate.classic import ClassicSeparator  # noqa: E402
-from localize.separate.scoring import decompose, ducked, in_spans, sdr_db  # noqa: E402
+from localize.stages.mix.separate import SeparateOptions  # noqa: E402
+from localize.stages.mix.separate.classic import ClassicSeparator  # noqa: E402
+from localize.stages.mix.separate.scoring import decompose, ducked, in_spans, sdr_db  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media" / "speech"
 MOH = Path("/usr/share/asterisk/moh")
@@ -200,7 +200,7 @@ def main() -> None:
         "machine": machine_info(torch_threads=os.environ.get("OMP_NUM_THREADS", "default")),
         "setup": {"rate": RATE, "voice_over_bed_db": args.voice_over_bed, "mix_s": round(len(voice) / RATE, 1),
                   "speech_s": round(speech_s, 1), "lines": len(spans), "voices": VOICES, "tracks": TRACKS,
-                  "sdr": "computed in localize/separate/scoring.py (plain SDR; per-bin projection for kept/leak)"},
+                  "sdr": "computed in localize/stages/mix/separate/scoring.py (plain SDR; per-bin projection for kept/leak)"},
         "summary": summary,
         "episode_timing": timing,
         "rows": rows,
@@ -219,7 +219,7 @@ def markdown(result: dict) -> str:
         f"{s['lines']} real voice lines ({s['speech_s']} s of speech in a {s['mix_s']} s mix, 48 kHz) over "
         f"{len(s['tracks'])} real music tracks (asterisk-moh-opsound, 8 kHz sources), voice "
         f"{s['voice_over_bed_db']:g} dB over the bed. Means over the tracks; SDRs computed by "
-        "localize/separate/scoring.py (plain SDR, not museval).", "",
+        "localize/stages/mix/separate/scoring.py (plain SDR, not museval).", "",
         "| layout / method | SDR dB | SDR in speech dB (min) | bed kept in speech dB | voice leak dB (max) | artifacts dB |",
         "|---|---|---|---|---|---|",
     ]

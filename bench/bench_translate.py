@@ -7,7 +7,7 @@
      and 3 Mandarin recordings, with English, Portuguese, Spanish and Thai references);
    - English and European sources: bench/data/parallel_en.tsv (12 English transcripts of real
      speech with pt/es/ca/zh references).
-   The table is written to localize/translate/routes.toml, which markets with translation = ["auto"]
+   The table is written to localize/stages/translate/routes.toml, which markets with translation = ["auto"]
    (all built-in ones) follow: the best-scoring route whose backends are installed.
    The LLM's seconds per line, tokens per second and malformed answers are counted per pair.
 2. On the sample episode: per market, the share of lines within their length budget as first
@@ -71,7 +71,7 @@ class Legs:
     """Runs route legs, each (backend, source, target, texts) once; counts the LLM's work."""
 
     def __init__(self) -> None:
-        from localize.translate import TRANSLATORS
+        from localize.stages.translate import TRANSLATORS
 
         self.registry = TRANSLATORS
         self.backends: dict = {}
@@ -152,7 +152,7 @@ def main() -> int:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if write:
         write_routes(results)
-        from localize.translate import route as route_module
+        from localize.stages.translate import route as route_module
 
         route_module.measured_routes.cache_clear()
     rows = _rows(DATA)
@@ -169,7 +169,7 @@ def main() -> int:
           "References: Chinese sources on `bench/data/drama_refs.tsv` (the 8 lines of episode B and 3 Mandarin "
           f"recordings); the others on `bench/data/parallel_en.tsv` ({len(rows)} English transcripts of real speech). "
           "All references are human (see bench/data/README.md). `a>b`: a into English, then b. The best route per "
-          "pair (bold) is what `auto` markets take when its backends are installed (localize/translate/routes.toml).",
+          "pair (bold) is what `auto` markets take when its backends are installed (localize/stages/translate/routes.toml).",
           "", "| pair | route | chrF | sentences | seconds |", "|---|---|---:|---:|---:|"]
     for r in results:
         mark = "**" if best[r["pair"]] is r else ""

@@ -93,8 +93,8 @@ def to_16k(src: Path, dst: Path) -> Path:
 
 
 def voices(backend: str, language: str, all_styles: bool) -> list[str]:
-    from localize.tts import SYNTHESIZERS
-    from localize.tts.kokoro import STYLES
+    from localize.stages.voice.tts import SYNTHESIZERS
+    from localize.stages.voice.tts.kokoro import STYLES
 
     synth = SYNTHESIZERS.create(backend)
     # espeak-ng names English and French by region only.
@@ -117,9 +117,9 @@ def main() -> None:
     args = parser.parse_args()
     backends = args.backend or ["kokoro", "espeak", "piper"]
 
-    from localize.asr import AsrOptions
-    from localize.asr.faster_whisper import COMPUTE_TYPE, FasterWhisperRecognizer
-    from localize.tts import SYNTHESIZERS
+    from localize.stages.script.asr import AsrOptions
+    from localize.stages.script.asr.faster_whisper import COMPUTE_TYPE, FasterWhisperRecognizer
+    from localize.stages.voice.tts import SYNTHESIZERS
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-tts-"))
     recognizers = {lang: FasterWhisperRecognizer(AsrOptions(language=lang)) for lang in SENTENCES}

@@ -16,72 +16,72 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "localize_episode": "localize.pipeline",
-    "transcribe": "localize.pipeline",
-    "relocalize": "localize.pipeline",
-    "prepare_episode": "localize.pipeline",
-    "LineOverride": "localize.artifacts",
+    "localize_episode": "localize.run",
+    "transcribe": "localize.run",
+    "relocalize": "localize.run",
+    "prepare_episode": "localize.run",
+    "LineOverride": "localize.core.artifacts",
     "RunOptions": "localize.options",
-    "AsrOptions": "localize.asr",
-    "Market": "localize.markets",
-    "load_markets": "localize.markets",
-    "get_market": "localize.markets",
-    "probe": "localize.media.probe",
-    "load_subtitles": "localize.subtitles",
-    "LocalizeError": "localize.errors",
-    "InputError": "localize.errors",
-    "MediaError": "localize.errors",
-    "UnknownNameError": "localize.errors",
-    "MissingExtraError": "localize.errors",
-    "ArtifactStore": "localize.cache",
-    "Word": "localize.artifacts",
-    "Line": "localize.artifacts",
-    "Script": "localize.artifacts",
-    "TargetLine": "localize.artifacts",
-    "Translation": "localize.artifacts",
-    "DubLine": "localize.artifacts",
-    "DubTrack": "localize.artifacts",
-    "Loudness": "localize.artifacts",
-    "Report": "localize.artifacts",
-    "ReportLine": "localize.artifacts",
-    "MarketResult": "localize.artifacts",
-    "EpisodeResult": "localize.artifacts",
-    "MediaInfo": "localize.artifacts",
-    "FaceSwapNote": "localize.artifacts",
-    "ConsentRecord": "localize.picture.consent",
-    "check_consent": "localize.picture.consent",
-    "FaceSwapProcessor": "localize.picture.faceswap",
-    "FrameProcessor": "localize.picture.frames",
-    "picture_stage": "localize.picture.frames",
-    "process_video": "localize.picture.frames",
-    "SubtitleRemover": "localize.picture.inpaint",
-    "RemovalOptions": "localize.picture.inpaint",
-    "Credentials": "localize.render.credentials",
-    "read_manifest": "localize.render.credentials",
-    "VideoPreset": "localize.render.presets",
-    "PRESETS": "localize.render.presets",
-    "render_market_video": "localize.render.market",
-    "measure_swap": "localize.picture.identity",
-    "detect_shots": "localize.picture.shots",
-    "track_faces": "localize.picture.faces",
-    "mouth_activity": "localize.picture.mouth",
-    "speaking_faces": "localize.picture.mouth",
-    "align_track": "localize.picture.lipalign",
-    "LipSyncProcessor": "localize.picture.lipsync",
-    "Wav2LipOnnx": "localize.picture.lipsync",
-    "Catalog": "localize.catalog",
-    "BatchResult": "localize.catalog",
-    "CatalogStatus": "localize.catalog",
-    "catalog_status": "localize.catalog",
-    "ReviewStore": "localize.review",
-    "MarketReview": "localize.review",
-    "ReviewLine": "localize.review",
-    "LineReview": "localize.review",
-    "SignOff": "localize.review",
-    "ExportResult": "localize.review",
-    "QaRow": "localize.review",
-    "review_market": "localize.review",
-    "check_reference": "localize.references",
+    "AsrOptions": "localize.stages.script.asr",
+    "Market": "localize.core.markets",
+    "load_markets": "localize.core.markets",
+    "get_market": "localize.core.markets",
+    "probe": "localize.core.media.probe",
+    "load_subtitles": "localize.stages.render.subtitles",
+    "LocalizeError": "localize.core.errors",
+    "InputError": "localize.core.errors",
+    "MediaError": "localize.core.errors",
+    "UnknownNameError": "localize.core.errors",
+    "MissingExtraError": "localize.core.errors",
+    "ArtifactStore": "localize.core.cache",
+    "Word": "localize.core.artifacts",
+    "Line": "localize.core.artifacts",
+    "Script": "localize.core.artifacts",
+    "TargetLine": "localize.core.artifacts",
+    "Translation": "localize.core.artifacts",
+    "DubLine": "localize.core.artifacts",
+    "DubTrack": "localize.core.artifacts",
+    "Loudness": "localize.core.artifacts",
+    "Report": "localize.core.artifacts",
+    "ReportLine": "localize.core.artifacts",
+    "MarketResult": "localize.core.artifacts",
+    "EpisodeResult": "localize.core.artifacts",
+    "MediaInfo": "localize.core.artifacts",
+    "FaceSwapNote": "localize.core.artifacts",
+    "ConsentRecord": "localize.stages.picture.consent",
+    "check_consent": "localize.stages.picture.consent",
+    "FaceSwapProcessor": "localize.stages.picture.faceswap",
+    "FrameProcessor": "localize.stages.picture.frames",
+    "picture_stage": "localize.stages.picture.frames",
+    "process_video": "localize.stages.picture.frames",
+    "SubtitleRemover": "localize.stages.picture.inpaint",
+    "RemovalOptions": "localize.stages.picture.inpaint",
+    "Credentials": "localize.stages.render.credentials",
+    "read_manifest": "localize.stages.render.credentials",
+    "VideoPreset": "localize.stages.render.presets",
+    "PRESETS": "localize.stages.render.presets",
+    "render_market_video": "localize.stages.render.market",
+    "measure_swap": "localize.stages.picture.identity",
+    "detect_shots": "localize.stages.picture.shots",
+    "track_faces": "localize.stages.picture.faces",
+    "mouth_activity": "localize.stages.picture.mouth",
+    "speaking_faces": "localize.stages.picture.mouth",
+    "align_track": "localize.stages.picture.lipalign",
+    "LipSyncProcessor": "localize.stages.picture.lipsync",
+    "Wav2LipOnnx": "localize.stages.picture.lipsync",
+    "Catalog": "localize.apps.catalog",
+    "BatchResult": "localize.apps.catalog",
+    "CatalogStatus": "localize.apps.catalog",
+    "catalog_status": "localize.apps.catalog",
+    "ReviewStore": "localize.apps.review",
+    "MarketReview": "localize.apps.review",
+    "ReviewLine": "localize.apps.review",
+    "LineReview": "localize.apps.review",
+    "SignOff": "localize.apps.review",
+    "ExportResult": "localize.apps.review",
+    "QaRow": "localize.apps.review",
+    "review_market": "localize.apps.review",
+    "check_reference": "localize.stages.voice.references",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -100,31 +100,31 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .artifacts import (DubLine, DubTrack, EpisodeResult, Line, Loudness, MarketResult, MediaInfo, Report,
+    from localize.core.artifacts import (DubLine, DubTrack, EpisodeResult, Line, Loudness, MarketResult, MediaInfo, Report,
                             ReportLine, Script, TargetLine, Translation, Word)
-    from .asr import AsrOptions
-    from .cache import ArtifactStore
-    from .catalog import BatchResult, Catalog, CatalogStatus, catalog_status
-    from .errors import InputError, LocalizeError, MediaError, MissingExtraError, UnknownNameError
-    from .markets import Market, get_market, load_markets
-    from .media.probe import probe
-    from .options import RunOptions
-    from .artifacts import FaceSwapNote
-    from .picture.consent import ConsentRecord, check_consent
-    from .picture.faceswap import FaceSwapProcessor
-    from .picture.frames import FrameProcessor, picture_stage, process_video
-    from .picture.inpaint import RemovalOptions, SubtitleRemover
-    from .render.credentials import Credentials, read_manifest
-    from .render.market import render_market_video
-    from .render.presets import PRESETS, VideoPreset
-    from .picture.identity import measure_swap
-    from .picture.faces import track_faces
-    from .picture.lipalign import align_track
-    from .picture.lipsync import LipSyncProcessor, Wav2LipOnnx
-    from .picture.mouth import mouth_activity, speaking_faces
-    from .picture.shots import detect_shots
-    from .artifacts import LineOverride
-    from .pipeline import localize_episode, prepare_episode, relocalize, transcribe
-    from .references import check_reference
-    from .review import ExportResult, LineReview, MarketReview, QaRow, ReviewLine, ReviewStore, SignOff, review_market
-    from .subtitles import load_subtitles
+    from localize.stages.script.asr import AsrOptions
+    from localize.core.cache import ArtifactStore
+    from localize.apps.catalog import BatchResult, Catalog, CatalogStatus, catalog_status
+    from localize.core.errors import InputError, LocalizeError, MediaError, MissingExtraError, UnknownNameError
+    from localize.core.markets import Market, get_market, load_markets
+    from localize.core.media.probe import probe
+    from localize.options import RunOptions
+    from localize.core.artifacts import FaceSwapNote
+    from localize.stages.picture.consent import ConsentRecord, check_consent
+    from localize.stages.picture.faceswap import FaceSwapProcessor
+    from localize.stages.picture.frames import FrameProcessor, picture_stage, process_video
+    from localize.stages.picture.inpaint import RemovalOptions, SubtitleRemover
+    from localize.stages.render.credentials import Credentials, read_manifest
+    from localize.stages.render.market import render_market_video
+    from localize.stages.render.presets import PRESETS, VideoPreset
+    from localize.stages.picture.identity import measure_swap
+    from localize.stages.picture.faces import track_faces
+    from localize.stages.picture.lipalign import align_track
+    from localize.stages.picture.lipsync import LipSyncProcessor, Wav2LipOnnx
+    from localize.stages.picture.mouth import mouth_activity, speaking_faces
+    from localize.stages.picture.shots import detect_shots
+    from localize.core.artifacts import LineOverride
+    from localize.run import localize_episode, prepare_episode, relocalize, transcribe
+    from localize.stages.voice.references import check_reference
+    from localize.apps.review import ExportResult, LineReview, MarketReview, QaRow, ReviewLine, ReviewStore, SignOff, review_market
+    from localize.stages.render.subtitles import load_subtitles

@@ -1,3 +1,3 @@
-from .cli import main
+from localize.apps.cli import main
 
 main()

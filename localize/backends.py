@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from .errors import LocalizeError
+from localize.core.errors import LocalizeError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,9 +36,9 @@ NEEDS = {
 
 
 def _probe(stage: str, name: str) -> tuple[bool, str]:
-    from .asr import RECOGNIZERS
-    from .translate import TRANSLATORS
-    from .tts import SYNTHESIZERS
+    from localize.stages.script.asr import RECOGNIZERS
+    from localize.stages.translate import TRANSLATORS
+    from localize.stages.voice.tts import SYNTHESIZERS
 
     module = NEEDS.get((stage, name), ("", ""))[1]
     if module and importlib.util.find_spec(module) is None:
@@ -60,9 +60,9 @@ def _probe(stage: str, name: str) -> tuple[bool, str]:
 
 
 def backend_status() -> list[BackendStatus]:
-    from .asr import RECOGNIZERS
-    from .translate import TRANSLATORS
-    from .tts import SYNTHESIZERS
+    from localize.stages.script.asr import RECOGNIZERS
+    from localize.stages.translate import TRANSLATORS
+    from localize.stages.voice.tts import SYNTHESIZERS
 
     out = []
     for stage, registry in (("asr", RECOGNIZERS), ("translate", TRANSLATORS), ("tts", SYNTHESIZERS)):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .asr import AsrOptions
-from .fusion import FusionRules
-from .ocr import OcrOptions
-from .render.credentials import Credentials
-from .separate import SeparateOptions
-from .translate.adapt import AdaptOptions
+from localize.stages.script.asr import AsrOptions
+from localize.stages.script.fusion import FusionRules
+from localize.stages.script.ocr import OcrOptions
+from localize.stages.render.credentials import Credentials
+from localize.stages.mix.separate import SeparateOptions
+from localize.stages.translate.adapt import AdaptOptions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +55,7 @@ class RunOptions:
     cast_file: Path | None = None
     series: str = ""  # the cast's series; default: the cast file's folder name
     # (speaker id or cast character name, clip) pairs: the recording a cloning TTS backend speaks that
-    # speaker like (3-30 s), over the cast's and the automatic choice (localize.references).
+    # speaker like (3-30 s), over the cast's and the automatic choice (localize.stages.voice.references).
     references: tuple[tuple[str, Path], ...] = ()
 
     def open_cast(self, *, create: bool = False) -> object | None:
@@ -63,13 +63,13 @@ class RunOptions:
         `create`: start an empty cast when the file does not exist yet."""
         if self.cast_file is None or (not create and not Path(self.cast_file).is_file()):
             return None
-        from .speakers import CastRegistry
+        from localize.stages.script.speakers import CastRegistry
 
         path = Path(self.cast_file)
         return CastRegistry.load(path, self.series or path.parent.name)
 
     def __post_init__(self) -> None:
-        from .errors import ConfigError
+        from localize.core.errors import ConfigError
 
         if self.separation not in ("on", "off"):
             raise ConfigError(f"separation must be 'on' or 'off', not {self.separation!r}.")

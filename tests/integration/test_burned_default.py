@@ -14,7 +14,7 @@ from pathlib import Path
 import pysubs2
 import pytest
 
-from localize.render.fonts import font_files
+from localize.stages.render.fonts import font_files
 from tests.conftest import ffprobe, shared_media
 from tests.integration.test_region_render import _frame
 from tests.integration.test_subtitle_removal import _has_chinese
@@ -65,7 +65,7 @@ def _similar(a: str, b: str) -> float:
 
 def read_subtitle_band(video: Path, times_s: list[float], size=(1080, 1920)) -> list[list]:
     """The OCR text boxes in the subtitle band of the frame at each time (in the band's pixels)."""
-    from localize.ocr import READERS
+    from localize.stages.script.ocr import READERS
 
     top, bottom = round(BAND[0] * size[1]), round(BAND[1] * size[1])
     reader = READERS.create("rapidocr", language="ch")
@@ -96,7 +96,7 @@ def episode(tmp_path_factory: pytest.TempPathFactory):
 
 def _run(episode, tag: str):
     import localize
-    from localize.asr import AsrOptions
+    from localize.stages.script.asr import AsrOptions
     from localize.options import RunOptions
 
     d, clip, zh, en, markets = episode

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from localize.catalog import Catalog, status
-from localize.catalog.db import StateDB, default_url
-from localize.catalog.events import read_events
+from localize.apps.catalog import Catalog, status
+from localize.apps.catalog.db import StateDB, default_url
+from localize.apps.catalog.events import read_events
 from tests.conftest import SAMPLE, ffprobe
 
 pytestmark = pytest.mark.integration
@@ -169,10 +169,10 @@ def test_same_graph_on_a_local_ray_instance(batch: tuple[Path, object], tmp_path
 
 
 def test_a_batch_worker_loads_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from localize import modelcache
-    from localize.asr import AsrOptions
-    from localize.asr.faster_whisper import FasterWhisperRecognizer
-    from localize.speakers.embed import Embedder
+    from localize.core import modelcache
+    from localize.stages.script.asr import AsrOptions
+    from localize.stages.script.asr.faster_whisper import FasterWhisperRecognizer
+    from localize.stages.script.speakers.embed import Embedder
 
     monkeypatch.setattr(modelcache, "_models", {})  # what init_worker() turns on in each pool or Ray worker
     first, second = FasterWhisperRecognizer(AsrOptions()), FasterWhisperRecognizer(AsrOptions())

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from localize.catalog import Catalog, RetryPolicy, status
-from localize.catalog.db import StateDB
-from localize.catalog.events import read_events
-from localize.catalog.executors import InlineExecutor
-from localize.catalog.plan import Job, is_done, plan_catalog
-from localize.catalog.runner import run_jobs
-from localize.catalog.work import Outcome
-from localize.cli import main
-from localize.review.store import ReviewStore
+from localize.apps.catalog import Catalog, RetryPolicy, status
+from localize.apps.catalog.db import StateDB
+from localize.apps.catalog.events import read_events
+from localize.apps.catalog.executors import InlineExecutor
+from localize.apps.catalog.plan import Job, is_done, plan_catalog
+from localize.apps.catalog.runner import run_jobs
+from localize.apps.catalog.work import Outcome
+from localize.apps.cli import main
+from localize.apps.review.store import ReviewStore
 from tests.integration.test_catalog import cut
 from tests.conftest import SAMPLE, ffprobe
 from tests.postgres import new_database
@@ -84,7 +84,7 @@ def test_real_batch_edit_and_status_through_the_cli(tmp_path: Path, postgres_url
     assert not (out / "localize.db").exists()  # the state went to the server, not to a file beside the outputs
     episode = StateDB(url)
     with episode.engine.connect() as conn:
-        from localize.catalog.db import episodes_table
+        from localize.apps.catalog.db import episodes_table
 
         (row,) = conn.execute(episodes_table.select()).all()
     assert row.mtime_ns == os.stat(tmp_path / "eps" / "ep01.mp4").st_mtime_ns  # 64-bit, not truncated
@@ -120,12 +120,12 @@ def test_a_server_that_is_down_is_one_clear_error(tmp_path: Path, postgres_url: 
 def test_a_server_lost_mid_run_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    import localize.catalog
+    import localize.apps.catalog
 
     def lost(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(localize.catalog, "status", lost)
+    monkeypatch.setattr(localize.apps.catalog, "status", lost)
     res = CliRunner().invoke(main, ["status", "--db", "postgresql+psycopg://team@127.0.0.1:5/catalog"])
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "the database stopped answering" in res.output and "server closed the connection" in res.output
@@ -135,7 +135,7 @@ def test_a_second_coordinator_is_refused_while_the_first_runs(tmp_path: Path, po
     import socket
     import threading
 
-    from localize.errors import BatchBusyError
+    from localize.core.errors import BatchBusyError
 
     url = new_database(postgres_url, "two_coordinators")
     (tmp_path / "eps").mkdir()

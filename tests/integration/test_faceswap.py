@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import pytest
 
-from localize.errors import ConfigError, ModelError
-from localize.markets import FaceSwap
-from localize.picture.faceswap import FaceSwapProcessor
+from localize.core.errors import ConfigError, ModelError
+from localize.core.markets import FaceSwap
+from localize.stages.picture.faceswap import FaceSwapProcessor
 from tests.conftest import ffprobe, shared_media
 
 pytestmark = pytest.mark.integration
@@ -50,8 +50,8 @@ def _clip(tmp_path: Path, seconds: float = 2.0) -> Path:
 
 
 def test_classic_swap_moves_identity_to_the_target(tmp_path: Path) -> None:
-    frames_module = pytest.importorskip("localize.picture.frames", reason="the picture stage is not in this tree yet")
-    from localize.picture.identity import measure_swap
+    frames_module = pytest.importorskip("localize.stages.picture.frames", reason="the picture stage is not in this tree yet")
+    from localize.stages.picture.identity import measure_swap
 
     swap = _consented_face(tmp_path)
     clip = _clip(tmp_path)
@@ -170,17 +170,17 @@ def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_a
     """The pipeline's calls: processor (consent checked), picture stage, then consent/identity/strip beside the output."""
     import msgspec
 
-    from localize.cache import ArtifactStore
-    from localize.markets import get_market
+    from localize.core.cache import ArtifactStore
+    from localize.core.markets import get_market
     from localize.options import RunOptions
-    from localize.picture.faceswap_market import (
+    from localize.stages.picture.faceswap_market import (
         STRIP,
         face_swap_processor,
         labelled,
         publish_face_swap,
     )
-    from localize.picture.frames import picture_stage
-    from localize.understand import open_source
+    from localize.stages.picture.frames import picture_stage
+    from localize.stages.script.stage import open_source
 
     swap = _consented_face(tmp_path)
     base = get_market("en-US")
@@ -210,7 +210,7 @@ def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_a
 def test_localize_run_with_a_face_swap_market(tmp_path: Path) -> None:
     """localize_episode end to end: a face-swapped render with its label, consent and measures beside it."""
     from localize.options import RunOptions
-    from localize.pipeline import localize_episode
+    from localize.run import localize_episode
 
     swap = _consented_face(tmp_path)
     markets = tmp_path / "markets.toml"
@@ -243,8 +243,8 @@ def test_localize_run_with_a_face_swap_market(tmp_path: Path) -> None:
 
 def test_only_the_characters_face_track_is_swapped(tmp_path: Path) -> None:
     """With a face track, a face elsewhere (or no track at that time) keeps its own face."""
-    from localize.picture.faces import FaceTrack, FaceTracks
-    from localize.picture.faceswap_market import character_boxes
+    from localize.stages.picture.faces import FaceTrack, FaceTracks
+    from localize.stages.picture.faceswap_market import character_boxes
 
     swap = _consented_face(tmp_path)
     cap = cv2.VideoCapture(str(shared_media("video/talking_man_outdoors.mp4")))

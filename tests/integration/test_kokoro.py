@@ -27,13 +27,13 @@ except ImportError:
 
 jiwer = pytest.importorskip("jiwer")
 
-from localize.asr import AsrOptions
-from localize.asr.faster_whisper import FasterWhisperRecognizer
-from localize.errors import UnknownNameError
-from localize.media import run_ffmpeg
-from localize.media.ffmpeg import extract_audio_argv
-from localize.tts import SYNTHESIZERS
-from localize.tts.kokoro import SAMPLE_RATE, KokoroSynthesizer
+from localize.stages.script.asr import AsrOptions
+from localize.stages.script.asr.faster_whisper import FasterWhisperRecognizer
+from localize.core.errors import UnknownNameError
+from localize.core.media import run_ffmpeg
+from localize.core.media.ffmpeg import extract_audio_argv
+from localize.stages.voice.tts import SYNTHESIZERS
+from localize.stages.voice.tts.kokoro import SAMPLE_RATE, KokoroSynthesizer
 
 NORM = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
 CASES = [
@@ -91,7 +91,7 @@ def test_voice_names(synth: KokoroSynthesizer) -> None:
 
 
 def test_espeak_ipa_is_mapped_to_the_vocabulary(synth: KokoroSynthesizer) -> None:
-    from localize.tts.kokoro import phonemize
+    from localize.stages.voice.tts.kokoro import phonemize
 
     ipa = phonemize("Hello, how are you today?", "en-us")
     assert "^" not in ipa and "(" not in ipa

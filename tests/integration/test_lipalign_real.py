@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from localize.artifacts import DubLine, DubTrack, Line
-from localize.picture.faces import track_faces
-from localize.picture.lipalign import align_track, speech_bounds
-from localize.picture.mouth import mouth_activity, speaking_faces
-from localize.picture.shots import detect_shots
-from localize.tts.espeak import EspeakSynthesizer
+from localize.core.artifacts import DubLine, DubTrack, Line
+from localize.stages.picture.faces import track_faces
+from localize.stages.picture.lipalign import align_track, speech_bounds
+from localize.stages.picture.mouth import mouth_activity, speaking_faces
+from localize.stages.picture.shots import detect_shots
+from localize.stages.voice.tts.espeak import EspeakSynthesizer
 
 from ..conftest import ROOT, SAMPLE, shared_media
 

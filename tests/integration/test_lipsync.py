@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localize.errors import ModelError
-from localize.picture.faces import iter_frames, track_faces
-from localize.picture.lipsync import (
+from localize.core.errors import ModelError
+from localize.stages.picture.faces import iter_frames, track_faces
+from localize.stages.picture.lipsync import (
     LipSyncProcessor, TalkingSpan, Wav2LipOnnx, mel_window, wav2lip_mel,
 )
-from localize.picture.shots import detect_shots
+from localize.stages.picture.shots import detect_shots
 
 from ..conftest import SAMPLE
 
@@ -116,12 +116,12 @@ def test_the_market_processor_redraws_only_the_lines_spoken_on_camera(tmp_path: 
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import soundfile as sf
 
-    from localize.artifacts import DubLine, DubTrack, Line, Script
-    from localize.cache import ArtifactStore
-    from localize.markets import Market, PictureSettings
-    from localize.picture.lipstage import lip_sync_processor
-    from localize.tts.espeak import EspeakSynthesizer
-    from localize.understand import open_source
+    from localize.core.artifacts import DubLine, DubTrack, Line, Script
+    from localize.core.cache import ArtifactStore
+    from localize.core.markets import Market, PictureSettings
+    from localize.stages.picture.lipstage import lip_sync_processor
+    from localize.stages.voice.tts.espeak import EspeakSynthesizer
+    from localize.stages.script.stage import open_source
 
     lines = (Line(id="L001", start_ms=0, end_ms=2600, text="a", speaker="SPEAKER_00"),  # off-screen voice
              Line(id="L002", start_ms=3320, end_ms=7780, text="b", speaker="SPEAKER_01"),

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from localize.artifacts import Line, Script
-from localize.bible import Bible, BibleCharacter, Term
-from localize.cache import ArtifactStore
-from localize.errors import ToolFailedError
-from localize.markets import get_market
+from localize.core.artifacts import Line, Script
+from localize.stages.translate.bible import Bible, BibleCharacter, Term
+from localize.core.cache import ArtifactStore
+from localize.core.errors import ToolFailedError
+from localize.core.markets import get_market
 from localize.options import RunOptions
-from localize.translate.adapt import AdaptOptions
-from localize.translate.adapting import adapt_lines
-from localize.translate.llamacpp import LlamaCppAdapter, resolve_gguf
-from localize.translate.openai_backend import OpenAIAdapter, OpenAIConfig
+from localize.stages.translate.adapt import AdaptOptions
+from localize.stages.translate.adapting import adapt_lines
+from localize.stages.translate.llamacpp import LlamaCppAdapter, resolve_gguf
+from localize.stages.translate.openai_backend import OpenAIAdapter, OpenAIConfig
 
 pytestmark = pytest.mark.integration
 xllamacpp = pytest.importorskip("xllamacpp", reason="the llamacpp extra is not installed: pip install 'localize[llamacpp]'")
@@ -64,8 +64,8 @@ def test_adaptation_on_the_real_model(adapter: LlamaCppAdapter) -> None:
 
 
 def test_a_shorter_rewrite_is_shorter(adapter: LlamaCppAdapter) -> None:
-    from localize.translate.adapt import AdaptRequest, LineRequest, spoken_length
-    from localize.markets import StyleGuide
+    from localize.stages.translate.adapt import AdaptRequest, LineRequest, spoken_length
+    from localize.core.markets import StyleGuide
 
     long = "Listen to me carefully, because I am only going to say this one single time: I will never forgive you."
     request = AdaptRequest(source_language="zh", target_language="en", market="en-US", style=StyleGuide(),
@@ -76,14 +76,14 @@ def test_a_shorter_rewrite_is_shorter(adapter: LlamaCppAdapter) -> None:
 
 
 def test_the_translation_stage_routes_zh_markets_through_the_llm(tmp_path: Path) -> None:
-    from localize.translate.stage import translate_market
+    from localize.stages.translate.stage import translate_market
 
     script = Script(language="zh", lines=LINES[:2], duration_ms=6000, backend="test", model="none")
     store = ArtifactStore(tmp_path / "cache")
     _, en = translate_market(get_market("en-US"), "script-key", script, store, RunOptions())
     assert [t.route for t in en.lines] == [("llamacpp:zh-en",)] * 2
     _, pt = translate_market(get_market("pt-BR"), "script-key", script, store, RunOptions())
-    from localize.translate.route import measured_routes
+    from localize.stages.translate.route import measured_routes
 
     best = measured_routes()[("zh", "pt")][0].via
     assert pt.lines[0].route[0] == "llamacpp:" + ("zh-en" if ">" in best else "zh-pt")

@@ -28,10 +28,10 @@ import jiwer
 import pysubs2
 import pytest
 
-from localize.errors import MediaError
-from localize.media.probe import probe
-from localize.ocr import OcrOptions, read_burned_subtitles
-from localize.subtitles import Cue, load_subtitles
+from localize.core.errors import MediaError
+from localize.core.media.probe import probe
+from localize.stages.script.ocr import OcrOptions, read_burned_subtitles
+from localize.stages.render.subtitles import Cue, load_subtitles
 from tests.conftest import SAMPLE, shared_media
 
 pytestmark = pytest.mark.integration

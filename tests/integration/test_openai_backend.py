@@ -1,4 +1,4 @@
-"""The OpenAI-compatible adapter (localize/translate/openai_backend.py) against a real HTTP server.
+"""The OpenAI-compatible adapter (localize/stages/translate/openai_backend.py) against a real HTTP server.
 
 The server is a scripted OpenAI-compatible chat completions endpoint on 127.0.0.1: each test lists the
 replies it gives, in order, and every request body it receives is recorded, so the tests check what
@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from localize.errors import LocalizeError, ToolFailedError
-from localize.markets import StyleGuide
-from localize.translate import TRANSLATORS
-from localize.translate.adapt import AdaptRequest, LineRequest, MalformedAnswer
-from localize.translate.openai_backend import OpenAIAdapter, OpenAIConfig, OpenAITranslator
+from localize.core.errors import LocalizeError, ToolFailedError
+from localize.core.markets import StyleGuide
+from localize.stages.translate import TRANSLATORS
+from localize.stages.translate.adapt import AdaptRequest, LineRequest, MalformedAnswer
+from localize.stages.translate.openai_backend import OpenAIAdapter, OpenAIConfig, OpenAITranslator
 
 pytestmark = pytest.mark.integration
 

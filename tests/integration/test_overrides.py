@@ -10,10 +10,10 @@ import pysubs2
 import pytest
 
 import localize
-from localize.artifacts import LineOverride
-from localize.cache import file_sha256
+from localize.core.artifacts import LineOverride
+from localize.core.cache import file_sha256
 from localize.options import RunOptions
-from localize.pipeline import relocalize
+from localize.run import relocalize
 from tests.conftest import SAMPLE, ffprobe
 
 pytestmark = pytest.mark.integration

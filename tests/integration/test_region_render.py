@@ -12,11 +12,11 @@ import msgspec
 import numpy as np
 import pytest
 
-from localize.markets import builtin_markets
-from localize.render.fonts import font_files
-from localize.render.market import render_market_video
-from localize.render.presets import SHORT_VIDEO
-from localize.subtitles import Cue
+from localize.core.markets import builtin_markets
+from localize.stages.render.fonts import font_files
+from localize.stages.render.market import render_market_video
+from localize.stages.render.presets import SHORT_VIDEO
+from localize.stages.render.subtitles import Cue
 from tests.conftest import SAMPLE, ffprobe
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ def test_burned_text_lands_inside_the_safe_area(renders, tag):
 
 def test_chinese_burned_text_reads_back_with_ocr(renders):
     pytest.importorskip("rapidocr_onnxruntime", reason="the ocr extra is not installed")
-    from localize.ocr import READERS
+    from localize.stages.script.ocr import READERS
 
     reader = READERS.create("rapidocr", language="ch")
     try:
@@ -172,7 +172,7 @@ def _certificates(directory: Path) -> tuple[Path, Path]:
 def test_c2pa_manifest_is_signed_and_reads_back(clip, tmp_path, caplog):
     pytest.importorskip("c2pa", reason="the c2pa extra is not installed")
     pytest.importorskip("cryptography", reason="cryptography makes the test certificate")
-    from localize.render.credentials import AI_COMPOSITE, Credentials, read_manifest
+    from localize.stages.render.credentials import AI_COMPOSITE, Credentials, read_manifest
 
     chain, key = _certificates(tmp_path)
     video, audio = clip
@@ -196,7 +196,7 @@ def test_c2pa_manifest_is_signed_and_reads_back(clip, tmp_path, caplog):
 
     unsigned_dir = tmp_path / "unsigned"
     unsigned_dir.mkdir()
-    with caplog.at_level("INFO", logger="localize.render.market"):
+    with caplog.at_level("INFO", logger="localize.stages.render.market"):
         unsigned = render_market_video(_market("ar-SA"), picture=video, audio=audio, cues=[], out_dir=unsigned_dir,
                                        title="clip")
     assert read_manifest(unsigned) is None
@@ -204,7 +204,7 @@ def test_c2pa_manifest_is_signed_and_reads_back(clip, tmp_path, caplog):
 
 
 def test_missing_font_is_a_clear_error(clip, tmp_path):
-    from localize.errors import ConfigError
+    from localize.core.errors import ConfigError
 
     market = builtin_markets()["th-TH"]
     market = msgspec.structs.replace(market, subtitles=msgspec.structs.replace(market.subtitles, font="No Such Sans"))
@@ -216,7 +216,7 @@ def test_missing_font_is_a_clear_error(clip, tmp_path):
 def test_picture_stage_hands_processors_the_picture_as_players_show_it(clip, tmp_path):
     """A phone video stored sideways with rotation metadata: processors get it upright, the result has
     no rotation left to apply."""
-    from localize.picture.frames import process_video
+    from localize.stages.picture.frames import process_video
 
     rotated = tmp_path / "rotated.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip[0]), "-c", "copy", "-metadata:s:v:0", "rotate=90",

@@ -14,10 +14,10 @@ import pysubs2
 import pytest
 
 import localize
-from localize import jsonio
-from localize.artifacts import LocalizedScript, Report
+from localize.core import jsonio
+from localize.core.artifacts import LocalizedScript, Report
 from localize.options import RunOptions
-from localize.review import ReviewStore, create_app, export
+from localize.apps.review import ReviewStore, create_app, export
 from tests.conftest import SAMPLE, ffprobe
 
 pytestmark = pytest.mark.integration

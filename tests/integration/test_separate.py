@@ -5,7 +5,7 @@ Voice: LJ001-0001..0003 (LJSpeech, public domain) and jfk.flac (public domain) f
 Music: macroform-the_simplicity.wav from the Debian package asterisk-moh-opsound-wav (CC BY-SA 3.0,
 8 kHz mono), resampled to 48 kHz and made stereo with width (right channel 0.25 ms later and
 low-passed). The voice sits 10 dB over the bed. The classic separator must keep more of the bed
-than the ducked original (what localize/mix.py does today, -15 dB) while leaking less voice.
+than the ducked original (what localize/stages/mix/mixer.py does today, -15 dB) while leaking less voice.
 
 Thresholds: on this mix the separator measured, inside the speech spans, SDR 5.7 dB stereo /
 2.7 dB mono, bed kept -3.9 / -7.6 dB, voice leak -24.5 / -20.8 dB; the ducked baseline 0.1 dB,
@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from localize.separate import SeparateOptions
-from localize.separate.audio import span_mask
-from localize.separate.classic import ClassicSeparator
-from localize.separate.scoring import decompose, ducked, in_spans, sdr_db
+from localize.stages.mix.separate import SeparateOptions
+from localize.stages.mix.separate.audio import span_mask
+from localize.stages.mix.separate.classic import ClassicSeparator
+from localize.stages.mix.separate.scoring import decompose, ducked, in_spans, sdr_db
 from tests.conftest import shared_media
 
 pytestmark = pytest.mark.integration

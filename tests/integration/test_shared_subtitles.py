@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from localize.errors import SubtitleError
-from localize.subtitles import load_subtitles
+from localize.core.errors import SubtitleError
+from localize.stages.render.subtitles import load_subtitles
 from tests.conftest import SHARED_MEDIA
 
 pytestmark = pytest.mark.integration

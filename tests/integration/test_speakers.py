@@ -16,8 +16,8 @@ pytest.importorskip("resemblyzer", reason="the speakers extra is not installed: 
 
 import soundfile as sf  # noqa: E402
 
-from localize.artifacts import Line, Script  # noqa: E402
-from localize.speakers import CastRegistry, Embedder, assign_speakers  # noqa: E402
+from localize.core.artifacts import Line, Script  # noqa: E402
+from localize.stages.script.speakers import CastRegistry, Embedder, assign_speakers  # noqa: E402
 from tests.conftest import shared_media  # noqa: E402
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localize.cache import ArtifactStore
-from localize.picture.frames import picture_stage
-from localize.picture.inpaint import SubtitleRemover
-from localize.understand import open_source
+from localize.core.cache import ArtifactStore
+from localize.stages.picture.frames import picture_stage
+from localize.stages.picture.inpaint import SubtitleRemover
+from localize.stages.script.stage import open_source
 from tests.conftest import ffprobe, shared_media
 from tests.integration.test_ocr import (
     FONT,
@@ -64,7 +64,7 @@ def removed(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("cv2", reason="the picture extra is not installed")
     if not font_available():
         pytest.skip(f"font {FONT!r} is not installed (Debian: apt-get install fonts-noto-cjk)")
-    from localize.ocr import read_burned_subtitles
+    from localize.stages.script.ocr import read_burned_subtitles
 
     d = tmp_path_factory.mktemp("removal")
     burned, truth = build_gb2312_episode(d)
@@ -120,8 +120,8 @@ def test_pipeline_paints_out_the_source_subtitles_under_a_burned_market(removed,
     import pysubs2
 
     import localize
-    from localize.asr import AsrOptions
-    from localize.ocr import read_burned_subtitles
+    from localize.stages.script.asr import AsrOptions
+    from localize.stages.script.ocr import read_burned_subtitles
     from localize.options import RunOptions
 
     burned, _, truth, *_ = removed

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from localize.errors import ConfigError, LocalizeError, ModelError
-from localize.markets import StyleGuide
-from localize.translate import TRANSLATORS
-from localize.translate.adapt import AdaptRequest, LineRequest, MalformedAnswer, build_messages, prompt_text
-from localize.translate.llm import ModelDirError, TransformersAdapter
-from localize.translate.openai_backend import ANY_PAIR
-from localize.translate.seq2seq import Seq2SeqTranslator
+from localize.core.errors import ConfigError, LocalizeError, ModelError
+from localize.core.markets import StyleGuide
+from localize.stages.translate import TRANSLATORS
+from localize.stages.translate.adapt import AdaptRequest, LineRequest, MalformedAnswer, build_messages, prompt_text
+from localize.stages.translate.llm import ModelDirError, TransformersAdapter
+from localize.stages.translate.openai_backend import ANY_PAIR
+from localize.stages.translate.seq2seq import Seq2SeqTranslator
 
 pytestmark = [
     pytest.mark.integration,
@@ -433,7 +433,7 @@ def test_asking_for_a_gpu_torch_cannot_see_is_a_config_error(cls, chat_llm: Path
     ("Helsinki-NLP/opus-mt-tc-big-en-pt", ("en", "pt")), ("opus-mt-en-ROMANCE", None), ("my-opus-mt-zh-en", None),
 ])
 def test_marian_names_that_tell_the_pair(name: str, pair: tuple[str, str] | None) -> None:
-    from localize.translate.seq2seq import _OPUS_NAME
+    from localize.stages.translate.seq2seq import _OPUS_NAME
 
     match = _OPUS_NAME.search(name)
     assert (match.groups() if match else None) == pair

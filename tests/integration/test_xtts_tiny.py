@@ -25,9 +25,9 @@ pytest.importorskip("TTS.tts.models.xtts", reason="coqui-tts does not import her
                     "(torch and torchaudio 2.8.0)", exc_type=ImportError)
 
 from localize import modelstore  # noqa: E402
-from localize.cache import file_sha256  # noqa: E402
-from localize.errors import ModelError, UnknownNameError  # noqa: E402
-from localize.tts.xtts import FILES, MODEL_ID, XttsSynthesizer  # noqa: E402
+from localize.core.cache import file_sha256  # noqa: E402
+from localize.core.errors import ModelError, UnknownNameError  # noqa: E402
+from localize.stages.voice.tts.xtts import FILES, MODEL_ID, XttsSynthesizer  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from localize.artifacts import Line, TargetLine
-from localize.bible import Bible, BibleCharacter, Term
-from localize.errors import LocalizeError
-from localize.markets import get_market
-from localize.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, MalformedAnswer, spoken_length
-from localize.translate.adapting import adapt_lines
+from localize.core.artifacts import Line, TargetLine
+from localize.stages.translate.bible import Bible, BibleCharacter, Term
+from localize.core.errors import LocalizeError
+from localize.core.markets import get_market
+from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, MalformedAnswer, spoken_length
+from localize.stages.translate.adapting import adapt_lines
 
 MARKET = get_market("en-US")  # speaking rate 15 chars/s: a 2 s line has a 30-character budget
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from localize.bible import load_bible
-from localize.errors import ConfigError, InputError
+from localize.stages.translate.bible import load_bible
+from localize.core.errors import ConfigError, InputError
 
 TOML = '''
 series = "The Heiress Returns"

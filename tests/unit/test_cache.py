@@ -1,4 +1,4 @@
-"""Cache keys and the artifact store (localize/cache.py)."""
+"""Cache keys and the artifact store (localize/core/cache.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from localize.cache import ArtifactStore, canonical_json, file_sha256, stage_key
-from localize.errors import DiskFullError
+from localize.core.cache import ArtifactStore, canonical_json, file_sha256, stage_key
+from localize.core.errors import DiskFullError
 
 BASE = dict(inputs=["abc", "def"], backend="espeak", model_version="1.51", options={"speed": 1.25, "voice": "pt-br"})
 
@@ -149,3 +149,42 @@ def test_cached_build_failure_then_retry_succeeds(tmp_path):
     assert store.get("script", key) is None
     got = store.cached("script", key, lambda tmp: (tmp / "ok").write_text("ok"), lambda p: sorted(x.name for x in p.iterdir()))
     assert got == ["ok"]
+
+
+def test_the_stage_contract_keys_on_its_version_and_returns_the_artifact(tmp_path):
+    from localize.core.stage import Stage
+
+    store = ArtifactStore(tmp_path)
+    v1, v2 = Stage("dub", version=1), Stage("dub", version=2)
+    assert v1.key(**BASE) != v2.key(**BASE)
+    assert v1.key(**BASE) == v1.key(**BASE)
+    built = v1.built(store, v1.key(**BASE), lambda tmp: (tmp / "a.txt").write_text("x"),
+                     lambda p: (p / "a.txt").read_text())
+    assert built.value == "x" and built.path == store.path("dub", built.key) and built.path.is_dir()
+
+
+def test_watch_reports_each_artifact_built_or_reused_as_a_typed_event(tmp_path):
+    from localize.core.cache import CacheEvent, watch
+
+    store = ArtifactStore(tmp_path)
+    with watch() as events:
+        store.cached("asr", "k1", lambda tmp: (tmp / "f").write_text("1"), lambda p: None)
+        store.cached("asr", "k1", lambda tmp: (tmp / "f").write_text("1"), lambda p: None)
+    store.cached("asr", "k2", lambda tmp: (tmp / "f").write_text("1"), lambda p: None)  # not watched
+    assert events == [CacheEvent("asr", "k1", reused=False), CacheEvent("asr", "k1", reused=True)]
+
+
+def test_a_catalog_job_knows_what_it_built_even_with_logging_off(tmp_path, monkeypatch):
+    """The catalog learned this by matching the cache's log text; now from typed events."""
+    import logging
+
+    from localize.apps.catalog import work
+
+    store = ArtifactStore(tmp_path)
+    monkeypatch.setattr(work, "_run", lambda job: store.cached("script", "a" * 64, lambda t: None, lambda p: p))
+    logging.disable(logging.CRITICAL)
+    try:
+        outcome = work.run_job(type("Job", (), {"id": "j1"})())  # type: ignore[arg-type]
+    finally:
+        logging.disable(logging.NOTSET)
+    assert outcome.ok and outcome.built == ("script:" + "a" * 12,) and outcome.reused == ()

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localize import jsonio
-from localize.artifacts import Cast
-from localize.errors import ConfigError, LocalizeError, UnknownNameError
-from localize.speakers.cast import MATCH_THRESHOLD, CastRegistry
+from localize.core import jsonio
+from localize.core.artifacts import Cast
+from localize.core.errors import ConfigError, LocalizeError, UnknownNameError
+from localize.stages.script.speakers.cast import MATCH_THRESHOLD, CastRegistry
 
 
 def voice(seed: int, dim: int = 256) -> np.ndarray:

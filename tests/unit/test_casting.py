@@ -4,8 +4,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from localize.artifacts import Line
-from localize.casting import MAX_SHIFT, _variant, median_f0, pitch_ratio, reference_spans
+from localize.core.artifacts import Line
+from localize.stages.voice.casting import MAX_SHIFT, _variant, median_f0, pitch_ratio, reference_spans
 
 
 def line(i: int, start: int, ms: int, conf: float = 0.9, speaker: str = "C01") -> Line:
@@ -51,7 +51,7 @@ def test_audition_picks_the_variant_whose_voice_is_closest_to_the_actor(tmp_path
     pytest.importorskip("resemblyzer", reason="the speakers extra (resemblyzer) is not installed")
     import soundfile as sf
 
-    from localize.casting import cast_voices
+    from localize.stages.voice.casting import cast_voices
 
     rate = 16000
     actor = tone(120.0, 3.0)

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from localize.catalog import BatchResult, Catalog, RetryPolicy, status
-from localize.catalog.db import StateDB, default_url
-from localize.catalog.events import EventLog, read_events
-from localize.catalog.executors import InlineExecutor, Work, make_executor
-from localize.catalog.plan import Job, is_done, plan_catalog
-from localize.catalog.runner import run_jobs
-from localize.catalog.spec import load_catalog, parse_catalog
-from localize.catalog.work import Outcome
-from localize.errors import ConfigError, InputError, UnknownNameError
+from localize.apps.catalog import BatchResult, Catalog, RetryPolicy, status
+from localize.apps.catalog.db import StateDB, default_url
+from localize.apps.catalog.events import EventLog, read_events
+from localize.apps.catalog.executors import InlineExecutor, Work, make_executor
+from localize.apps.catalog.plan import Job, is_done, plan_catalog
+from localize.apps.catalog.runner import run_jobs
+from localize.apps.catalog.spec import load_catalog, parse_catalog
+from localize.apps.catalog.work import Outcome
+from localize.core.errors import ConfigError, InputError, UnknownNameError
 
 
 def write_catalog(tmp_path: Path, body: str) -> Path:
@@ -271,7 +271,7 @@ def test_unknown_executor(tmp_path: Path) -> None:
 
 
 def test_model_cache_loads_once_per_process_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
-    from localize import modelcache
+    from localize.core import modelcache
 
     loads: list[int] = []
 
@@ -300,7 +300,7 @@ def test_jobs_leave_the_database_with_their_market(tmp_path: Path, episodes: Pat
 def test_cli_batch_errors_and_status(tmp_path: Path, episodes: Path) -> None:
     from click.testing import CliRunner
 
-    from localize.cli import main
+    from localize.apps.cli import main
 
     runner = CliRunner()
     bad = write_catalog(tmp_path, '[[series]]\nname = "s"\nepisodes = ["eps/*.mp4"]\nmarkets = ["en-US"]\ncolor = 1\n')
@@ -325,7 +325,7 @@ def test_cli_batch_errors_and_status(tmp_path: Path, episodes: Path) -> None:
 
 
 def test_a_reviewed_line_makes_only_its_market_stale(tmp_path: Path, episodes: Path) -> None:
-    from localize.review.store import ReviewStore
+    from localize.apps.review.store import ReviewStore
 
     out = tmp_path / "out"
     catalog = Catalog.load(write_catalog(tmp_path, CATALOG))
@@ -347,7 +347,7 @@ def test_a_second_batch_on_a_live_database_is_refused(tmp_path: Path, episodes: 
     import os
     import socket
 
-    from localize.errors import BatchBusyError
+    from localize.core.errors import BatchBusyError
 
     db = StateDB(default_url(tmp_path / "out"))
     db.acquire("other-machine pid 7 abc", host="other-machine", pid=7)
@@ -358,7 +358,7 @@ def test_a_second_batch_on_a_live_database_is_refused(tmp_path: Path, episodes: 
 
     # Silent for longer than the stale limit: dead; the next batch takes over, runs, and lets go.
     with db.engine.begin() as conn:
-        from localize.catalog.db import coordinator_table
+        from localize.apps.catalog.db import coordinator_table
 
         conn.execute(coordinator_table.update().values(heartbeat_at=0.0))
     _, _, result = _run(tmp_path, FlakyWork({}))
@@ -385,7 +385,7 @@ def test_a_second_batch_on_a_live_database_is_refused(tmp_path: Path, episodes: 
 
 
 def test_a_model_scope_shares_models_inside_it_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    from localize import modelcache
+    from localize.core import modelcache
 
     monkeypatch.setattr(modelcache, "_models", None)
     with modelcache.scope():  # an episode's markets: the LLM loads once for all of them

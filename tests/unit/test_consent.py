@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from localize.errors import ConfigError
-from localize.picture.consent import check_consent, copy_beside, load_record
+from localize.core.errors import ConfigError
+from localize.stages.picture.consent import check_consent, copy_beside, load_record
 
 TODAY = dt.date(2026, 11, 23)
 

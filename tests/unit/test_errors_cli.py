@@ -1,4 +1,4 @@
-"""The CLI's error path (localize/cli.py): user errors are one line and exit 2, bugs exit 1."""
+"""The CLI's error path (localize/apps/cli.py): user errors are one line and exit 2, bugs exit 1."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from localize import pipeline
-from localize.cli import EXIT_USER_ERROR, main
-from localize.markets import builtin_markets
+from localize import run as pipeline
+from localize.apps.cli import EXIT_USER_ERROR, main
+from localize.core.markets import builtin_markets
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="pt-BR's voice check runs espeak-ng")
 needs_ffprobe = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")

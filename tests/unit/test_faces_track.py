@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from localize.artifacts import Line
-from localize.picture.faces import FaceTrack, FaceTracks, iou, link_tracks, suppress
-from localize.picture.mouth import MouthActivity, MouthCurve, scale01, speaking_faces
-from localize.picture.shots import Shots, shots_from_cuts
+from localize.core.artifacts import Line
+from localize.stages.picture.faces import FaceTrack, FaceTracks, iou, link_tracks, suppress
+from localize.stages.picture.mouth import MouthActivity, MouthCurve, scale01, speaking_faces
+from localize.stages.picture.shots import Shots, shots_from_cuts
 
 
 def _shots(*cuts: int, duration: int = 10_000) -> Shots:

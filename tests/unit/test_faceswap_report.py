@@ -6,10 +6,10 @@ import dataclasses
 
 import msgspec
 
-from localize.artifacts import FaceSwapNote, Loudness, Report
-from localize.markets import FaceSwap, get_market
-from localize.picture.faceswap_market import FACE_SWAP_LABEL, labelled
-from localize.render.report import render_html
+from localize.core.artifacts import FaceSwapNote, Loudness, Report
+from localize.core.markets import FaceSwap, get_market
+from localize.stages.picture.faceswap_market import FACE_SWAP_LABEL, labelled
+from localize.stages.render.report import render_html
 
 
 def test_label_is_visible_and_names_the_face_swap() -> None:

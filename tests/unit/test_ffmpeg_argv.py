@@ -1,4 +1,4 @@
-"""ffmpeg argv builders (localize/media/ffmpeg.py) and the render argv (localize/render/video.py)."""
+"""ffmpeg argv builders (localize/core/media/ffmpeg.py) and the render argv (localize/stages/render/video.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from localize.errors import MissingToolError, ToolFailedError
-from localize.langs import iso639_2
-from localize.media import ffmpeg as ff
-from localize.render.video import RenderSpec, render_argv
+from localize.core.errors import MissingToolError, ToolFailedError
+from localize.core.langs import iso639_2
+from localize.core.media import ffmpeg as ff
+from localize.stages.render.video import RenderSpec, render_argv
 
 HEAD = ["ffmpeg", "-hide_banner", "-nostdin", "-y"]
 

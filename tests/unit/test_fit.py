@@ -1,11 +1,11 @@
-"""plan_fit and trim_silence (localize/tts/fit.py)."""
+"""plan_fit and trim_silence (localize/stages/voice/tts/fit.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from localize.tts.fit import PAD_MS, Fit, plan_fit, trim_silence
+from localize.stages.voice.tts.fit import PAD_MS, Fit, plan_fit, trim_silence
 
 
 def test_no_stretch_when_the_clip_fits():

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from localize.artifacts import Line, OcrCue, Word
-from localize.fusion import FusionRules, fuse, similarity
+from localize.core.artifacts import Line, OcrCue, Word
+from localize.stages.script.fusion import FusionRules, fuse, similarity
 
 
 def words(*spec: tuple[int, int, str]) -> tuple[Word, ...]:

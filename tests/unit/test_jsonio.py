@@ -1,4 +1,4 @@
-"""Artifact JSON and atomic writes (localize/jsonio.py)."""
+"""Artifact JSON and atomic writes (localize/core/jsonio.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import stat
 
 import pytest
 
-from localize import jsonio
-from localize.artifacts import SCHEMA_VERSION, Line, Loudness, Report, ReportLine, Script, Word
-from localize.errors import DiskFullError, LocalizeError
+from localize.core import jsonio
+from localize.core.artifacts import SCHEMA_VERSION, Line, Loudness, Report, ReportLine, Script, Word
+from localize.core.errors import DiskFullError, LocalizeError
 
 SCRIPT = Script(
     language="es",

@@ -1,12 +1,12 @@
-"""cut_lines: recognized words -> timed lines (localize/asr/lines.py)."""
+"""cut_lines: recognized words -> timed lines (localize/stages/script/asr/lines.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from localize.artifacts import Word
-from localize.asr import RawWord
-from localize.asr.lines import LineRules, cut_lines
+from localize.core.artifacts import Word
+from localize.stages.script.asr import RawWord
+from localize.stages.script.asr.lines import LineRules, cut_lines
 
 
 def w(text: str, start: int, end: int, p: float = 0.9) -> RawWord:

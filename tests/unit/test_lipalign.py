@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from localize.picture.lipalign import LipItem, MouthEvents, mouth_events, offset_stats, plan_alignment, speech_bounds
-from localize.picture.mouth import MouthCurve
+from localize.stages.picture.lipalign import LipItem, MouthEvents, mouth_events, offset_stats, plan_alignment, speech_bounds
+from localize.stages.picture.mouth import MouthCurve
 
 
 def _curve(opens: list[tuple[int, int]], duration: int = 6000, step: int = 33) -> MouthCurve:

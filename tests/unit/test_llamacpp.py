@@ -9,19 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from importlib import resources
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from localize import modelstore
-from localize.errors import ConfigError, ModelError, NoRouteError
-from localize.markets import get_market, load_markets
+from localize.core import models as modelstore
+from localize.core.errors import ConfigError, ModelError, NoRouteError
+from localize.core.markets import get_market, load_markets
 from localize.options import RunOptions
-from localize.asr import AsrOptions
-from localize.translate.adapt import AdaptRequest, LineRequest, answer_schema, parse_answer
-from localize.translate.llamacpp import LlamaCppAdapter, resolve_gguf
-from localize.markets import StyleGuide
+from localize.stages.script.asr import AsrOptions
+from localize.stages.translate.adapt import AdaptRequest, LineRequest, answer_schema, parse_answer
+from localize.stages.translate.llamacpp import LlamaCppAdapter, resolve_gguf
+from localize.core.markets import StyleGuide
 
 
 def _fake_parts(tmp_path: Path, monkeypatch, chunks: list[bytes]) -> modelstore.ModelEntry:
@@ -70,8 +71,8 @@ def test_the_default_model_is_in_the_manifest_with_its_licence():
     e = modelstore.manifest()["qwen2.5-coder-1.5b-instruct-q4_k_m"]
     assert e.files == {"model.gguf": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"}
     assert e.licence.startswith("Apache-2.0") and e.assemble == "parts" and len(e.packages) == 22
-    notice = Path(modelstore.__file__).parents[1] / "models" / "licences" / "NOTICE-Qwen2.5-Coder.txt"
-    assert "Apache License, Version 2.0" in notice.read_text()
+    notice = resources.files("localize._models").joinpath("licences", "NOTICE-Qwen2.5-Coder.txt")
+    assert "Apache License, Version 2.0" in notice.read_text(encoding="utf-8")
 
 
 def test_a_user_gguf_must_exist_be_gguf_and_match_its_pin(tmp_path):
@@ -130,7 +131,7 @@ def test_a_market_file_names_its_gguf_relative_to_itself(tmp_path):
 # --- the route check before any work -------------------------------------------------------------
 
 def test_a_market_with_no_route_stops_before_any_work(tmp_path):
-    from localize.translate.preflight import check_routes
+    from localize.stages.translate.preflight import check_routes
 
     market = msgspec.structs.replace(get_market("en-US"), translation=("apertium",))
     options = RunOptions(asr=AsrOptions(language="zh"))
@@ -144,7 +145,7 @@ def test_a_market_with_no_route_stops_before_any_work(tmp_path):
 
 
 def test_a_market_with_a_human_translation_needs_no_route(tmp_path):
-    from localize.translate.preflight import check_routes
+    from localize.stages.translate.preflight import check_routes
 
     market = msgspec.structs.replace(get_market("en-US"), translation=("apertium",))
     options = RunOptions(asr=AsrOptions(language="zh"), translations=(("en-US", tmp_path / "en.srt"),))
@@ -152,7 +153,7 @@ def test_a_market_with_a_human_translation_needs_no_route(tmp_path):
 
 
 def test_a_pinned_gguf_that_fails_its_sha256_stops_the_run(tmp_path):
-    from localize.translate.preflight import check_routes
+    from localize.stages.translate.preflight import check_routes
 
     bad = tmp_path / "model.gguf"
     bad.write_bytes(b"GGUF" + bytes(4096))
@@ -165,7 +166,7 @@ def test_a_pinned_gguf_that_fails_its_sha256_stops_the_run(tmp_path):
 
 
 def test_mixing_auto_with_backend_names_is_refused():
-    from localize.translate.stage import preferences
+    from localize.stages.translate.stage import preferences
 
     market = msgspec.structs.replace(get_market("en-US"), translation=("auto", "apertium"))
     with pytest.raises(ConfigError, match="mixes 'auto'"):

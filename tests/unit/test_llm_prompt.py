@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from localize.markets import StyleGuide
-from localize.translate.adapt import AdaptRequest, LineRequest, MalformedAnswer, build_messages, parse_answer
-from localize.translate.llm import _render
+from localize.core.markets import StyleGuide
+from localize.stages.translate.adapt import AdaptRequest, LineRequest, MalformedAnswer, build_messages, parse_answer
+from localize.stages.translate.llm import _render
 
 REQUEST = AdaptRequest(
     source_language="zh", target_language="es", market="es-ES", style=StyleGuide(formality="informal (tú)"),
@@ -110,7 +110,7 @@ def test_a_tokenizer_without_template_gets_a_plain_prompt_with_its_special_token
 
 
 def test_importing_the_transformers_backends_imports_neither_torch_nor_transformers() -> None:
-    code = ("import sys, localize.translate.llm, localize.translate.seq2seq; "
+    code = ("import sys, localize.stages.translate.llm, localize.stages.translate.seq2seq; "
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,11 +1,11 @@
-"""Markets: built-in and user TOML files (localize/markets)."""
+"""Markets: built-in and user TOML files (localize/core/markets)."""
 
 from __future__ import annotations
 
 import pytest
 
-from localize.errors import ConfigError, InputError, UnknownNameError
-from localize.markets import Market, builtin_markets, get_market, load_markets
+from localize.core.errors import ConfigError, InputError, UnknownNameError
+from localize.core.markets import Market, builtin_markets, get_market, load_markets
 
 
 def test_builtin_markets_and_languages():

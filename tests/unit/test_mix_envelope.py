@@ -1,11 +1,11 @@
-"""duck_envelope (localize/mix.py)."""
+"""duck_envelope (localize/stages/mix/mixer.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from localize.mix import RAMP_MS, duck_envelope
+from localize.stages.mix.mixer import RAMP_MS, duck_envelope
 
 RATE = 1000  # one sample per ms
 RAMP = RATE * RAMP_MS // 1000

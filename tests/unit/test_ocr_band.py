@@ -1,13 +1,13 @@
-"""Burned-in subtitle OCR: finding the band and telling band pictures apart (localize/ocr/band.py, scan.py)."""
+"""Burned-in subtitle OCR: finding the band and telling band pictures apart (localize/stages/script/ocr/band.py, scan.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from localize.ocr.band import BandRules, contrast_mask, find_band, mask_distance
-from localize.ocr.merge import TextBox
-from localize.ocr.scan import _change_times
+from localize.stages.script.ocr.band import BandRules, contrast_mask, find_band, mask_distance
+from localize.stages.script.ocr.merge import TextBox
+from localize.stages.script.ocr.scan import _change_times
 
 W, H = 960, 288
 
@@ -120,9 +120,9 @@ def test_subtitles_that_come_back_are_not_an_overlay():
 
 
 def test_band_rows_map_to_even_source_rows_inside_the_search_region():
-    from localize.ocr.band import Band
-    from localize.ocr.frames import Strip
-    from localize.ocr.scan import _band_strip
+    from localize.stages.script.ocr.band import Band
+    from localize.stages.script.ocr.frames import Strip
+    from localize.stages.script.ocr.scan import _band_strip
 
     region = Strip(top=1152, height=768, width=1080, scale=960 / 1080)  # scaled to 960x682
     strip = _band_strip(region, Band(top=101, bottom=183, line_height=40, hits=5))

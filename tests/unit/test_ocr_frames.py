@@ -1,4 +1,4 @@
-"""Burned-in subtitle OCR: ffmpeg argv lists, geometry, options and the reader registry (localize/ocr)."""
+"""Burned-in subtitle OCR: ffmpeg argv lists, geometry, options and the reader registry (localize/stages/script/ocr)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from localize.errors import ConfigError, MediaError, MissingExtraError, UnknownNameError
-from localize.ocr import READERS, OcrOptions, read_burned_subtitles
-from localize.ocr.frames import (
+from localize.core.errors import ConfigError, MediaError, MissingExtraError, UnknownNameError
+from localize.stages.script.ocr import READERS, OcrOptions, read_burned_subtitles
+from localize.stages.script.ocr.frames import (
     Strip,
     parse_geometry,
     parse_keyframes,
@@ -152,7 +152,7 @@ def test_missing_extra_names_the_install_command(monkeypatch):
 
 
 def test_missing_video_is_an_input_error(tmp_path):
-    from localize.errors import InputError
+    from localize.core.errors import InputError
 
     with pytest.raises(InputError, match="no such file"):
         read_burned_subtitles(tmp_path / "nope.mp4")

@@ -1,11 +1,11 @@
-"""Burned-in subtitle OCR: joining a frame's boxes and merging per-frame readings into cues (localize/ocr/merge.py)."""
+"""Burned-in subtitle OCR: joining a frame's boxes and merging per-frame readings into cues (localize/stages/script/ocr/merge.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from localize.artifacts import OcrCue
-from localize.ocr.merge import (
+from localize.core.artifacts import OcrCue
+from localize.stages.script.ocr.merge import (
     FrameReading,
     MergeOptions,
     TextBox,

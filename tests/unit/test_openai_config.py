@@ -1,4 +1,4 @@
-"""Configuration of the OpenAI-compatible adapter (localize/translate/openai_backend.py); no server."""
+"""Configuration of the OpenAI-compatible adapter (localize/stages/translate/openai_backend.py); no server."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import email.utils
 
 import pytest
 
-from localize.errors import ConfigError, LocalizeError
-from localize.translate import TRANSLATORS
-from localize.translate.openai_backend import (
+from localize.core.errors import ConfigError, LocalizeError
+from localize.stages.translate import TRANSLATORS
+from localize.stages.translate.openai_backend import (
     ANY_PAIR, OpenAIAdapter, OpenAIConfig, OpenAITranslator, TokenBucket, retry_after_s,
 )
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localize.artifacts import OcrCue, OcrTrack
-from localize.errors import ConfigError
-from localize.picture.frames import (
+from localize.core.artifacts import OcrCue, OcrTrack
+from localize.core.errors import ConfigError
+from localize.stages.picture.frames import (
     FrameFormat,
     decode_argv,
     encode_argv,
     frame_rate,
     picture_key,
 )
-from localize.picture.inpaint import (
+from localize.stages.picture.inpaint import (
     RemovalOptions,
     SubtitleRemover,
     needs_removal,

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from localize.artifacts import Line
-from localize.casting import pitch_range_st
-from localize.dub import pitch_ranges
-from localize.tts.espeak import EspeakSynthesizer
+from localize.core.artifacts import Line
+from localize.stages.voice.casting import pitch_range_st
+from localize.stages.voice.dub import pitch_ranges
+from localize.stages.voice.tts.espeak import EspeakSynthesizer
 
 pytest.importorskip("librosa")
 RATE = 16000

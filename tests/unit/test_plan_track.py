@@ -1,10 +1,10 @@
-"""The dub timing planner: stretch, borrow silence, never overlap (localize.tts.fit.plan_track)."""
+"""The dub timing planner: stretch, borrow silence, never overlap (localize.stages.voice.tts.fit.plan_track)."""
 
 from __future__ import annotations
 
 import random
 
-from localize.tts.fit import plan_track
+from localize.stages.voice.tts.fit import plan_track
 
 CAP = 1.25
 

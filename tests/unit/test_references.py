@@ -14,18 +14,18 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from localize.artifacts import Cast, Character, Line, Script, TargetLine, Translation
-from localize.cache import ArtifactStore
-from localize.casting import CharacterVoice
-from localize.cli import main
-from localize.errors import InputError
-from localize.markets import get_market, load_markets
+from localize.core.artifacts import Cast, Character, Line, Script, TargetLine, Translation
+from localize.core.cache import ArtifactStore
+from localize.stages.voice.casting import CharacterVoice
+from localize.apps.cli import main
+from localize.core.errors import InputError
+from localize.core.markets import get_market, load_markets
 from localize.options import RunOptions
-from localize.pipeline import Voice, dub_market
-from localize.progress import NullProgress
-from localize.references import check_reference, reference_overrides
-from localize.speakers import CastRegistry
-from localize.understand import Audio
+from localize.run import Voice, dub_market
+from localize.core.progress import NullProgress
+from localize.stages.voice.references import check_reference, reference_overrides
+from localize.stages.script.speakers import CastRegistry
+from localize.stages.script.stage import Audio
 
 
 def _wav(path: Path, seconds: float, rate: int = 16_000, hz: float = 200.0) -> Path:

@@ -1,4 +1,4 @@
-"""Backend registries (localize/registry.py) and error messages (localize/errors.py)."""
+"""Backend registries (localize/core/registry.py) and error messages (localize/core/errors.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from localize import registry as registry_module
-from localize.asr import RECOGNIZERS
-from localize.errors import (
+from localize.core import registry as registry_module
+from localize.stages.script.asr import RECOGNIZERS
+from localize.core.errors import (
     DiskFullError, InputError, LocalizeError, MediaError, MissingExtraError, MissingToolError, NoRouteError,
     SubtitleError, ToolFailedError, UnknownNameError,
 )
-from localize.registry import Registry
-from localize.translate import TRANSLATORS
-from localize.tts import SYNTHESIZERS
+from localize.core.registry import Registry
+from localize.stages.translate import TRANSLATORS
+from localize.stages.voice.tts import SYNTHESIZERS
 
 
 class Dummy:

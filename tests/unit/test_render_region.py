@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from localize.errors import ConfigError
-from localize.markets import Market, RenderSettings, SubtitleStyle
-from localize.render import fonts
-from localize.render.fonts import SCRIPT_FONTS, choose_font, script_for, text_script
-from localize.render.presets import (
+from localize.core.errors import ConfigError
+from localize.core.markets import Market, RenderSettings, SubtitleStyle
+from localize.stages.render import fonts
+from localize.stages.render.fonts import SCRIPT_FONTS, choose_font, script_for, text_script
+from localize.stages.render.presets import (
     PRESETS,
     SHORT_VIDEO,
     TITLE_SAFE,
@@ -20,9 +20,9 @@ from localize.render.presets import (
     resolve_preset,
     safe_area,
 )
-from localize.render.styles import market_subtitles
-from localize.render.video import RenderSpec, render_argv
-from localize.subtitles import Cue, wrap
+from localize.stages.render.styles import market_subtitles
+from localize.stages.render.video import RenderSpec, render_argv
+from localize.stages.render.subtitles import Cue, wrap
 
 
 @pytest.mark.parametrize(("text", "script"), [
@@ -146,7 +146,7 @@ def test_label_as_ass_is_drawn_after_the_subtitles(monkeypatch):
     graph = _after(argv, "-filter_complex")
     assert graph.index("ass=subs.ass") < graph.index("ass=label.ass") and "drawtext" not in graph
     monkeypatch.setattr(fonts, "font_files", lambda family: (Path(f"/fonts/{family}.ttf"),))
-    from localize.render.styles import label_subtitles
+    from localize.stages.render.styles import label_subtitles
 
     subs = label_subtitles("พากย์เสียงโดย AI", "th", (1080, 1920), SHORT_VIDEO, 10_000)
     style = subs.styles["Default"]
@@ -158,15 +158,15 @@ def test_label_as_ass_is_drawn_after_the_subtitles(monkeypatch):
 def test_cli_needs_both_c2pa_files(tmp_path):
     from click.testing import CliRunner
 
-    from localize.cli import main
+    from localize.apps.cli import main
 
     result = CliRunner().invoke(main, ["run", str(tmp_path / "ep.mp4"), "-m", "th-TH", "--c2pa-cert", "c.pem"])
     assert result.exit_code == 2 and "--c2pa-cert and --c2pa-key go together" in result.output
 
 
 def test_credentials_from_the_environment(tmp_path, monkeypatch):
-    from localize.errors import InputError
-    from localize.render.credentials import CERT_ENV, KEY_ENV, Credentials, credentials_from
+    from localize.core.errors import InputError
+    from localize.stages.render.credentials import CERT_ENV, KEY_ENV, Credentials, credentials_from
 
     monkeypatch.delenv(CERT_ENV, raising=False)
     monkeypatch.delenv(KEY_ENV, raising=False)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from localize import jsonio
-from localize.artifacts import Loudness, Report, ReportLine
-from localize.errors import ConfigError, InputError
-from localize.review import (ReviewStore, act, create_app, export, find_markets, needs_render, review_market,
+from localize.core import jsonio
+from localize.core.artifacts import Loudness, Report, ReportLine
+from localize.core.errors import ConfigError, InputError
+from localize.apps.review import (ReviewStore, act, create_app, export, find_markets, needs_render, review_market,
                              sign_off)
-from localize.review.market import market_key
+from localize.apps.review.market import market_key
 
 LINES = (("L001", "hola", "hello"), ("L002", "adiós", "bye"))
 
@@ -199,7 +199,7 @@ def test_catalog_layout_keys_episodes_by_series(tmp_path: Path, store: ReviewSto
 def test_cli_export(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from localize.cli import main
+    from localize.apps.cli import main
 
     folder = _market(tmp_path / "out")
     with ReviewStore.for_out(tmp_path / "out") as store:

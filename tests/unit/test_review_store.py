@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from localize.artifacts import LineOverride
-from localize.errors import ConfigError
-from localize.review.store import ReviewStore, default_url
+from localize.core.artifacts import LineOverride
+from localize.core.errors import ConfigError
+from localize.apps.review.store import ReviewStore, default_url
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Translation route planning (localize/translate/route.py).
+"""Translation route planning (localize/stages/translate/route.py).
 
 The translators here are fakes registered under made-up names: what is under
 test is how routes are chosen, not any backend.
@@ -11,10 +11,10 @@ import types
 
 import pytest
 
-from localize.artifacts import Line
-from localize.errors import ConfigError, NoRouteError, UnknownNameError
-from localize.translate import TRANSLATORS
-from localize.translate.route import plan_route, translate_lines
+from localize.core.artifacts import Line
+from localize.core.errors import ConfigError, NoRouteError, UnknownNameError
+from localize.stages.translate import TRANSLATORS
+from localize.stages.translate.route import plan_route, translate_lines
 
 
 class _Fake:
@@ -139,7 +139,7 @@ def test_translate_lines_runs_each_leg_and_labels_the_route():
 # --- auto: the best measured route among what runs here ------------------------------------------
 
 def _measured(monkeypatch, rows):
-    from localize.translate import route as route_module
+    from localize.stages.translate import route as route_module
 
     table = {}
     for pair, via, chrf in rows:
@@ -194,7 +194,7 @@ def test_auto_uses_the_factory_it_is_given(monkeypatch):
 
 
 def test_the_shipped_route_table_is_well_formed():
-    from localize.translate import route as route_module
+    from localize.stages.translate import route as route_module
 
     route_module.measured_routes.cache_clear()
     table = route_module.measured_routes()

@@ -1,4 +1,4 @@
-"""The classic separator (localize/separate/classic.py) on synthetic signals."""
+"""The classic separator (localize/stages/mix/separate/classic.py) on synthetic signals."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from localize.errors import InputError, UnknownNameError
-from localize.separate import SEPARATORS, SeparateOptions, create_separator
-from localize.separate.classic import ClassicSeparator
+from localize.core.errors import InputError, UnknownNameError
+from localize.stages.mix.separate import SEPARATORS, SeparateOptions, create_separator
+from localize.stages.mix.separate.classic import ClassicSeparator
 
 RATE = 16_000
 SPAN = (2000, 3000)  # ms

@@ -1,4 +1,4 @@
-"""The demucs separator's errors (localize/separate/demucs_backend.py): no real weights here."""
+"""The demucs separator's errors (localize/stages/mix/separate/demucs_backend.py): no real weights here."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from localize.errors import MissingExtraError, ModelError
-from localize.separate import SeparateOptions, create_separator
+from localize.core.errors import MissingExtraError, ModelError
+from localize.stages.mix.separate import SeparateOptions, create_separator
 
 
 def test_missing_demucs_is_a_missing_extra(monkeypatch):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from localize.errors import ConfigError, LocalizeError
-from localize.speakers.cluster import DEFAULT_THRESHOLD, cluster_speakers, first_appearance
+from localize.core.errors import ConfigError, LocalizeError
+from localize.stages.script.speakers.cluster import DEFAULT_THRESHOLD, cluster_speakers, first_appearance
 
 
 def voice(seed: int, dim: int = 256) -> np.ndarray:

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localize.artifacts import Line, Script
-from localize.errors import InputError, MediaError, MissingExtraError
-from localize.speakers import assign_speakers
-from localize.speakers.embed import Embedder, embedding_windows, read_audio, reliable_mask
+from localize.core.artifacts import Line, Script
+from localize.core.errors import InputError, MediaError, MissingExtraError
+from localize.stages.script.speakers import assign_speakers
+from localize.stages.script.speakers.embed import Embedder, embedding_windows, read_audio, reliable_mask
 
 
 def line(start: int, end: int, i: int = 0) -> Line:

@@ -1,5 +1,5 @@
-"""Timed-text layout: rows, cues and reading speed (localize.subtitle_layout), the default subtitle mode
-for sources with burned-in subtitles (localize.render.mode), and a market's layout on a 9:16 picture."""
+"""Timed-text layout: rows, cues and reading speed (localize.stages.render.layout), the default subtitle mode
+for sources with burned-in subtitles (localize.stages.render.mode), and a market's layout on a 9:16 picture."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from localize.artifacts import Word
-from localize.markets import Market, builtin_markets
-from localize.render import fonts
-from localize.render.fonts import text_width
-from localize.render.market import render_options
-from localize.render.mode import subtitle_mode
-from localize.render.presets import SHORT_VIDEO, subtitle_outputs
-from localize.render.styles import layout_rules, market_subtitles
-from localize.subtitle_layout import LayoutRules, break_rows, layout_cues, split_line, time_pieces, visible_len
-from localize.subtitles import Cue
+from localize.core.artifacts import Word
+from localize.core.markets import Market, builtin_markets
+from localize.stages.render import fonts
+from localize.stages.render.fonts import text_width
+from localize.stages.render.market import render_options
+from localize.stages.render.mode import subtitle_mode
+from localize.stages.render.presets import SHORT_VIDEO, subtitle_outputs
+from localize.stages.render.styles import layout_rules, market_subtitles
+from localize.stages.render.layout import LayoutRules, break_rows, layout_cues, split_line, time_pieces, visible_len
+from localize.stages.render.subtitles import Cue
 
 # The longest line of the developer episode's English translation (124 characters).
 LONG = ("After coming back to China in '92 he set up an actuarial school with Fudan, "

@@ -1,4 +1,4 @@
-"""Subtitle files in and out (localize/subtitles.py)."""
+"""Subtitle files in and out (localize/stages/render/subtitles.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import codecs
 import pysubs2
 import pytest
 
-from localize.errors import SubtitleError
-from localize.markets import SubtitleStyle
-from localize.subtitles import Cue, build_ssa, load_subtitles, wrap, write_subtitles
+from localize.core.errors import SubtitleError
+from localize.core.markets import SubtitleStyle
+from localize.stages.render.subtitles import Cue, build_ssa, load_subtitles, wrap, write_subtitles
 
 SRT = """1
 00:00:01,000 --> 00:00:02,500

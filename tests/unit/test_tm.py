@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from localize import jsonio
-from localize.artifacts import LocalizedLine, LocalizedScript
-from localize.errors import ConfigError
-from localize.tm import TranslationMemory
+from localize.core import jsonio
+from localize.core.artifacts import LocalizedLine, LocalizedScript
+from localize.core.errors import ConfigError
+from localize.stages.translate.tm import TranslationMemory
 
 
 def test_identical_and_near_identical_sources_are_found(tmp_path: Path) -> None:

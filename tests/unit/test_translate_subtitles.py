@@ -1,12 +1,12 @@
-"""align_human_translation (localize/translate/subtitles.py)."""
+"""align_human_translation (localize/stages/translate/subtitles.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from localize.artifacts import Line, TargetLine
-from localize.errors import SubtitleError
-from localize.translate.subtitles import align_human_translation
+from localize.core.artifacts import Line, TargetLine
+from localize.core.errors import SubtitleError
+from localize.stages.translate.subtitles import align_human_translation
 
 LINES = [
     Line(id="L001", start_ms=0, end_ms=2000, text="Hola."),

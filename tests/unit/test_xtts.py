@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from localize.errors import ConfigError, MissingExtraError, ModelError, UnknownNameError
-from localize.tts import SYNTHESIZERS
-from localize.tts.xtts import ENV, FILES, XttsSynthesizer, XttsVoice, model_dir, xtts_language
+from localize.core.errors import ConfigError, MissingExtraError, ModelError, UnknownNameError
+from localize.stages.voice.tts import SYNTHESIZERS
+from localize.stages.voice.tts.xtts import ENV, FILES, XttsSynthesizer, XttsVoice, model_dir, xtts_language
 
 
 def _model(tmp_path: Path, names: tuple[str, ...] = FILES) -> Path:
@@ -63,13 +63,13 @@ def test_env_var_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_unverified_files_are_used_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = _model(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="localize.tts.xtts"):
+    with caplog.at_level(logging.WARNING, logger="localize.stages.voice.tts.xtts"):
         assert model_dir(root) == root
     assert "not verified" in caplog.text
 
 
 def test_sha256_mismatch_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from localize import modelstore
+    from localize.core import models as modelstore
 
     real = modelstore.entry("xtts-v2")
     fake = type(real)(**{**{f: getattr(real, f) for f in real.__dataclass_fields__},

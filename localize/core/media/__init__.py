@@ -1,0 +1,6 @@
+"""Media I/O through ffmpeg: probe, extract audio, stretch, measure, mux."""
+
+from localize.core.media.ffmpeg import require_ffmpeg, run_ffmpeg
+from localize.core.media.probe import probe
+
+__all__ = ["probe", "require_ffmpeg", "run_ffmpeg"]

@@ -1,0 +1,136 @@
+"""Paint out the source's burned-in subtitles, so a market's own subtitles are not drawn over them.
+
+The boxes and time spans come from the OCR track (:mod:`localize.stages.script.ocr`). Inside each cue's box,
+on each frame of its span (widened by `pad_ms`, OCR places boundaries to within a sample), the
+text's pixels are masked: bright, unsaturated strokes (subtitles are drawn white or pale yellow
+with a dark outline), dilated to cover the outline and the anti-aliasing around it. OpenCV's
+inpainting (Telea's fast marching method by default, Navier-Stokes as ``method="ns"``) then
+fills the mask from the pixels around it. Only the box (plus a margin) is touched.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from localize.core.errors import ConfigError, MissingExtraError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from localize.core.artifacts import OcrCue, OcrTrack
+
+INPAINT_VERSION = 1
+METHODS = ("telea", "ns")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemovalOptions:
+    method: str = "telea"  # cv2.INPAINT_TELEA, or "ns" (cv2.INPAINT_NS)
+    radius: int = 5  # inpainting neighbourhood, in pixels
+    pad_ms: int = 120  # each cue's span is widened by this on both sides
+    box_margin: float = 0.25  # the box grows by this share of its height on every side
+    brightness: int = 170  # text pixels: grey level at or above this ...
+    max_saturation: int = 90  # ... and HSV saturation at or below this
+    dilate: float = 0.12  # the text mask grows by this share of the box height (the outline)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"subtitle removal method must be one of {', '.join(METHODS)}, not {self.method!r}.")
+        if self.radius < 1 or self.pad_ms < 0 or self.box_margin < 0 or self.dilate < 0:
+            raise ConfigError("subtitle removal radius must be 1 or more, and pad_ms, box_margin and dilate 0 or more.")
+
+
+@dataclass(slots=True)
+class SubtitleRemover:
+    """A frame processor (:class:`localize.stages.picture.frames.FrameProcessor`) that inpaints OCR'd text."""
+
+    track: OcrTrack
+    track_key: str  # the OCR artifact's cache key: the boxes this removes
+    options: RemovalOptions = field(default_factory=RemovalOptions)
+    name: str = "remove-subtitles"
+    _starts: list[int] = field(default_factory=list, init=False)
+    _cues: list[OcrCue] = field(default_factory=list, init=False)
+    _longest: int = field(default=0, init=False)
+
+    def cache_options(self) -> dict:
+        from dataclasses import asdict
+
+        return {"ocr": self.track_key, "version": INPAINT_VERSION, **asdict(self.options)}
+
+    def prepare(self) -> None:
+        try:
+            import cv2  # noqa: F401
+        except ImportError:
+            raise MissingExtraError("remove-subtitles", "picture", "opencv-python") from None
+        self._cues = sorted(self.track.cues, key=lambda c: c.start_ms)
+        self._starts = [c.start_ms for c in self._cues]
+        self._longest = max((c.end_ms - c.start_ms for c in self._cues), default=0)
+
+    def release(self) -> None:
+        self._cues, self._starts = [], []
+
+    def active(self, t_ms: int) -> list[OcrCue]:
+        """The cues on screen at `t_ms`, spans widened by pad_ms."""
+        pad = self.options.pad_ms
+        hi = bisect.bisect_right(self._starts, t_ms + pad)
+        lo = bisect.bisect_left(self._starts, t_ms - pad - self._longest)
+        return [c for c in self._cues[lo:hi] if c.start_ms - pad <= t_ms < c.end_ms + pad]
+
+    def process(self, frame: np.ndarray, index: int, t_ms: int) -> np.ndarray:
+        for cue in self.active(t_ms):
+            remove_text(frame, cue.box, self.options)
+        return frame
+
+
+def text_mask(roi: np.ndarray, box_height: int, options: RemovalOptions) -> np.ndarray:
+    """255 where `roi` (BGR) shows subtitle text or its outline, else 0."""
+    import cv2
+    import numpy as np
+
+    grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
+    saturation = cv2.cvtColor(roi, cv2.COLOR_BGR2HSV)[:, :, 1]
+    strokes = ((grey >= options.brightness) & (saturation <= options.max_saturation)).astype(np.uint8) * 255
+    grow = max(1, round(box_height * options.dilate))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    return cv2.dilate(strokes, kernel)
+
+
+def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: RemovalOptions) -> None:
+    """Inpaint the text inside `box` (x, y, w, h in frame pixels) of `frame`, in place."""
+    import cv2
+
+    height, width = frame.shape[:2]
+    x, y, w, h = box
+    grow = round(h * options.box_margin)
+    x0, y0 = max(0, x - grow), max(0, y - grow)
+    x1, y1 = min(width, x + w + grow), min(height, y + h + grow)
+    if x1 <= x0 or y1 <= y0:
+        return
+    # Inpainting reads `radius` pixels around the mask: work on the box plus that border.
+    r = options.radius
+    cx0, cy0, cx1, cy1 = max(0, x0 - r), max(0, y0 - r), min(width, x1 + r), min(height, y1 + r)
+    roi = frame[cy0:cy1, cx0:cx1]
+    mask = text_mask(roi, h, options)
+    mask[: y0 - cy0, :] = 0
+    mask[y1 - cy0 :, :] = 0
+    mask[:, : x0 - cx0] = 0
+    mask[:, x1 - cx0 :] = 0
+    if not mask.any():
+        return
+    flag = cv2.INPAINT_TELEA if options.method == "telea" else cv2.INPAINT_NS
+    frame[cy0:cy1, cx0:cx1] = cv2.inpaint(roi, mask, r, flag)
+
+
+def needs_removal(mode: str, subtitles: str, track: OcrTrack | None) -> bool:
+    """Whether a market paints out the source's subtitles: "on", or "auto" when its own subtitles are
+    burned in (``render.subtitles`` "burned" or "both") and the source has burned-in cues."""
+    if mode not in ("auto", "on", "off"):
+        raise ConfigError(f"picture.remove_source_subtitles must be 'auto', 'on' or 'off', not {mode!r}.")
+    if mode == "off" or track is None or not track.cues:
+        return False
+    return mode == "on" or subtitles in ("burned", "both")
+
+
+__all__ = ["RemovalOptions", "SubtitleRemover", "needs_removal", "remove_text", "text_mask"]

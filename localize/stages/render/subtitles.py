@@ -1,0 +1,168 @@
+"""Subtitle files in and out through pysubs2 (SRT, VTT, ASS and what pysubs2 reads)."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pysubs2
+import pysubs2.formats
+
+from localize.core.artifacts import Word
+from localize.core.errors import SubtitleError
+from localize.core.jsonio import atomic_write_text
+from localize.stages.render.subtitle_check import check_timed_text, normalise_vtt
+from localize.stages.render.layout import LayoutRules, break_rows
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Latin-1 text also decodes as gb18030, into CJK characters glued to Latin letters ("Ação" -> "A玢o").
+_CJK_GLUED_TO_LATIN = re.compile(r"[A-Za-z][\u4e00-\u9fff]|[\u4e00-\u9fff][A-Za-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cue:
+    start_ms: int
+    end_ms: int
+    text: str
+    speaker: str = ""  # ASS/SSA "Name" (actor) field where the file has one
+    id: str = ""  # the script line it shows, where it comes from one
+    words: tuple[Word, ...] = ()  # word timings of `text`, where known (the source's own words)
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return raw.decode(encoding)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")  # Chinese subtitles saved as GB2312/GBK/GB18030
+        if len(_CJK_GLUED_TO_LATIN.findall(text)) * 5 <= len(_CJK.findall(text)):
+            return text
+    except UnicodeDecodeError:
+        pass
+    return raw.decode("cp1252", errors="replace")  # Western subtitles from Windows tools
+
+
+_VTT_TAG = re.compile(r"<[^>]*>")  # <00:01.500> timestamps, <c>, <v Name>, <i>...
+_KNOWN = {**pysubs2.formats.FILE_EXTENSION_TO_FORMAT_IDENTIFIER, ".sbv": "srt"}
+_CHECKED = {".srt": "srt", ".vtt": "vtt", ".sbv": "sbv"}
+READS = "SRT, WebVTT, ASS/SSA, SBV, TTML, SAMI, MPL2, MicroDVD"
+
+
+def load_subtitles(path: str | Path, *, fps: float | None = None) -> tuple[Cue, ...]:
+    """Timed cues of a subtitle file; `fps` is needed for frame-based MicroDVD files."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubtitleError(path, "no such subtitle file", "check the path")
+    text = _decode(path)
+    suffix = path.suffix.lower()
+    fmt = _KNOWN.get(suffix) if suffix != ".txt" else None
+    if fmt is None:
+        try:
+            fmt = pysubs2.formats.autodetect_format(text)
+        except pysubs2.exceptions.Pysubs2Error:
+            raise SubtitleError(path, f"format not recognised (localize reads {READS})",
+                                "convert it to SRT") from None
+    checked = _CHECKED.get(suffix) or (fmt if fmt in ("srt", "vtt") else None)
+    problem = check_timed_text(text, checked) if checked else None
+    if problem:
+        raise SubtitleError(path, problem, "fix that cue and re-run")
+    if fmt == "vtt":
+        text = normalise_vtt(text)
+    try:
+        subs = pysubs2.SSAFile.from_string(text, format_=fmt, fps=fps)
+    except pysubs2.exceptions.UnknownFPSError:
+        raise SubtitleError(path, "MicroDVD subtitles count frames, and no frame rate was given",
+                            "pass the video's frame rate (fps=...) or convert it to SRT") from None
+    except pysubs2.exceptions.Pysubs2Error as exc:
+        raise SubtitleError(path, f"not a subtitle format localize reads ({exc}; it reads {READS})",
+                            "convert it to SRT") from exc
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise SubtitleError(path, f"malformed {fmt} file ({type(exc).__name__}: {exc})", "fix or re-export it") from exc
+    events = [e for e in subs.events if not e.is_comment and e.end > e.start]
+    rows = [_rows(e.plaintext, vtt=fmt == "vtt") for e in events]
+    if fmt == "vtt" and sum(e.end - e.start < 50 for e in events) * 4 >= len(events):  # YouTube auto-captions
+        rows = _drop_rolling_repeats(rows)
+    cues = tuple(
+        Cue(start_ms=int(e.start), end_ms=int(e.end), text=" ".join(" ".join(r).split()), speaker=e.name.strip())
+        for e, r in zip(events, rows, strict=True) if any(x.strip() for x in r)
+    )
+    if not cues:
+        raise SubtitleError(path, "holds no subtitle cues", "pass a file with timed text")
+    return cues
+
+
+def _rows(text: str, *, vtt: bool) -> list[str]:
+    if vtt:
+        text = _VTT_TAG.sub("", text)
+    return [row.strip() for row in text.splitlines() if row.strip()]
+
+
+def _drop_rolling_repeats(rows: list[list[str]]) -> list[list[str]]:
+    """YouTube auto-captions repeat the previous cue's last row on top of each cue: drop the repeat."""
+    out: list[list[str]] = []
+    last = ""
+    for r in rows:
+        kept = r[1:] if r and last and r[0] == last else r
+        out.append(kept)
+        if r:
+            last = r[-1]
+    return out
+
+
+def _ass_colour(hex_rgb: str) -> pysubs2.Color:
+    value = hex_rgb.lstrip("#")
+    return pysubs2.Color(int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16), 0)
+
+
+def build_ssa(cues: Sequence[Cue], *, style: object, play_res: tuple[int, int] = (0, 0)) -> pysubs2.SSAFile:
+    """An SSAFile with one 'Default' style built from a market's SubtitleStyle."""
+    subs = pysubs2.SSAFile()
+    scale = 1.0
+    if play_res[0] and play_res[1]:
+        # Sizes in a market's style are for ASS's classic 288-line canvas; scale them to the video.
+        subs.info["PlayResX"], subs.info["PlayResY"] = str(play_res[0]), str(play_res[1])
+        scale = play_res[1] / 288
+    s = subs.styles["Default"]
+    s.fontname = style.font
+    s.fontsize = round(style.font_size * scale, 1)
+    s.bold = style.bold
+    s.primarycolor = _ass_colour(style.primary_colour)
+    s.outlinecolor = _ass_colour(style.outline_colour)
+    s.outline = round(style.outline * scale, 1)
+    s.shadow = round(style.shadow * scale, 1)
+    s.marginv = round(style.margin_v * scale)
+    s.alignment = pysubs2.Alignment.BOTTOM_CENTER
+    for cue in cues:
+        # A cue laid out already (localize.stages.render.layout) keeps its rows.
+        text = cue.text.replace("\n", "\\N") if "\n" in cue.text else wrap(cue.text, style.max_chars_per_line)
+        subs.append(pysubs2.SSAEvent(start=cue.start_ms, end=cue.end_ms, name=cue.speaker, text=text))
+    return subs
+
+
+def wrap(text: str, width: int) -> str:
+    """Break a line into at most two balanced rows of at most `width` characters (ASS \\N), at spaces,
+    or between characters in Chinese, Japanese and Thai (never before closing punctuation nor between
+    a letter and its marks). A line that does not fit gets the two rows whose longer one is shortest."""
+    rows = break_rows(text, LayoutRules(max_chars=max(width, 1)), strict=False) or (text,)
+    return "\\N".join(rows)
+
+
+def write_subtitles(subs: pysubs2.SSAFile, directory: Path, stem: str = "subtitles") -> tuple[Path, ...]:
+    out = []
+    for ext, fmt in (("srt", "srt"), ("vtt", "vtt"), ("ass", "ass")):
+        path = directory / f"{stem}.{ext}"
+        atomic_write_text(path, subs.to_string(fmt))
+        out.append(path)
+    return tuple(out)

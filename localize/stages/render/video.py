@@ -1,0 +1,109 @@
+"""Mux the market's render: the picture, mixed audio, subtitles (soft, burned or both), AI label.
+
+The AI-generated label is always written to the container metadata; the
+market may also draw a small visible label in the picture's top corner
+(inside the safe area when one is given). Drawing anything (the label,
+burned subtitles through libass's ``ass`` filter) or resizing re-encodes
+the picture with the preset's codec; otherwise it is stream-copied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg  # ffmpeg-python
+
+from localize.core.langs import iso639_2
+from localize.stages.render.presets import CODECS, SafeArea
+
+# Bump when render_argv changes what it writes, so cached renders are rebuilt.
+RENDER_VERSION = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderSpec:
+    source: Path
+    audio: Path
+    subtitles: Path  # SRT, muxed as a mov_text track when `soft`
+    out: Path
+    language: str
+    label_text: str
+    label_file: Path | None  # text file for drawtext; None = no visible label
+    title: str = ""
+    crf: int = 20
+    preset: str = "veryfast"
+    audio_bitrate: str = "192k"
+    soft: bool = True  # mux the SRT as a selectable subtitle track
+    burn: Path | None = None  # an ASS file drawn into the picture with libass
+    fonts_dir: Path | None = None  # where libass finds the burned subtitles' font
+    width: int = 0  # scale (keeping the aspect, padded black) to width x height; 0: keep the size
+    height: int = 0
+    codec: str = "h264"  # "h264" or "h265", when the picture is re-encoded
+    video_bitrate: str = ""  # e.g. "8M": a target bitrate instead of `crf`
+    label_area: SafeArea | None = None  # keep the drawtext label inside it; None: the top-right corner
+    label_ass: Path | None = None  # the visible label as an ASS file drawn by libass (instead of label_file)
+
+
+def render_argv(spec: RenderSpec) -> list[str]:
+    src = ffmpeg.input(str(spec.source))
+    audio = ffmpeg.input(str(spec.audio)).audio
+    video = src["v:0"]
+    lang = iso639_2(spec.language)
+    options: dict[str, object] = {
+        "c:a": "aac",
+        "b:a": spec.audio_bitrate,
+        "metadata:s:a:0": f"language={lang}",
+        "movflags": "+faststart+use_metadata_tags",
+        "map_metadata": "-1",
+    }
+    if spec.width and spec.height:
+        video = video.filter("scale", spec.width, spec.height, force_original_aspect_ratio="decrease").filter(
+            "pad", spec.width, spec.height, "(ow-iw)/2", "(oh-ih)/2", color="black").filter("setsar", 1)
+    if spec.burn is not None:
+        video = video.filter("ass", str(spec.burn), **({"fontsdir": str(spec.fonts_dir)} if spec.fonts_dir else {}))
+    if spec.label_ass is not None:
+        video = video.filter("ass", str(spec.label_ass), **({"fontsdir": str(spec.fonts_dir)} if spec.fonts_dir else {}))
+    elif spec.label_file is not None:
+        x, y = "w-tw-(h/60)", "h/60"
+        if spec.label_area is not None:
+            x, y = f"w*{1 - spec.label_area.right:.4f}-tw", f"h*{spec.label_area.top:.4f}"
+        video = video.filter(
+            "drawtext", textfile=str(spec.label_file), font="DejaVu Sans", fontcolor="white@0.85",
+            fontsize="h/45", box=1, boxcolor="black@0.45", boxborderw=6, x=x, y=y,
+        )
+    if spec.label_file or spec.label_ass or spec.burn or (spec.width and spec.height):
+        options.update({"c:v": CODECS[spec.codec], "preset": spec.preset, "pix_fmt": "yuv420p"})
+        if spec.video_bitrate:
+            options.update({"b:v": spec.video_bitrate, "maxrate": spec.video_bitrate, "bufsize": _double(spec.video_bitrate)})
+        else:
+            options["crf"] = spec.crf
+        if spec.codec == "h265":
+            options["tag:v"] = "hvc1"  # what Apple players and the apps' uploaders expect for HEVC in MP4
+    else:
+        options["c:v"] = "copy"
+    streams = [video, audio]
+    if spec.soft:
+        streams.append(ffmpeg.input(str(spec.subtitles))["s"])
+        options.update({"c:s": "mov_text", "metadata:s:s:0": f"language={lang}", "disposition:s:0": "default"})
+    meta = [
+        f"comment={spec.label_text}",
+        "ai_generated=true",
+        f"ai_label={spec.label_text}",
+    ]
+    if spec.title:
+        meta.append(f"title={spec.title}")
+    out = ffmpeg.output(*streams, str(spec.out), **options)
+    argv = out.compile(overwrite_output=False)
+    # ffmpeg-python cannot repeat a keyword; add one -metadata per tag before the output path.
+    extra = [item for tag in meta for item in ("-metadata", tag)]
+    return [argv[0], "-hide_banner", "-nostdin", "-y", *argv[1:-1], *extra, argv[-1]]
+
+
+def _double(bitrate: str) -> str:
+    """'8M' -> '16M': the rate-control buffer holds two seconds at the target bitrate."""
+    digits = bitrate.rstrip("kKmMgG")
+    try:
+        return f"{float(digits) * 2:g}{bitrate[len(digits):]}"
+    except ValueError:
+        return bitrate

@@ -1,0 +1,68 @@
+"""Understanding: speech recognition into a timed, speaker-labelled script.
+
+A recognizer returns raw timed words; :func:`localize.stages.script.asr.lines.cut_lines`
+cuts them into lines for dubbing and subtitles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from localize.core.registry import Registry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsrOptions:
+    model: str = "base"  # a manifest size name, or a local CTranslate2 model directory
+    language: str | None = None  # None: detect
+    vad: bool = True
+    beam_size: int = 5
+    # Chinese sources: the script lines are written in (see localize.stages.script.asr.chinese).
+    chinese_script: str = "simplified"
+
+    def cache_options(self) -> dict[str, object]:
+        return {"model": self.model, "language": self.language, "vad": self.vad, "beam_size": self.beam_size,
+                "chinese_script": self.chinese_script}
+
+
+@dataclass(frozen=True, slots=True)
+class RawWord:
+    start_ms: int
+    end_ms: int
+    text: str  # as the model wrote it, leading space included
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class RawTranscript:
+    language: str
+    language_probability: float
+    segments: tuple[tuple[RawWord, ...], ...]
+    # What the model hears when the language is forced: a mismatch means the wrong --language.
+    detected_language: str = ""
+    detected_probability: float = 0.0
+
+
+class Recognizer(Protocol):
+    name: str
+
+    def model_version(self) -> str: ...
+
+    def recognize(self, audio: Path) -> RawTranscript:
+        """Transcribe a 16 kHz mono WAV into words with timings."""
+        ...
+
+    def release(self) -> None: ...
+
+
+RECOGNIZERS = Registry(
+    "asr",
+    {
+        "faster-whisper": "localize.stages.script.asr.faster_whisper:FasterWhisperRecognizer",
+        "whisperx": "localize.stages.script.asr.whisperx_backend:WhisperXRecognizer",
+    },
+)
+
+__all__ = ["RECOGNIZERS", "AsrOptions", "RawTranscript", "RawWord", "Recognizer"]

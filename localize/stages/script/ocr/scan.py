@@ -1,0 +1,204 @@
+"""One OCR pass over a video: probe for the band, stream the band, read the samples, merge."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from localize.core.artifacts import OcrTrack
+from localize.core.errors import MediaError
+from localize.core.media.probe import probe
+from localize.stages.script.ocr import READERS, OcrOptions, Reader
+from localize.stages.script.ocr.band import Band, BandRules, contrast_mask, find_band, mask_distance
+from localize.stages.script.ocr.frames import Geometry, Strip, grab_stills, stream_strip, video_geometry
+from localize.stages.script.ocr.merge import FrameReading, MergeOptions, join_boxes, merge_readings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OcrStats:
+    """What one pass cost: for benchmarks and logs."""
+
+    probe_frames: int  # stills decoded and read whole to find the band
+    frames_decoded: int  # band frames decoded (every refine_step_ms)
+    frames_sampled: int  # of those, the samples (every frame_step_ms)
+    frames_ocr: int  # samples actually read; the others reused an unchanged reading
+    seconds: float
+
+
+def scan_video(
+    video: Path, options: OcrOptions, progress_advance: Callable[[int], None] = lambda n: None
+) -> tuple[OcrTrack, OcrStats]:
+    """What :func:`localize.stages.script.ocr.read_burned_subtitles` does, plus what it cost."""
+    began = time.perf_counter()
+    info = probe(video)
+    if not info.has_video:
+        raise MediaError(video, "has no video stream to read subtitles from", "pass a video file")
+    geometry = video_geometry(video)
+    progress = _Progress(progress_advance, options.progress_total(info.duration_ms))
+    reader: Reader = READERS.create(options.reader, language=options.language, threads=options.threads)
+    try:
+        region = _search_strip(geometry, options)
+        band, stills = _probe_band(video, geometry, region, reader, options)
+        progress.advance(options.probe_frames)
+        if band is None:
+            log.info("%s: no subtitle band found in rows %d-%d", video, region.top, region.top + region.height)
+            readings: list[FrameReading] = []
+            decoded = sampled = read = 0
+            band_rows = None
+            end_ms = geometry.duration_ms
+        else:
+            strip = _band_strip(region, band)
+            band_rows = (strip.top, strip.top + strip.height)
+            log.info("%s: subtitle band at rows %d-%d (%d of %d probes)",
+                     video, *band_rows, band.hits, options.probe_frames)
+            readings, decoded, sampled, read = _scan_band(video, strip, band.line_height, reader, options, progress)
+            dense = options.refine_step_ms or options.frame_step_ms
+            end_ms = min(geometry.duration_ms, decoded * dense)
+        merge = MergeOptions(max_distance=options.max_distance, flicker_confidence=options.flicker_confidence)
+        cues = merge_readings(readings, end_ms=end_ms, options=merge)
+        track = OcrTrack(
+            cues=cues, band=band_rows, frame_step_ms=options.frame_step_ms,
+            frames_read=stills + read, backend=reader.name, model=reader.model_version(),
+        )
+    finally:
+        reader.release()
+    progress.finish()
+    stats = OcrStats(
+        probe_frames=stills, frames_decoded=decoded, frames_sampled=sampled, frames_ocr=read,
+        seconds=time.perf_counter() - began,
+    )
+    log.info("%s: %d cues; %d band frames decoded, %d sampled, %d read, in %.1f s",
+             video, len(cues), decoded, sampled, read, stats.seconds)
+    return track, stats
+
+
+class _Progress:
+    """Advances by exactly `total` units in all, however many samples the video really has."""
+
+    def __init__(self, advance: Callable[[int], None], total: int) -> None:
+        self._advance, self._left = advance, total
+
+    def advance(self, n: int) -> None:
+        n = min(n, self._left)
+        if n > 0:
+            self._left -= n
+            self._advance(n)
+
+    def finish(self) -> None:
+        self.advance(self._left)
+
+
+def _search_strip(geometry: Geometry, options: OcrOptions) -> Strip:
+    top = int(geometry.height * options.search_region[0]) // 2 * 2
+    bottom = min(geometry.height, math.ceil(geometry.height * options.search_region[1]))
+    return Strip(top=top, height=bottom - top, width=geometry.width, scale=min(1.0, options.max_width / geometry.width))
+
+
+def _band_strip(region: Strip, band: Band) -> Strip:
+    """The band (in the scaled search region's rows) as a strip of source rows, even-aligned."""
+    rows = region.height / region.out_height
+    top = region.top + int(band.top * rows) // 2 * 2
+    limit = region.top + region.height
+    bottom = min(limit, region.top + math.ceil(band.bottom * rows))
+    height = max(2, (bottom - top + 1) // 2 * 2)
+    if top + height > limit:
+        height -= 2
+    return Strip(top=top, height=height, width=region.width, scale=region.scale)
+
+
+def _probe_band(
+    video: Path, geometry: Geometry, region: Strip, reader: Reader, options: OcrOptions
+) -> tuple[Band | None, int]:
+    """The band found in the probe stills (in the scaled search region's rows), and how many stills were read."""
+    n = options.probe_frames
+    every = max(1, geometry.duration_ms // n)
+    images = grab_stills(video, every // 2, every, n, region)
+    probes = reader.read(images) if images else []
+    rules = BandRules(min_confidence=options.min_confidence)
+    return find_band(probes, width=region.out_width, height=region.out_height, rules=rules), len(images)
+
+
+def _scan_band(
+    video: Path, strip: Strip, line_height: int, reader: Reader, options: OcrOptions, progress: _Progress
+) -> tuple[list[FrameReading], int, int, int]:
+    """Read every sample of the band; returns (readings, frames decoded, sampled, read)."""
+    dense = options.refine_step_ms or options.frame_step_ms
+    every = options.frame_step_ms // dense
+
+    def read_frame(frame: np.ndarray, t_ms: int, since: int, until: int) -> FrameReading:
+        boxes = [
+            b for b in reader.read([frame])[0]
+            if b.confidence >= options.min_confidence and 0.5 * line_height <= b.height <= 2.0 * line_height
+        ]  # confident lines about as tall as the subtitle lines the probes found
+        text, box, confidence = join_boxes(boxes)
+        return FrameReading(
+            t_ms=t_ms, since_ms=since, previous_until_ms=until, text=text,
+            box=strip.to_source(box) if box else None, confidence=round(confidence, 4),
+        )
+
+    readings: list[FrameReading] = []
+    between: list[np.ndarray] = []  # masks of the frames decoded since the last sample
+    last: tuple[int, np.ndarray] | None = None  # the last sample's time and mask
+    reference: tuple[np.ndarray, FrameReading] | None = None  # the last sample actually read, and its mask
+    decoded = read = 0
+    frame = mask = None
+    with contextlib.closing(stream_strip(video, dense, strip)) as frames:  # stops ffmpeg if reading fails
+        for index, frame in enumerate(frames):
+            decoded += 1
+            mask = contrast_mask(frame)
+            if index % every:
+                between.append(mask)
+                continue
+            t_ms = index * dense
+            until, since = (0, 0) if last is None else _change_times(last[0], dense, last[1], between, mask)
+            if reference is not None and mask_distance(mask, reference[0]) < options.change_threshold:
+                reading = dataclasses.replace(reference[1], t_ms=t_ms, since_ms=since, previous_until_ms=until)
+            else:
+                reading = read_frame(frame, t_ms, since, until)
+                reference = (mask, reading)
+                read += 1
+            log.debug("%d ms (since %d): %r %.3f", t_ms, since, reading.text, reading.confidence)
+            readings.append(reading)
+            last, between = (t_ms, mask), []
+            progress.advance(1)
+    if last is not None and between and frame is not None and mask is not None:
+        # Frames after the last sample: read the very last one too if it changed, so a
+        # subtitle that goes in the video's last step ends there, not at the end of the video.
+        between.pop()
+        if mask_distance(mask, last[1]) >= options.change_threshold:
+            until, since = _change_times(last[0], dense, last[1], between, mask)
+            readings.append(read_frame(frame, (decoded - 1) * dense, since, until))
+            read += 1
+    return readings, decoded, len(readings), read
+
+
+_DIFFERENT = 0.5  # mask distance above which two band pictures show different subtitles
+
+
+def _change_times(
+    before_ms: int, step_ms: int, before: np.ndarray, between: Sequence[np.ndarray], now: np.ndarray
+) -> tuple[int, int]:
+    """When the picture of the sample at `before_ms` ended, and when the picture of `now` began.
+
+    `between` are the frames decoded between the two samples, `step_ms` apart. The old
+    picture ends before the first frame that differs from it; the new one begins after
+    the last frame that differs from it. They are the same time when the subtitle changes
+    once, and differ when a short gap (or a subtitle too short to be sampled) falls between.
+    Each boundary is half a step before the first frame that shows the change.
+    """
+    frames = [before, *between, now]
+    until = next((k for k in range(1, len(frames)) if mask_distance(frames[k], before) >= _DIFFERENT), len(frames) - 1)
+    since = next((k for k in range(len(frames) - 2, -1, -1) if mask_distance(frames[k], now) >= _DIFFERENT), -1) + 1
+    since = max(since, until, 1)
+    half = step_ms // 2
+    return before_ms + until * step_ms - half, before_ms + since * step_ms - half

@@ -1,0 +1,229 @@
+"""Stages shared by every market: decode the audio, build the source script."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from localize.core import jsonio
+from localize.core.artifacts import Line, MediaInfo, OcrTrack, Script
+from localize.stages.script.asr import RECOGNIZERS, AsrOptions, RawTranscript
+from localize.stages.script.asr.chinese import to_script
+from localize.stages.script.asr.lines import LineRules, cut_lines
+from localize.core.cache import ArtifactStore, file_sha256, stage_key
+from localize.core.errors import InputError, LocalizeError, MediaError
+from localize.stages.script.fusion import fuse
+from localize.core.media import probe, run_ffmpeg
+from localize.core.media.ffmpeg import extract_audio_argv
+from localize.options import RunOptions
+from localize.core.progress import NullProgress, Progress
+from localize.stages.render.subtitles import load_subtitles
+
+log = logging.getLogger(__name__)
+ASR_RATE = 16000
+BED_RATE = 48000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    path: Path
+    info: MediaInfo
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Audio:
+    key: str
+    asr: Path  # 16 kHz mono, for recognition
+    bed: Path  # 48 kHz stereo, the original mix the dub goes over
+
+
+def open_source(path: str | Path, *, need_video: bool) -> Source:
+    path = Path(path)
+    info = probe(path)
+    if need_video and not info.has_video:
+        raise MediaError(path, "has no video stream", "pass a video file (localize transcribe reads audio-only files)")
+    if not info.has_audio:
+        raise MediaError(path, "has no audio track", "pass a video with its original sound")
+    return Source(path=path, info=info, sha256=file_sha256(path))
+
+
+def extract_audio(source: Source, store: ArtifactStore) -> Audio:
+    key = stage_key("audio", inputs=[source.sha256], options={"asr_rate": ASR_RATE, "bed_rate": BED_RATE})
+
+    def build(tmp: Path) -> None:
+        run_ffmpeg(extract_audio_argv(source.path, tmp / "asr.wav", rate=ASR_RATE, channels=1), f"decoding {source.path}")
+        run_ffmpeg(extract_audio_argv(source.path, tmp / "bed.wav", rate=BED_RATE, channels=2), f"decoding {source.path}")
+
+    return store.cached("audio", key, build, lambda p: Audio(key=key, asr=p / "asr.wav", bed=p / "bed.wav"))
+
+
+def _wanted(mode: str, module: str, what: str) -> bool:
+    """Whether an optional stage runs: 'on' always (a missing extra then errors), 'auto' when installed."""
+    if mode == "off":
+        return False
+    if mode == "auto" and importlib.util.find_spec(module) is None:
+        log.info("%s skipped: its extra is not installed", what)
+        return False
+    return True
+
+
+def build_script(
+    source: Source, audio: Audio, store: ArtifactStore, options: RunOptions, progress: Progress | None = None
+) -> tuple[str, Script]:
+    """(cache key, script): speech recognition fused with burned-in subtitles, then speakers.
+
+    With --source-subs the script is imported instead and only speakers are added.
+    """
+    progress = progress or NullProgress()
+    if options.source_subs is not None:
+        key, script = _imported_script(source, Path(options.source_subs), options.asr, store)
+    else:
+        asr_key, heard = _recognize(source, audio, store, options, progress)
+        ocr_key, track = _read_subtitles(source, store, options, progress)
+        key = stage_key("script", inputs=[asr_key, ocr_key], options=options.fusion.cache_options())
+
+        def fuse_build(tmp: Path) -> None:
+            cues = track.cues if track else ()
+            language = heard.language
+            if cues and not heard.lines:  # nothing heard: the subtitles are the script
+                language = "zh" if sum(_is_chinese(c.text) for c in cues) * 2 >= len(cues) else language
+            # A cue in another script than the spoken language (a translation) is no second reading of it.
+            same = [c for c in cues if _is_chinese(c.text) == (language in CJK_LANGUAGES)]
+            if len(same) < len(cues):
+                log.info("%s: %d burned-in cues are not in the spoken %s; not fused", source.path,
+                         len(cues) - len(same), language)
+            lines = fuse(heard.lines, same, language, options.fusion)
+            jsonio.save(replace(heard, lines=lines, language=language), tmp / "script.json")
+
+        script = store.cached("script", key, fuse_build, lambda p: jsonio.load(Script, p / "script.json"))
+    if not script.lines:
+        raise LocalizeError(
+            f"{source.path}: no speech found (silence or music only?) and no burned-in subtitles; "
+            "pass the script with --source-subs FILE.srt."
+        )
+    return _speakers(key, script, source, audio, store, options, progress)
+
+
+def _recognize(source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,
+               progress: Progress) -> tuple[str, Script]:
+    recognizer = RECOGNIZERS.create(options.asr_backend, options=options.asr)
+    key = stage_key("asr", inputs=[audio.key], backend=recognizer.name,
+                    model_version=recognizer.model_version(), options=options.asr.cache_options())
+
+    def build(tmp: Path) -> None:
+        task = progress.task("transcribe", None)
+        try:
+            raw = recognizer.recognize(audio.asr)
+        finally:
+            recognizer.release()
+            task.done()
+        _check_forced_language(source.path, options.asr.language, raw)
+        segments = raw.segments
+        if raw.language == "zh":
+            segments = tuple(tuple(replace(w, text=to_script(w.text, options.asr.chinese_script)) for w in seg)
+                             for seg in segments)
+        lines = cut_lines(segments, LineRules.for_language(raw.language))
+        script = Script(language=raw.language, duration_ms=source.info.duration_ms, lines=lines,
+                        backend=recognizer.name, model=recognizer.model_version())
+        jsonio.save(script, tmp / "script.json")
+
+    return key, store.cached("asr", key, build, lambda p: jsonio.load(Script, p / "script.json"))
+
+
+def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
+                    progress: Progress) -> tuple[str, OcrTrack | None]:
+    if not source.info.has_video or not _wanted(options.ocr, "rapidocr_onnxruntime", "burned-in subtitle OCR"):
+        return "no-ocr", None
+    from localize.stages.script.ocr import READERS, read_burned_subtitles
+
+    reader = READERS.load(options.ocr_options.reader)  # an unknown reader fails here, listing the known
+    key = stage_key("ocr", inputs=[source.sha256], backend=options.ocr_options.reader,
+                    model_version=reader.model_version(), options=options.ocr_options.cache_options())
+
+    def build(tmp: Path) -> None:
+        task = progress.task("read subtitles", options.ocr_options.progress_total(source.info.duration_ms))
+        try:
+            track = read_burned_subtitles(source.path, options.ocr_options, task.advance)
+        finally:
+            task.done()
+        if track.band is None:
+            log.info("%s: no burned-in subtitles found; the script comes from speech alone", source.path)
+        jsonio.save(track, tmp / "ocr.json")
+
+    return key, store.cached("ocr", key, build, lambda p: jsonio.load(OcrTrack, p / "ocr.json"))
+
+
+def source_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
+                     progress: Progress | None = None) -> tuple[str, OcrTrack | None]:
+    """(cache key, track) of the source's burned-in subtitles: the OCR artifact the script was fused
+    with (read now if it was not, e.g. with --source-subs); None when OCR is off or not installed."""
+    return _read_subtitles(source, store, options, progress or NullProgress())
+
+
+CJK_LANGUAGES = ("zh", "ja")
+
+
+def _is_chinese(text: str) -> bool:
+    """Mostly Chinese characters (han), as burned-in Chinese subtitles are."""
+    text = "".join(text.split())
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text) * 2 >= max(len(text), 1)
+
+
+def _speakers(key: str, script: Script, source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,
+              progress: Progress) -> tuple[str, Script]:
+    if not _wanted(options.speakers, "resemblyzer", "speaker diarization"):
+        return key, script
+    from localize.stages.script.speakers import Diarization, diarize, label_speakers, model_version
+
+    spk_key = stage_key("speakers", inputs=[key, audio.key], backend="resemblyzer", model_version=model_version(),
+                        options={"n_speakers": options.n_speakers})
+
+    def build(tmp: Path) -> None:
+        task = progress.task("speakers", None)
+        try:
+            found = diarize(script, audio.asr, n_speakers=options.n_speakers)
+        finally:
+            task.done()
+        payload = found if found is not None else Diarization(labels=(), centroids=(), counts=())
+        jsonio.save(payload, tmp / "speakers.json")
+
+    found = store.cached("speakers", spk_key, build, lambda p: jsonio.load(Diarization, p / "speakers.json"))
+    if not found.labels:
+        return spk_key, script
+    cast = options.open_cast(create=True)
+    labelled = label_speakers(script, found, cast=cast, episode=source.path.stem)
+    if cast is not None:
+        cast.save()
+    return spk_key, labelled
+
+
+# A forced language the audio clearly is not (the model's own detection at or above this) is an error.
+WRONG_LANGUAGE_P = 0.8
+
+
+def _check_forced_language(path: Path, forced: str | None, raw: RawTranscript) -> None:
+    if forced and raw.detected_language and raw.detected_language != forced \
+            and raw.detected_probability >= WRONG_LANGUAGE_P:
+        raise LocalizeError(
+            f"{path}: --language {forced} was forced, but the speech sounds like {raw.detected_language} "
+            f"(p={raw.detected_probability:.2f}); pass the right --language, or leave it out to detect it."
+        )
+
+
+def _imported_script(source: Source, subs: Path, asr: AsrOptions, store: ArtifactStore) -> tuple[str, Script]:
+    if not asr.language:
+        raise InputError(subs, "the language of --source-subs is unknown", "pass --language too (e.g. --language zh)")
+    cues = load_subtitles(subs)
+    key = stage_key("imported", inputs=[file_sha256(subs)], backend="import", options={"language": asr.language})
+    lines = tuple(
+        Line(id=f"L{i:03d}", start_ms=c.start_ms, end_ms=c.end_ms, text=c.text, origin="imported",
+             speaker=c.speaker or "SPEAKER_00")
+        for i, c in enumerate(cues, start=1)
+    )
+    script = Script(language=asr.language, duration_ms=source.info.duration_ms, lines=lines,
+                    backend="import", model=subs.name)
+    store.cached("imported", key, lambda tmp: jsonio.save(script, tmp / "script.json"), lambda p: None)
+    return key, script

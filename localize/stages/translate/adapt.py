@@ -1,0 +1,250 @@
+"""Adaptation by a language model: the request, the prompt, the answer, and the checks.
+
+Machine translation backends (Bergamot, Apertium, Marian/NLLB) turn texts into texts. An
+*adapter* (an OpenAI-compatible endpoint, a local transformers LLM) gets much more per batch
+of lines: the market's style guide, the series synopsis, the characters' names in the market
+language, the glossary, the lines just before the batch with their speakers, and each line's
+length budget. It answers JSON, one object per line, and flags idioms with their literal
+meaning so QA can check the adaptation.
+
+Every adapter shares :func:`build_messages` and :func:`parse_answer`, so the prompt and the
+validation are the same whichever model runs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from localize.core.errors import LocalizeError
+from localize.core.markets import StyleGuide
+
+
+class MalformedAnswer(LocalizeError):
+    """The model's answer is not the JSON asked for (retried; never cached)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineRequest:
+    id: str
+    speaker: str
+    text: str
+    budget_chars: int  # the most characters that can be spoken in the line's slot
+    previous_attempt: str = ""  # a rewrite request: the too-long translation to shorten
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdaptRequest:
+    source_language: str
+    target_language: str
+    market: str
+    style: StyleGuide
+    lines: tuple[LineRequest, ...]
+    synopsis: str = ""
+    characters: tuple[tuple[str, str], ...] = ()  # (speaker id, name in the target language)
+    glossary: tuple[tuple[str, str], ...] = ()  # (source term, required target term)
+    context: tuple[tuple[str, str], ...] = ()  # (speaker, source text) of the lines just before
+    rewrite: bool = False  # every line is over its budget: make it shorter, keep the meaning
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineAnswer:
+    id: str
+    text: str
+    idiom: bool = False
+    literal: str = ""  # for an idiom: what the source says word for word
+    note: str = ""
+
+
+class Adapter(Protocol):
+    name: str
+
+    def model_version(self) -> str: ...
+
+    def available(self) -> None:
+        """Raise a LocalizeError if this adapter cannot run here (no endpoint, no model)."""
+        ...
+
+    def adapt(self, request: AdaptRequest) -> list[LineAnswer]:
+        """One answer per requested line, in order; MalformedAnswer after its own retries."""
+        ...
+
+
+def budget_chars(slot_ms: int, style: StyleGuide) -> int:
+    """Characters that fit the slot at the language's speaking rate (at least a short word)."""
+    return max(4, math.floor(slot_ms / 1000 * style.speaking_rate_cps))
+
+
+def spoken_length(text: str) -> int:
+    """Characters that take time to say: letters, digits and spaces between words."""
+    return len(" ".join("".join(ch for ch in text if unicodedata.category(ch)[0] in "LNZ").split()))
+
+
+PROMPTS_ENV = "LOCALIZE_PROMPTS_DIR"
+
+
+def prompt_text(name: str) -> str:
+    """A prompt file: ``$LOCALIZE_PROMPTS_DIR/<name>`` when that file exists, else the packaged one in
+    ``localize/stages/translate/prompts/``. Translators read and tune these files; their text is part of
+    every adapter's cache key (:func:`prompts_digest`), so a changed prompt translates again."""
+    override = os.environ.get(PROMPTS_ENV, "").strip()
+    if override:
+        path = Path(override).expanduser() / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return resources.files(__package__).joinpath("prompts", name).read_text(encoding="utf-8").strip()
+
+
+PROMPT_FILES = ("system.txt", "rewrite.txt")
+
+
+def prompts_digest() -> str:
+    h = hashlib.sha256()
+    for name in PROMPT_FILES:
+        h.update(prompt_text(name).encode("utf-8") + b"\0")
+    return h.hexdigest()[:16]
+
+
+
+def build_messages(request: AdaptRequest) -> list[dict[str, str]]:
+    """The chat messages every adapter sends: one system prompt, one JSON user message."""
+    style = request.style
+    payload = {
+        "task": "rewrite shorter" if request.rewrite else "adapt",
+        "source_language": request.source_language,
+        "target_language": request.target_language,
+        "market": request.market,
+        "style_guide": {
+            "formality": style.formality, "honorifics": style.honorifics, "units": style.units,
+            "currency": style.currency or "keep the source's", "names": style.names, "profanity": style.profanity,
+            "notes": style.notes,
+        },
+        "synopsis": request.synopsis,
+        "characters": [{"id": cid, "name": name} for cid, name in request.characters],
+        "glossary": [{"source": src, "target": tgt} for src, tgt in request.glossary],
+        "previous_lines": [{"speaker": spk, "text": text} for spk, text in request.context],
+        "lines": [
+            {"id": ln.id, "speaker": ln.speaker, "text": ln.text, "budget": ln.budget_chars,
+             **({"too_long_translation": ln.previous_attempt} if ln.previous_attempt else {})}
+            for ln in request.lines
+        ],
+    }
+    if request.rewrite:
+        payload["instruction"] = prompt_text("rewrite.txt")
+    return [
+        {"role": "system", "content": prompt_text("system.txt")},
+        {"role": "user", "content": json.dumps(payload, ensure_ascii=False)},
+    ]
+
+
+HAN_SCRIPT_LANGUAGES = frozenset({"zh", "ja", "ko", "yue"})
+NO_HAN = "^[^\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]*$"
+
+
+def answer_schema(request: AdaptRequest) -> dict[str, Any]:
+    """The JSON schema of a valid answer to `request`: exactly its ids, in order, each with a non-empty text
+    (and, for a target language not written with Chinese characters, none of them: a small model otherwise
+    leaves a word it does not know untranslated). A runtime with constrained decoding (llama.cpp grammars)
+    can only produce answers that pass :func:`parse_answer`."""
+    text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 600}
+    if request.target_language not in HAN_SCRIPT_LANGUAGES:
+        text["pattern"] = NO_HAN
+
+    def line(line_id: str) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": False, "required": ["id", "text", "idiom", "literal"],
+                "properties": {"id": {"const": line_id}, "text": text,
+                               "idiom": {"type": "boolean"}, "literal": {"type": "string", "maxLength": 300}}}
+    n = len(request.lines)
+    return {"type": "object", "additionalProperties": False, "required": ["lines"],
+            "properties": {"lines": {"type": "array", "prefixItems": [line(ln.id) for ln in request.lines],
+                                     "minItems": n, "maxItems": n}}}
+
+
+def plain_translate(adapter: Adapter, texts: Sequence[str], source: str, target: str, *,
+                    batch_lines: int = 16) -> list[str]:
+    """Plain translation through an adapter: batches with the default style guide, roomy budgets, and the
+    batch before as context; empty texts stay empty."""
+    out = [""] * len(texts)
+    todo = [(i, text) for i, text in enumerate(texts) if text.strip()]
+    context: list[tuple[str, str]] = []
+    for start in range(0, len(todo), batch_lines):
+        batch = todo[start:start + batch_lines]
+        request = AdaptRequest(
+            source_language=source, target_language=target, market=target, style=StyleGuide(),
+            lines=tuple(LineRequest(id=f"L{i + 1}", speaker="", text=text, budget_chars=max(200, 6 * len(text)))
+                        for i, text in batch),
+            context=tuple(context[-6:]),
+        )
+        for (i, _), answer in zip(batch, adapter.adapt(request), strict=True):
+            out[i] = answer.text
+        context.extend(("", text) for _, text in batch)
+    return out
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
+
+
+def parse_answer(content: str, request: AdaptRequest) -> list[LineAnswer]:
+    """Validate a model's answer against the request; MalformedAnswer says what was wrong."""
+    text = _FENCE.sub("", content.strip())
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        # Small local models often wrap the object in prose ("Here it is: {...}").
+        start, end = text.find("{"), text.rfind("}")
+        try:
+            data = json.loads(text[start:end + 1]) if 0 <= start < end else None
+        except ValueError:
+            data = None
+        if data is None:
+            raise MalformedAnswer(f"the answer is not JSON ({exc.msg} at {exc.pos}).") from None
+    items = data.get("lines") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise MalformedAnswer("the answer has no 'lines' list.")
+    wanted = [ln.id for ln in request.lines]
+    by_id = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("text"), str):
+            raise MalformedAnswer(f"a line of the answer lacks a string id or text: {str(item)[:80]!r}.")
+        if item["id"] in by_id:
+            raise MalformedAnswer(f"the answer has line {item['id']} twice.")
+        by_id[item["id"]] = item
+    missing = [i for i in wanted if i not in by_id or not by_id[i]["text"].strip()]
+    if missing:
+        raise MalformedAnswer(f"the answer misses lines {', '.join(missing)}.")
+    extra = sorted(set(by_id) - set(wanted))
+    if extra:
+        raise MalformedAnswer(f"the answer has lines that were not asked for: {', '.join(extra)}.")
+    return [
+        LineAnswer(id=i, text=by_id[i]["text"].strip(), idiom=bool(by_id[i].get("idiom", False)),
+                   literal=str(by_id[i].get("literal") or ""), note=str(by_id[i].get("note") or ""))
+        for i in wanted
+    ]
+
+
+def glossary_flags(source: str, target: str, glossary: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """'glossary:<term>' for each glossary term in the source whose required rendering the target lacks."""
+    flags = []
+    folded = target.casefold()
+    for src, tgt in glossary:
+        if src and src.casefold() in source.casefold() and tgt.casefold() not in folded:
+            flags.append(f"glossary:{src}->{tgt}")
+    return tuple(flags)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdaptOptions:
+    batch_lines: int = 16  # lines per request
+    context_lines: int = 6  # previous lines sent with each batch
+    rewrite_tries: int = 2  # shorter-rewrite rounds for lines over budget
+    tolerance: float = 1.1  # a line is over budget past budget * tolerance
+    fallback: tuple[str, ...] = field(default_factory=tuple)  # machine backends when the adapter fails

@@ -1,0 +1,334 @@
+"""Adaptation by any OpenAI-compatible chat endpoint (llama.cpp server, Ollama, vLLM, hosted).
+
+:class:`OpenAIAdapter` sends the shared prompt of :mod:`.adapt` (:func:`~.adapt.build_messages`) to
+``POST {base_url}/chat/completions`` and checks the answer with :func:`~.adapt.parse_answer`. It is
+also a plain :class:`~localize.stages.translate.Translator` (``pairs``/``translate``) for route planning.
+
+Configuration (:class:`OpenAIConfig`; arguments win over the environment):
+
+* ``LOCALIZE_OPENAI_BASE_URL`` (or ``OPENAI_BASE_URL``): the endpoint, e.g. ``http://127.0.0.1:8080/v1``;
+* ``LOCALIZE_OPENAI_API_KEY`` (or ``OPENAI_API_KEY``): sent as a bearer token when set;
+* ``LOCALIZE_OPENAI_MODEL`` (default ``gpt-4o-mini``);
+* ``LOCALIZE_OPENAI_TIMEOUT_S`` (default 60) and ``LOCALIZE_OPENAI_RPM`` (requests per minute; 0, the
+  default, is unlimited).
+
+Timeouts, connection errors and HTTP 408/409/429/5xx are retried with exponential backoff and jitter
+(a ``Retry-After`` header is honoured); a malformed answer is retried with a reminder appended. Nothing
+is cached here: the pipeline caches finished artifacts only.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import logging
+import math
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from localize.core.errors import ConfigError, ToolFailedError
+from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, MalformedAnswer, build_messages, parse_answer, \
+    plain_translate
+
+log = logging.getLogger(__name__)
+ANY_PAIR = ("*", "*")
+RETRY_STATUS = frozenset({408, 409, 429})  # and every 5xx
+REMINDER = ("Your previous answer could not be used: {problem} Answer again with only the JSON object "
+            '{{"lines": [{{"id": ..., "text": ..., "idiom": false, "literal": ""}}, ...]}}, exactly one object '
+            "per input line, with the ids {ids}, in that order.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenAIConfig:
+    base_url: str = ""  # e.g. http://127.0.0.1:8080/v1; '/chat/completions' is appended
+    api_key: str = ""
+    model: str = "gpt-4o-mini"
+    timeout_s: float = 60.0  # per request
+    requests_per_minute: float = 0.0  # client-side limit; 0 = unlimited
+    retries: int = 4  # more tries after timeouts, connection errors and HTTP 408/409/429/5xx
+    malformed_retries: int = 2  # more tries after an answer parse_answer rejects
+    backoff_s: float = 1.0  # first retry delay; doubles each retry
+    max_backoff_s: float = 30.0
+    jitter: float = 0.25  # each backoff delay is stretched by up to this fraction, at random
+    max_retry_after_s: float = 300.0  # a longer Retry-After gives up instead of waiting
+
+    def __post_init__(self) -> None:
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"OpenAI base URL {self.base_url!r} must start with http:// or https://, "
+                              f"e.g. http://127.0.0.1:8080/v1.")
+        if not (self.timeout_s > 0 and math.isfinite(self.timeout_s)):
+            raise ConfigError(f"OpenAI option timeout_s={self.timeout_s!r} must be a finite number above 0.")
+        for name in ("requests_per_minute", "retries", "malformed_retries", "backoff_s", "max_backoff_s",
+                     "jitter", "max_retry_after_s"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigError(f"OpenAI option {name}={value!r} must be a finite number of 0 or more.")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> OpenAIConfig:
+        """The configuration from `env` (default: os.environ); keyword arguments that are not None win."""
+        env = os.environ if env is None else env
+        default = cls()
+        values: dict[str, Any] = {
+            "base_url": env.get("LOCALIZE_OPENAI_BASE_URL") or env.get("OPENAI_BASE_URL") or "",
+            "api_key": env.get("LOCALIZE_OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or "",
+            "model": env.get("LOCALIZE_OPENAI_MODEL") or default.model,
+            "timeout_s": _env_number(env, "LOCALIZE_OPENAI_TIMEOUT_S", default.timeout_s),
+            "requests_per_minute": _env_number(env, "LOCALIZE_OPENAI_RPM", default.requests_per_minute),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["base_url"] = str(values["base_url"]).strip().rstrip("/")
+        return cls(**values)
+
+
+def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default:g} or unset it.") from None
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date); None if absent/unreadable."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class TokenBucket:
+    """Spaces calls to `rate_per_minute` (burst `capacity`) on a monotonic clock; 0 = unlimited."""
+
+    def __init__(self, rate_per_minute: float, *, capacity: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.capacity = capacity
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = capacity
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take a token, sleeping until one is due; returns the seconds waited."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:  # reserve the token (possibly going into debt), then sleep outside the lock
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class _Retryable(Exception):
+    """A failed request worth retrying: a timeout, a lost connection, HTTP 408/409/429/5xx."""
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    """A failed request that a retry will not fix (HTTP 401, 404, a 400 not about response_format)."""
+
+
+class OpenAIAdapter:
+    """An :class:`~.adapt.Adapter` and a :class:`~localize.stages.translate.Translator` over chat completions."""
+
+    name = "openai"
+
+    def __init__(self, config: OpenAIConfig | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+        self.config = OpenAIConfig.from_env() if config is None else config
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._bucket = TokenBucket(self.config.requests_per_minute, clock=clock, sleep=sleep)
+        self._json_mode = True  # off once the server rejects response_format
+        self._opener = urllib.request.build_opener()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.config.base_url}/chat/completions"
+
+    def model_version(self) -> str:
+        return f"openai:{self.config.base_url}:{self.config.model}"
+
+    def available(self) -> None:
+        if not self.config.base_url:
+            raise ConfigError(
+                "backend 'openai' is not configured; set LOCALIZE_OPENAI_BASE_URL to an OpenAI-compatible "
+                "endpoint (e.g. http://127.0.0.1:8080/v1), and OPENAI_API_KEY and LOCALIZE_OPENAI_MODEL if it "
+                "needs them."
+            )
+
+    # -- Translator ---------------------------------------------------------------------------------
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        self.available()
+        return frozenset({ANY_PAIR})
+
+    def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
+        """Plain translation: adapt() in batches with the default style guide and roomy budgets."""
+        self.available()
+        return plain_translate(self, texts, source, target, batch_lines=AdaptOptions().batch_lines)
+
+    # -- Adapter ------------------------------------------------------------------------------------
+
+    def adapt(self, request: AdaptRequest) -> list[LineAnswer]:
+        """One answer per requested line; ToolFailedError or MalformedAnswer once retries are spent."""
+        self.available()
+        cfg = self.config
+        messages = build_messages(request)
+        what = (f"adapting {len(request.lines)} {request.source_language}->{request.target_language} "
+                f"line{'s' if len(request.lines) != 1 else ''} with model {cfg.model}")
+        failures = malformed = 0
+        attempts = 0
+        # Each pass spends one of: a retry, a malformed retry, or the single response_format fallback.
+        for _ in range(cfg.retries + cfg.malformed_retries + 2):
+            attempts += 1
+            finish = ""
+            try:
+                content, finish = self._complete(messages)
+                if content is None:  # the server refused response_format; ask again at once without it
+                    continue
+                return parse_answer(content, request)
+            except _Retryable as exc:
+                failures += 1
+                if failures > cfg.retries:
+                    raise self._failed(what, attempts, exc.problem) from None
+                if exc.retry_after is not None and exc.retry_after > cfg.max_retry_after_s:
+                    raise self._failed(what, attempts, f"{exc.problem}, and it asked to wait {exc.retry_after:g} s, "
+                                       f"more than max_retry_after_s={cfg.max_retry_after_s:g}") from None
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(failures)
+                log.warning("openai: attempt %d at %s failed (%s); retrying in %.2f s",
+                            attempts, self.endpoint, exc.problem, delay)
+                self._sleep(delay)
+            except _Fatal as exc:
+                raise self._failed(what, attempts, str(exc)) from None
+            except MalformedAnswer as exc:
+                problem = str(exc).rstrip(".")
+                if finish == "length":
+                    problem += " (the answer was cut off at the token limit)"
+                malformed += 1
+                if malformed > cfg.malformed_retries:
+                    raise MalformedAnswer(
+                        f"the OpenAI-compatible endpoint {self.endpoint} gave a malformed answer {malformed} "
+                        f"time{'s' if malformed != 1 else ''} while {what}; last problem: {problem}."
+                    ) from None
+                log.warning("openai: malformed answer from %s (%s); asking again", self.endpoint, problem)
+                ids = ", ".join(line.id for line in request.lines)
+                messages = [*build_messages(request),
+                            {"role": "user", "content": REMINDER.format(problem=problem + ".", ids=ids)}]
+        raise self._failed(what, attempts, "too many attempts")  # unreachable: each pass spends a budget
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+
+    def _complete(self, messages: list[dict[str, str]]) -> tuple[str | None, str]:
+        """(content, finish_reason) of one chat completion; content None after a response_format refusal."""
+        cfg = self.config
+        body: dict[str, Any] = {"model": cfg.model, "temperature": 0, "messages": messages}
+        if self._json_mode:
+            body["response_format"] = {"type": "json_object"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if cfg.api_key:
+            headers["Authorization"] = f"Bearer {cfg.api_key}"
+        http_request = urllib.request.Request(self.endpoint, data=json.dumps(body).encode("utf-8"),
+                                              headers=headers, method="POST")
+        self._bucket.acquire()
+        try:
+            with self._opener.open(http_request, timeout=cfg.timeout_s) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            detail = _error_detail(exc)
+            problem = f"HTTP {exc.code}" + (f": {detail}" if detail else "")
+            if exc.code == 400 and self._json_mode and "response_format" in detail.lower():
+                log.info("openai: %s rejects response_format; asking without it", self.endpoint)
+                self._json_mode = False
+                return None, ""
+            if exc.code in RETRY_STATUS or exc.code >= 500:
+                raise _Retryable(problem, retry_after_s(exc.headers.get("Retry-After") if exc.headers else None))
+            raise _Fatal(problem + _hint(exc.code)) from None
+        except (OSError, http.client.HTTPException) as exc:  # timeouts, refused or dropped connections
+            raise _Retryable(_transport_problem(exc, cfg.timeout_s)) from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            choice = data["choices"][0]
+            content = choice["message"]["content"]
+            if not isinstance(content, str):
+                raise TypeError("content is not a string")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            snippet = " ".join(raw[:120].decode("utf-8", "replace").split())
+            raise MalformedAnswer(f"the response is not a chat completion with choices[0].message.content "
+                                  f"({snippet!r}).") from None
+        return content, str(choice.get("finish_reason") or "")
+
+    def _backoff(self, failures: int) -> float:
+        cfg = self.config
+        base = min(cfg.max_backoff_s, cfg.backoff_s * 2 ** (failures - 1))
+        return base * (1.0 + cfg.jitter * self._rng.random())
+
+    def _failed(self, what: str, attempts: int, problem: str) -> ToolFailedError:
+        tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        return ToolFailedError(f"the OpenAI-compatible endpoint {self.endpoint}", f"{what} ({tries})",
+                               problem.rstrip("."))
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        raw = exc.read()[:2000].decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        return exc.reason if isinstance(exc.reason, str) else ""
+    try:
+        data = json.loads(raw)
+        err = data.get("error", data) if isinstance(data, dict) else data
+        message = err.get("message") if isinstance(err, dict) else err
+        if isinstance(message, str) and message.strip():
+            raw = message
+    except ValueError:
+        pass
+    return " ".join(raw.split())[:200]
+
+
+def _hint(code: int) -> str:
+    if code in (401, 403):
+        return "; check OPENAI_API_KEY"
+    if code == 404:
+        return "; check LOCALIZE_OPENAI_BASE_URL (it usually ends in /v1) and LOCALIZE_OPENAI_MODEL"
+    return ""
+
+
+def _transport_problem(exc: BaseException, timeout_s: float) -> str:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        return f"no answer within the {timeout_s:g} s timeout"
+    return f"connection failed ({str(reason) or type(reason).__name__})"
+
+
+OpenAITranslator = OpenAIAdapter  # the registry's name for it
+__all__ = ["ANY_PAIR", "OpenAIAdapter", "OpenAIConfig", "OpenAITranslator", "TokenBucket", "retry_after_s"]

@@ -1,0 +1,167 @@
+"""Plan and run a translation route: direct, or two legs through English.
+
+A market lists backends in order of preference (:func:`plan_route`), or ``auto``: then the route is
+the best-scoring one for the language pair in ``routes.toml`` (chrF on real references, measured by
+``bench/bench_translate.py``) whose backends all run here (:func:`auto_route`), and for a pair the
+table lacks, the first route the default order can build.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from localize.core.artifacts import Line, TargetLine
+from localize.core.errors import LocalizeError, ModelIntegrityError, NoRouteError
+from localize.stages.translate import TRANSLATORS, Translator
+from localize.stages.translate.openai_backend import ANY_PAIR
+
+log = logging.getLogger(__name__)
+PIVOT = "en"
+AUTO = "auto"
+# For pairs the measured table lacks: the offline LLM first (any pair), then the machine backends.
+DEFAULT_ORDER = ("llamacpp", "bergamot", "apertium", "openai")
+# A service the user configured (LOCALIZE_OPENAI_BASE_URL) is the model they chose: it goes first.
+CONFIGURED_FIRST = ("openai",)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    backend: str
+    source: str
+    target: str
+    translator: Translator
+    version: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}:{self.source}-{self.target}"
+
+
+def _covers(pairs: frozenset[tuple[str, str]], source: str, target: str) -> bool:
+    return (source, target) in pairs or ANY_PAIR in pairs
+
+
+def plan_route(source: str, target: str, preferences: Sequence[str], factory: Factory | None = None) \
+        -> tuple[Leg, ...]:
+    """The legs that take `source` to `target`; () when they are the same language."""
+    if source == target:
+        return ()
+    usable: list[tuple[str, Translator, frozenset[tuple[str, str]]]] = []
+    tried = []
+    for name in preferences:
+        found = _probe(name, factory or TRANSLATORS.create)  # unknown name -> UnknownNameError
+        if isinstance(found, LocalizeError):
+            tried.append(f"{name} (unusable: {found})".rstrip("."))
+            continue
+        tried.append(name)
+        usable.append((name, *found))
+
+    def leg(src: str, tgt: str) -> Leg | None:
+        for name, translator, pairs in usable:
+            if _covers(pairs, src, tgt):
+                return Leg(name, src, tgt, translator, translator.model_version())
+        return None
+
+    direct = leg(source, target)
+    if direct is not None:
+        return (direct,)
+    if PIVOT not in (source, target):
+        first, second = leg(source, PIVOT), leg(PIVOT, target)
+        if first is not None and second is not None:
+            return (first, second)
+    raise NoRouteError(source, target, tried)
+
+
+def translate_lines(lines: Sequence[Line], route: Sequence[Leg]) -> tuple[TargetLine, ...]:
+    texts = [line.text for line in lines]
+    for step in route:
+        texts = step.translator.translate(texts, step.source, step.target)
+    labels = tuple(step.label for step in route) or ("copy",)
+    return tuple(
+        TargetLine(id=line.id, source_text=line.text, text=text, route=labels,
+                   flags=() if text.strip() else ("empty-translation",))
+        for line, text in zip(lines, texts, strict=True)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredRoute:
+    pair: str  # "zh-en"
+    via: str  # "llamacpp" or "llamacpp>bergamot": backends of the legs, through English when two
+    chrf: float
+    references: str = ""  # what it was measured on
+
+
+@functools.cache
+def measured_routes() -> dict[tuple[str, str], tuple[MeasuredRoute, ...]]:
+    """routes.toml: every measured route per (source, target), best chrF first."""
+    text = resources.files(__package__).joinpath("routes.toml").read_text(encoding="utf-8")
+    table: dict[tuple[str, str], list[MeasuredRoute]] = {}
+    for row in tomllib.loads(text).get("route", []):
+        route = MeasuredRoute(pair=row["pair"], via=row["via"], chrf=float(row["chrf"]),
+                              references=row.get("references", ""))
+        source, _, target = route.pair.partition("-")
+        table.setdefault((source, target), []).append(route)
+    return {pair: tuple(sorted(routes, key=lambda r: -r.chrf)) for pair, routes in table.items()}
+
+
+Factory = Callable[[str], Translator]
+
+
+def _probe(name: str, factory: Factory) -> tuple[Translator, frozenset[tuple[str, str]]] | LocalizeError:
+    """The backend and the pairs it covers here, or why it cannot run here."""
+    translator = factory(name)
+    try:
+        return translator, translator.pairs()
+    except ModelIntegrityError:
+        raise  # a pinned model that changed is the user's to fix, not a backend to skip
+    except LocalizeError as exc:
+        log.info("translation backend %s unusable here: %s", name, exc)
+        return exc
+
+
+def _usable(name: str, cache: dict[str, tuple[Translator, frozenset[tuple[str, str]]] | None],
+            factory: Factory) -> tuple[Translator, frozenset[tuple[str, str]]] | None:
+    if name not in cache:
+        found = _probe(name, factory)
+        cache[name] = None if isinstance(found, LocalizeError) else found
+    return cache[name]
+
+
+def _legs(via: str, source: str, target: str, cache: dict, factory: Factory) -> tuple[Leg, ...] | None:
+    names = via.split(">")
+    stops = [source, *([PIVOT] if len(names) == 2 else []), target]
+    if len(names) > 2 or (len(names) == 2 and PIVOT in (source, target)):
+        return None
+    legs = []
+    for name, src, tgt in zip(names, stops[:-1], stops[1:], strict=True):
+        found = _usable(name, cache, factory)
+        if found is None or not _covers(found[1], src, tgt):
+            return None
+        legs.append(Leg(name, src, tgt, found[0], found[0].model_version()))
+    return tuple(legs)
+
+
+def auto_route(source: str, target: str, factory: Factory | None = None) -> tuple[Leg, ...]:
+    """The best measured route for the pair among what runs here, else the default order's route.
+    `factory` makes a backend by name (default: the registry's, with no options)."""
+    if source == target:
+        return ()
+    factory = factory or TRANSLATORS.create
+    cache: dict = {}
+    for name in CONFIGURED_FIRST:
+        legs = _legs(name, source, target, cache, factory)
+        if legs is not None:
+            log.info("%s->%s: route %s (configured service)", source, target, name)
+            return legs
+    for measured in measured_routes().get((source, target), ()):
+        legs = _legs(measured.via, source, target, cache, factory)
+        if legs is not None:
+            log.info("%s->%s: route %s (chrF %.1f measured)", source, target, measured.via, measured.chrf)
+            return legs
+    return plan_route(source, target, DEFAULT_ORDER, factory)

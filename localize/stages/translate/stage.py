@@ -1,0 +1,223 @@
+"""The translation stage for one market: human subtitles, an LLM adapter, or a machine route.
+
+The market's backends are tried in order. An adapter (an LLM: ``openai``, ``llm``) gets whole
+batches with the series bible, context and length budgets, rewrites over-long lines shorter,
+and falls back to the machine route of the remaining backends for a batch it cannot answer.
+A machine route (Bergamot, Apertium, Marian...) translates line by line, pivoting through
+English where needed. Either way every line carries its budget, and lines over it are flagged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from localize.core import jsonio
+from localize.core.artifacts import Line, Script, TargetLine, Translation
+from localize.stages.translate.bible import Bible, load_bible
+from localize.core.cache import ArtifactStore, file_sha256, stage_key
+from localize.core.errors import ConfigError, LocalizeError, ModelIntegrityError, NoRouteError
+from localize.core.markets import Market
+from localize.options import RunOptions
+from localize.stages.translate.tm import Match, open_tm
+from localize.stages.translate import TRANSLATORS, Translator
+from localize.stages.translate.adapting import adapt_lines, budgets, over_budget
+from localize.stages.translate.route import AUTO, Factory, Leg, auto_route, plan_route, translate_lines
+from localize.stages.translate.subtitles import align_human_translation
+
+log = logging.getLogger(__name__)
+
+
+def preferences(market: Market, options: RunOptions) -> tuple[str, ...]:
+    prefs = (options.translate_backend,) if options.translate_backend else market.translation
+    if AUTO in prefs and prefs != (AUTO,):
+        raise ConfigError(f"market {market.tag}: translation {list(prefs)} mixes 'auto' with backend names; "
+                          "give either [\"auto\"] or the backends in order of preference.")
+    for name in prefs:
+        if name != AUTO:
+            TRANSLATORS.load(name)  # an unknown name fails before any work
+    return prefs
+
+
+def backend_factory(market: Market) -> Factory:
+    """Makes translation backends by name with the market's settings (its GGUF model for llamacpp)."""
+    def create(name: str) -> Translator:
+        if name == "llamacpp":
+            return TRANSLATORS.create(name, model=market.llm.model or None, sha256=market.llm.sha256 or None)
+        return TRANSLATORS.create(name)
+    return create
+
+
+def _is_adapter(name: str) -> bool:
+    return hasattr(TRANSLATORS.load(name), "adapt")
+
+
+def _first_adapter(prefs: Sequence[str], factory: Factory) -> tuple[object | None, tuple[str, ...]]:
+    """The adapter to use (the first preference that is an adapter and runs here, if no plain
+    backend before it runs) and the preferences left for the machine route."""
+    for i, name in enumerate(prefs):
+        if not _is_adapter(name):
+            continue
+        adapter = factory(name)
+        try:
+            adapter.available()
+        except ModelIntegrityError:
+            raise
+        except LocalizeError as exc:
+            log.info("adapter %s unusable here: %s", name, exc)
+            continue
+        rest = tuple(p for p in prefs if p != name)
+        return adapter, rest
+    return None, tuple(prefs)
+
+
+def translate_market(
+    market: Market, script_key: str, script: Script, store: ArtifactStore, options: RunOptions
+) -> tuple[str, Translation]:
+    human = {tag.lower(): Path(p) for tag, p in options.translations}.get(market.tag.lower())
+    prefs = preferences(market, options)
+    human_lines = align_human_translation(script.lines, human) if human else ()
+    need_machine = not human or any(t is None for t in human_lines)
+    bible = load_bible(options.bible_file) if options.bible_file else Bible()
+    hits = _memory_hits(script, market, options) if not human else {}
+    adapter, route, after = plan_market(market, script.language, prefs, need_machine)
+    key = stage_key(
+        "translation", inputs=[script_key, file_sha256(human) if human else ""],
+        backend="+".join([*([adapter.name] if adapter else []), *(leg.label for leg in (*after, *route))]),
+        model_version="|".join([*([adapter.model_version()] if adapter else []),
+                                *(leg.version for leg in (*after, *route))]),
+        options={"source": script.language, "target": market.language, "style": jsonio.to_dict(market.style),
+                 "bible": bible.digest(market.language),
+                 "adapt": jsonio.to_dict(options.adapt) if adapter else None,
+                 "memory": {script.lines[i].id: [m.target, m.similarity] for i, m in sorted(hits.items())}},
+    )
+
+    def build(tmp: Path) -> None:
+        pending = [ln for i, ln in enumerate(script.lines) if i not in hits]
+        try:
+            fresh, first, final = _translate(pending, script.language, market, route, adapter, bible, options,
+                                             need_machine, after) if pending else ((), 0, 0)
+        finally:
+            if adapter is not None and hasattr(adapter, "release"):
+                adapter.release()
+        lines = _merge(script.lines, hits, fresh, market, options)
+        remembered = sum(not over_budget(lines[i].text, lines[i].budget_chars, options.adapt) for i in hits)
+        first, final = first + remembered, final + remembered
+        if human:  # human text where a cue covers the line, flagged machine text elsewhere
+            lines = tuple(replace(h, budget_chars=m.budget_chars) if h is not None
+                          else replace(m, flags=(*m.flags, "no-human-cue"))
+                          for h, m in zip(human_lines, lines, strict=True))
+            first = final = sum(not over_budget(t.text, t.budget_chars, options.adapt) for t in lines)
+        jsonio.save(Translation(source_language=script.language, target_language=market.language, lines=lines,
+                                within_budget_first=first, within_budget_final=final), tmp / "translation.json")
+
+    return key, store.cached("translation", key, build, lambda p: jsonio.load(Translation, p / "translation.json"))
+
+
+def plan_market(market: Market, source: str, prefs: tuple[str, ...], need_machine: bool = True) \
+        -> tuple[Any, tuple[Leg, ...], tuple[Leg, ...]]:
+    """(adapter or None, machine route, legs after the adapter) for the market from `source`.
+
+    With ``auto`` the measured best route decides; an LLM first leg becomes the adapter, the legs after it
+    (a machine leg from English) translate its answer. With a preference list the first adapter that runs
+    here adapts and the machine route of the other backends is its fallback. NoRouteError if nothing can."""
+    factory = backend_factory(market)
+    if not need_machine or source == market.language:
+        return None, (), ()
+    if prefs == (AUTO,):
+        legs = auto_route(source, market.language, factory)
+        if legs and hasattr(legs[0].translator, "adapt"):
+            return legs[0].translator, (), legs[1:]
+        return None, legs, ()
+    adapter, rest = _first_adapter(prefs, factory)
+    try:
+        return adapter, plan_route(source, market.language, rest, factory), ()
+    except NoRouteError:
+        if adapter is None:
+            raise
+        log.info("no machine fallback for %s->%s: adapter failures will stop the run", source, market.language)
+        return adapter, (), ()
+
+
+def _memory_hits(script: Script, market: Market, options: RunOptions) -> dict[int, Match]:
+    if options.tm_file is None or script.language == market.language:
+        return {}
+    with open_tm(options.tm_file) as tm:
+        found = {i: tm.lookup(ln.text, script.language, market.language, threshold=options.tm_threshold)
+                 for i, ln in enumerate(script.lines)}
+    hits = {i: m for i, m in found.items() if m is not None}
+    if hits:
+        log.info("%s: %d of %d lines from the translation memory", market.tag, len(hits), len(script.lines))
+    return hits
+
+
+def _merge(lines: Sequence[Line], hits: dict[int, Match], fresh: Sequence[TargetLine], market: Market,
+           options: RunOptions) -> tuple[TargetLine, ...]:
+    """Remembered lines in their places, freshly translated ones in order around them."""
+    limit = budgets(lines, market)
+    rest = iter(fresh)
+    out = []
+    for i, ln in enumerate(lines):
+        if i not in hits:
+            out.append(next(rest))
+            continue
+        m = hits[i]
+        flags = ["tm" if m.similarity == 1.0 else f"tm:{m.similarity:.2f}"]
+        if over_budget(m.target, limit[i], options.adapt):
+            flags.append("over-budget")
+        out.append(TargetLine(id=ln.id, source_text=ln.text, text=m.target, route=("tm",), flags=tuple(flags),
+                              budget_chars=limit[i]))
+    return tuple(out)
+
+
+def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: Any,
+               bible: Bible, options: RunOptions, need_machine: bool, after: tuple[Leg, ...] = ()) \
+        -> tuple[tuple[TargetLine, ...], int, int]:
+    limit = budgets(lines, market)
+    if adapter is not None and after:
+        return _adapt_then_translate(adapter, lines, source, market, after, bible, options)
+    if adapter is not None:
+        fallback = (lambda batch: translate_lines(batch, route)) if route or source == market.language else None
+        return adapt_lines(adapter, lines, source=source, market=market, bible=bible, options=options.adapt,
+                           fallback=fallback)
+    machine = translate_lines(lines, route) if need_machine else tuple(
+        TargetLine(id=ln.id, source_text=ln.text, text="", route=()) for ln in lines)
+    return _checked(lines, machine, limit, market, bible, options)
+
+
+def _checked(lines: Sequence[Line], targets: Sequence[TargetLine], limit: Sequence[int], market: Market,
+             bible: Bible, options: RunOptions) -> tuple[tuple[TargetLine, ...], int, int]:
+    """Machine-translated lines with their budgets and glossary and over-budget flags; (lines, within, within):
+    a machine backend cannot rewrite, so as many fit first as fit finally."""
+    from localize.stages.translate.adapt import glossary_flags
+
+    glossary = bible.glossary_for(market.language)
+    out = []
+    for tl, budget, ln in zip(targets, limit, lines, strict=True):
+        flags = [*tl.flags, *glossary_flags(ln.text, tl.text, glossary)]
+        if over_budget(tl.text, budget, options.adapt):
+            flags.append("over-budget")
+        out.append(replace(tl, flags=tuple(flags), budget_chars=budget))
+    within = sum("over-budget" not in t.flags for t in out)
+    return tuple(out), within, within
+
+
+def _adapt_then_translate(adapter: Any, lines: Sequence[Line], source: str, market: Market, after: tuple[Leg, ...],
+                          bible: Bible, options: RunOptions) -> tuple[tuple[TargetLine, ...], int, int]:
+    """The adapter into the pivot language (with the market's style and budgets), then the machine legs."""
+    pivot = msgspec.structs.replace(market, language=after[0].source)
+    adapted, _, _ = adapt_lines(adapter, lines, source=source, market=pivot, bible=bible, options=options.adapt)
+    texts = [t.text for t in adapted]
+    for leg in after:
+        texts = leg.translator.translate(texts, leg.source, leg.target)
+    # The pivot's checks do not hold for the final text: its flags are made again against the market.
+    final = [replace(tl, text=text, route=(*tl.route, *(leg.label for leg in after)),
+                     flags=(*(f for f in tl.flags if f != "over-budget" and not f.startswith("glossary:")),
+                            *(() if text.strip() else ("empty-translation",))))
+             for tl, text in zip(adapted, texts, strict=True)]
+    return _checked(lines, final, budgets(lines, market), market, bible, options)
