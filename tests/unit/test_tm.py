@@ -49,3 +49,18 @@ def test_a_file_that_is_not_a_memory_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("not a database, just notes\n" * 200)
     with pytest.raises(ConfigError, match="not a localize translation memory"):
         TranslationMemory(bad)
+
+
+def test_a_candidate_exactly_at_the_threshold_matches_and_the_closest_wins(tmp_path: Path) -> None:
+    with TranslationMemory(tmp_path / "tm.sqlite") as tm:
+        # "abcdefghij" vs "abcdefghiX": 9 of 10 characters shared, similarity 2*9/20 = 0.9 exactly
+        tm.add(source_language="en", target_language="es", source="abcdefghiX", target="nine")
+        tm.add(source_language="en", target_language="es", source="abcdefgXYZ", target="seven")
+        tm.add(source_language="en", target_language="es", source="abcdefghij k", target="ten and more")
+        at = tm.lookup("abcdefghiy", "en", "es", threshold=0.9)
+        assert at is not None and (at.target, at.similarity) == ("nine", 0.9)
+        assert tm.lookup("abcdefghiy", "en", "es", threshold=0.91) is None
+        best = tm.lookup("abcdefghijk", "en", "es", threshold=0.5)  # "abcdefghijk" folds equal to the third
+        assert best is not None and (best.target, best.similarity) == ("ten and more", 1.0)
+        near = tm.lookup("abcdefghi", "en", "es", threshold=0.5)
+        assert near is not None and near.target == "nine" and near.similarity == round(18 / 19, 4)

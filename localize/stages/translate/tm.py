@@ -2,7 +2,7 @@
 
 A SQLite file (WAL, safe for several workers) of approved source -> target pairs per language
 pair. A new line takes an approved translation when its source is identical after folding case,
-spaces and punctuation, or near-identical (character similarity >= `threshold`, 0.9 by default),
+spaces and punctuation, or near-identical (rapidfuzz Indel similarity >= `threshold`, 0.9 by default),
 and skips the machine or LLM. Where approvals come from: `localize tm import` of a reviewed
 market script.json (the QA review of a later issue writes them directly).
 """
@@ -10,12 +10,13 @@ market script.json (the QA review of a later issue writes them directly).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from rapidfuzz import fuzz, process
 
 from localize.core import jsonio
 from localize.core.artifacts import LocalizedScript
@@ -87,14 +88,18 @@ class TranslationMemory:
             return Match(source=row[0], target=row[1], similarity=1.0)
         # near-identical: only lengths that could reach the threshold
         low, high = int(len(key) * threshold), int(len(key) / threshold) + 1
-        best: Match | None = None
-        for src, tgt, folded in self._db.execute(
-                "SELECT source, target, folded FROM entries WHERE source_language=? AND target_language=? "
-                "AND length(folded) BETWEEN ? AND ?", (source_language, target_language, low, high)):
-            ratio = difflib.SequenceMatcher(None, key, folded, autojunk=False).ratio()
-            if ratio >= threshold and (best is None or ratio > best.similarity):
-                best = Match(source=src, target=tgt, similarity=round(ratio, 4))
-        return best
+        rows = self._db.execute(
+            "SELECT source, target, folded FROM entries WHERE source_language=? AND target_language=? "
+            "AND length(folded) BETWEEN ? AND ?", (source_language, target_language, low, high)).fetchall()
+        # Indel similarity (2 * matches / total length, as difflib's ratio); the first best candidate wins.
+        # The cutoff is nudged down so that float rounding of threshold * 100 cannot drop an exact tie.
+        found = process.extractOne(key, [folded for _, _, folded in rows], scorer=fuzz.ratio, processor=None,
+                                   score_cutoff=max(0.0, threshold * 100 - 1e-9))
+        if found is None:
+            return None
+        _, score, index = found
+        src, tgt, _ = rows[index]
+        return Match(source=src, target=tgt, similarity=round(score / 100, 4))
 
     def import_script(self, path: str | Path) -> int:
         """Approve every translated line of a market's script.json; returns how many."""
