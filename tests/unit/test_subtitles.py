@@ -96,6 +96,28 @@ def test_load_cp1252_portuguese_is_not_decoded_as_gb18030(tmp_path):
     assert load_subtitles(path)[0].text == "Ação! Não!"
 
 
+def test_load_utf16_without_bom_and_gb18030_four_byte_characters(tmp_path):
+    text = ZH_SRT.replace("我们走吧。", "𠮷野家，走吧。")  # 𠮷 is a four-byte GB18030 sequence (not in GBK)
+    expected = (Cue(start_ms=500, end_ms=1800, text="你好，世界！"), Cue(start_ms=2000, end_ms=3000, text="𠮷野家，走吧。"))
+    a = tmp_path / "a.srt"
+    a.write_bytes(text.encode("utf-16-le"))  # no BOM
+    b = tmp_path / "b.srt"
+    b.write_bytes(text.encode("gb18030"))
+    assert len(text.encode("gb18030")) - len(text.encode("gbk", errors="ignore")) == 4
+    assert load_subtitles(a) == expected
+    assert load_subtitles(b) == expected
+
+
+def test_binary_file_is_a_subtitle_error_naming_the_file_and_encodings(tmp_path):
+    path = tmp_path / "photo.srt"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    with pytest.raises(SubtitleError) as info:
+        load_subtitles(path)
+    assert info.value.path == path
+    assert str(info.value) == (f"{path}: is not text in an encoding localize reads "
+                               "(UTF-8, UTF-16, UTF-32, GB18030 or Windows-1252); re-save it as UTF-8 SRT.")
+
+
 def test_load_vtt_strips_tags(tmp_path):
     path = tmp_path / "ep.vtt"
     path.write_text(VTT, encoding="utf-8")

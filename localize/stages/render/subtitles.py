@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import charset_normalizer
 import pysubs2
 import pysubs2.formats
 
@@ -17,11 +17,12 @@ from localize.core.jsonio import atomic_write_text
 from localize.stages.render.subtitle_check import check_timed_text, normalise_vtt
 from localize.stages.render.layout import LayoutRules, break_rows
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# Latin-1 text also decodes as gb18030, into CJK characters glued to Latin letters ("Ação" -> "A玢o").
+# The encodings subtitle files come in: Unicode (with a BOM or without), Chinese GB2312/GBK/GB18030, and
+# Windows-1252 from Western tools. charset-normalizer picks among them by how cleanly each reads.
+_ENCODINGS = ("utf_8", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "gb18030", "cp1252")
+_READS_ENCODINGS = "UTF-8, UTF-16, UTF-32, GB18030 or Windows-1252"
+# Short Latin-1 text also decodes as gb18030, into CJK characters glued to Latin letters ("Ação" -> "A玢o"),
+# and charset-normalizer prefers the multi-byte reading when both read cleanly.
 _CJK_GLUED_TO_LATIN = re.compile(r"[A-Za-z][\u4e00-\u9fff]|[\u4e00-\u9fff][A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -37,21 +38,12 @@ class Cue:
 
 
 def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    for bom, encoding in _BOMS:
-        if raw.startswith(bom):
-            return raw.decode(encoding)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = raw.decode("gb18030")  # Chinese subtitles saved as GB2312/GBK/GB18030
-        if len(_CJK_GLUED_TO_LATIN.findall(text)) * 5 <= len(_CJK.findall(text)):
+    for match in charset_normalizer.from_bytes(path.read_bytes(), cp_isolation=list(_ENCODINGS)):
+        text = str(match)
+        if match.encoding != "gb18030" or len(_CJK_GLUED_TO_LATIN.findall(text)) * 5 <= len(_CJK.findall(text)):
             return text
-    except UnicodeDecodeError:
-        pass
-    return raw.decode("cp1252", errors="replace")  # Western subtitles from Windows tools
+    raise SubtitleError(path, f"is not text in an encoding localize reads ({_READS_ENCODINGS})",
+                        "re-save it as UTF-8 SRT")
 
 
 _VTT_TAG = re.compile(r"<[^>]*>")  # <00:01.500> timestamps, <c>, <v Name>, <i>...
