@@ -63,6 +63,31 @@ def test_edit_and_text_distance():
     assert text_distance("", "") == 0.0
 
 
+
+def _reference_distance(a: str, b: str) -> int:
+    """The Wagner-Fischer table that merge.py computed by hand before it used rapidfuzz."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def test_distances_match_the_hand_written_table_exactly():
+    import random
+
+    rng = random.Random(16)
+    alphabet = "你好世界我们门走吧abcAB，。 1"
+    for _ in range(500):
+        a = "".join(rng.choices(alphabet, k=rng.randint(0, 12)))
+        b = "".join(rng.choices(alphabet, k=rng.randint(0, 12)))
+        assert edit_distance(a, b) == _reference_distance(a, b), (a, b)
+        ka, kb = text_key(a), text_key(b)
+        want = _reference_distance(ka, kb) / max(len(ka), len(kb)) if ka or kb else 0.0
+        assert text_distance(a, b) == want, (a, b)
+
 # --- one frame's boxes -------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein
+
 from localize.core.artifacts import OcrCue
 
 Box = tuple[int, int, int, int]  # x, y, width, height
@@ -63,23 +65,13 @@ def text_key(text: str) -> str:
 
 
 def edit_distance(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Levenshtein distance: insertions, deletions and substitutions of one character each."""
+    return Levenshtein.distance(a, b)
 
 
 def text_distance(a: str, b: str) -> float:
     """Edit distance between the texts' keys over the longer key: 0 same, 1 nothing in common."""
-    ka, kb = text_key(a), text_key(b)
-    if not ka and not kb:
-        return 0.0
-    return edit_distance(ka, kb) / max(len(ka), len(kb))
+    return Levenshtein.normalized_distance(text_key(a), text_key(b))
 
 
 def union_box(boxes: Sequence[Box]) -> Box:
