@@ -12,7 +12,6 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -24,15 +23,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from localize.core.errors import BatchBusyError, ConfigError, MissingExtraError
+from localize.core.db import default_url, open_engine
+from localize.core.errors import BatchBusyError, ConfigError
 
 metadata = MetaData()
 
@@ -89,36 +86,6 @@ coordinator_table = Table(
 STATUSES = ("pending", "running", "done", "failed", "blocked")
 STALE_AFTER_S = 60.0  # a coordinator silent this long is dead (it beats every HEARTBEAT_S)
 HEARTBEAT_S = 10.0
-
-
-def default_url(out: Path | str) -> str:
-    return f"sqlite:///{Path(out).resolve() / 'localize.db'}"
-
-
-def open_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL and a busy timeout so readers never block the batch."""
-    try:
-        engine = create_engine(url, future=True)
-    except NoSuchModuleError as exc:
-        raise ConfigError(f"database URL {url!r}: unknown dialect ({exc}); use sqlite:///FILE or "
-                          f"postgresql+psycopg://USER@HOST/DB.") from exc
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"database URL {url!r} is not valid ({exc}); use sqlite:///FILE.") from exc
-    except ImportError as exc:
-        raise MissingExtraError("postgres", "postgres", "psycopg") from exc
-    if engine.dialect.name == "sqlite":
-        database = engine.url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(conn: Any, _record: Any) -> None:
-            cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-    return engine
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,14 +7,17 @@ A market folder is ``out/<episode>/<market>/`` as `localize run` publishes it; i
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import localize
 from localize.core import jsonio
 from localize.core.artifacts import LineOverride, MarketResult, Report, ReportLine
 from localize.core.cache import file_sha256
-from localize.core.errors import ConfigError, InputError
+from localize.core.errors import ConfigError, InputError, LocalizeError, UnknownNameError
+from localize.core.markets import Market, StyleGuide, get_market, load_markets
 from localize.core.progress import Progress
 from localize.apps.review.store import DB_NAME, LineReview, ReviewStore, SignOff
 
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 _frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 ACTIONS = ("approve", "edit", "revoice", "issue")
+RUN_FILE = "run.json"  # what `localize run` saved beside a market folder, for localize.relocalize
+DEFAULT_READING_CPS = StyleGuide().reading_speed_cps
 
 
 @_frozen
@@ -53,6 +58,7 @@ class MarketReview:
     lines: tuple[ReviewLine, ...]
     signoff: SignOff | None
     signed_off: bool  # signed off, and the render is still the one signed off
+    reading_speed_cps: float = DEFAULT_READING_CPS  # the market's style.reading_speed_cps: faster lines are flagged
 
     def count(self, status: str) -> int:
         return sum(1 for ln in self.lines if ln.status == status)
@@ -101,6 +107,30 @@ def find_markets(out: str | Path) -> list[Path]:
     return sorted(p.parent for p in found if not any(part.startswith(".") for part in p.relative_to(out).parts))
 
 
+def market_settings(market_dir: str | Path) -> Market | None:
+    """The definition of the market a folder was localized for: from the markets files its run used
+    (recorded in its ``run.json``) over the built-in ones; None when the tag is in neither."""
+    market_dir = Path(market_dir)
+    files: tuple[str, ...] = ()
+    run_file = market_dir / RUN_FILE
+    if run_file.is_file():
+        try:
+            files = tuple(json.loads(run_file.read_text(encoding="utf-8"))["options"].get("markets_files") or ())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("%s cannot be read (%s); using the built-in markets", run_file, exc)
+    try:
+        known = load_markets(*files)
+    except LocalizeError as exc:  # a markets file moved or broken since the run
+        log.warning("%s: %s; using the built-in markets", market_dir, exc)
+        known = load_markets()
+    try:
+        return get_market(market_dir.name, known)
+    except UnknownNameError:
+        log.warning("%s: market %r is not defined; the review uses the default reading speed of %g cps",
+                    market_dir, market_dir.name, DEFAULT_READING_CPS)
+        return None
+
+
 def _pending(line: ReportLine, kept: LineOverride | None) -> bool:
     if kept is None or kept.source_text != line.source_text:
         return False
@@ -129,9 +159,11 @@ def review_market(market_dir: str | Path, store: ReviewStore, *, out: str | Path
     video = market_dir / "video.mp4"
     sha = file_sha256(video) if video.is_file() else ""
     signoff = store.signoff(episode, market)
+    settings = market_settings(market_dir)
     return MarketReview(episode=episode, market=market, directory=str(market_dir), video=str(video),
                         render_sha256=sha, report=report, lines=tuple(lines), signoff=signoff,
-                        signed_off=bool(signoff and sha and signoff.render_sha256 == sha))
+                        signed_off=bool(signoff and sha and signoff.render_sha256 == sha),
+                        reading_speed_cps=settings.style.reading_speed_cps if settings else DEFAULT_READING_CPS)
 
 
 def act(market_dir: str | Path, store: ReviewStore, line_id: str, action: str, *, reviewer: str,
@@ -175,12 +207,10 @@ def rerender(market_dir: str | Path, store: ReviewStore, *, out: str | Path | No
              progress: Progress | None = None) -> MarketResult:
     """Re-run the market with every approved and edited line of its episode in place: only the lines
     that changed are translated and dubbed again, then the mix and the render follow."""
-    from localize.run import relocalize
-
     episode, market = market_key(market_dir, out)
     overrides = store.overrides(episode, market)
     log.info("%s/%s: re-rendering with %d reviewed lines", episode, market, len(overrides))
-    return relocalize(market_dir, overrides, progress=progress)
+    return localize.relocalize(market_dir, overrides, progress=progress)
 
 
 def sign_off(market_dir: str | Path, store: ReviewStore, *, reviewer: str, out: str | Path | None = None) -> SignOff:

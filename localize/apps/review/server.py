@@ -14,6 +14,8 @@
 
 An action that leaves a reviewer's text or voice out of the render starts a re-render of that market
 in a background thread (one at a time per market; an edit made meanwhile runs right after).
+The market's JSON carries its ``reading_speed_cps`` (the market's ``style.reading_speed_cps``): the page
+marks lines read faster than that.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -135,6 +138,7 @@ def _market_json(review: MarketReview) -> dict[str, Any]:
     return {
         **_summary(review), "render_sha256": review.render_sha256, "video": _urls(review)["video"],
         "subtitles": _urls(review)["subtitles"], "language": review.report.language,
+        "reading_speed_cps": review.reading_speed_cps,
         "report": {k: v for k, v in data.items() if k != "lines"},
         "lines": [{**jsonio.to_dict(ln.line), "review": {"status": ln.status, "reviewer": ln.reviewer, "at": ln.at,
                                                           "note": ln.note, "voice": ln.voice, "stale": ln.stale,
@@ -163,22 +167,26 @@ def create_app(out: str | Path, *, store: ReviewStore | None = None, market_dir:
     def review(path: Path) -> MarketReview:
         return review_market(path, store, out=out)
 
-    async def index(request: Request) -> Response:
+    # Every endpoint that touches the disk or the database (a video's sha256, ffmpeg, the store) is a plain
+    # function, which Starlette runs in its thread pool; the two that read a body await it, then hand the
+    # work to the pool. The event loop only moves bytes, so one slow request never holds up the others.
+
+    def index(request: Request) -> Response:
         if market_dir is not None:
             return RedirectResponse("/review/" + Path(market_dir).resolve().relative_to(out).as_posix())
         return FileResponse(STATIC / "index.html")
 
-    async def page(request: Request) -> Response:
+    def page(request: Request) -> Response:
         folder(request)
         return FileResponse(STATIC / "review.html")
 
-    async def markets(request: Request) -> Response:
+    def markets(request: Request) -> Response:
         return JSONResponse({"out": str(out), "markets": [_summary(review(d)) for d in find_markets(out)]})
 
-    async def market(request: Request) -> Response:
+    def market(request: Request) -> Response:
         return JSONResponse(_market_json(review(folder(request))))
 
-    async def peaks(request: Request) -> Response:
+    def peaks(request: Request) -> Response:
         from localize.apps.review.waveform import peaks as envelope
 
         try:
@@ -187,13 +195,11 @@ def create_app(out: str | Path, *, store: ReviewStore | None = None, market_dir:
             raise ConfigError("n must be a whole number of bins.") from None
         return JSONResponse(envelope(folder(request) / "video.mp4", bins))
 
-    async def job(request: Request) -> Response:
+    def job(request: Request) -> Response:
         return JSONResponse(renders.job(folder(request)).view())
 
-    async def line(request: Request) -> Response:
-        path = folder(request)
-        body = await _body(request)
-        done = act(path, store, request.path_params["line_id"], str(body.get("action", "")),
+    def record(path: Path, line_id: str, body: dict[str, Any]) -> Response:
+        done = act(path, store, line_id, str(body.get("action", "")),
                    reviewer=str(body.get("reviewer", "")),
                    text=None if body.get("text") is None else str(body["text"]),
                    voice=str(body.get("voice", "")), note=str(body.get("note", "")), out=out)
@@ -202,18 +208,26 @@ def create_app(out: str | Path, *, store: ReviewStore | None = None, market_dir:
             renders.start(path)
         return JSONResponse({"review": jsonio.to_dict(done), "rerender": started})
 
+    async def line(request: Request) -> Response:
+        path = await run_in_threadpool(folder, request)
+        body = await _body(request)
+        return await run_in_threadpool(record, path, request.path_params["line_id"], body)
+
+    def accept(path: Path, body: dict[str, Any]) -> Response:
+        return JSONResponse(jsonio.to_dict(sign_off(path, store, reviewer=str(body.get("reviewer", "")), out=out)))
+
     async def signoff(request: Request) -> Response:
-        path = folder(request)
+        path = await run_in_threadpool(folder, request)
         if renders.job(path).state == "running":
             return JSONResponse({"error": "a re-render is running; sign off when it is done."}, status_code=409)
         body = await _body(request)
-        return JSONResponse(jsonio.to_dict(sign_off(path, store, reviewer=str(body.get("reviewer", "")), out=out)))
+        return await run_in_threadpool(accept, path, body)
 
-    async def video(request: Request) -> Response:
+    def video(request: Request) -> Response:
         return FileResponse(folder(request) / "video.mp4", media_type="video/mp4",
                             headers={"Cache-Control": "no-cache"})
 
-    async def subtitles(request: Request) -> Response:
+    def subtitles(request: Request) -> Response:
         return FileResponse(folder(request) / "subtitles.vtt", media_type="text/vtt",
                             headers={"Cache-Control": "no-cache"})
 

@@ -1,7 +1,8 @@
 """Review state in a database: each line's reviews (with history) and per-market sign-offs.
 
 The tables live in the catalog's database file (``sqlite:///<out>/localize.db`` by default, WAL) under
-their own SQLAlchemy metadata, so the catalog and the review page share one file without sharing code.
+their own SQLAlchemy metadata, so the catalog and the review page share one file (opened by
+:mod:`localize.core.db`) without sharing code.
 Rows are only ever added: a line's current state is its latest row, and the rows before it are its
 history.
 """
@@ -20,13 +21,12 @@ from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Tabl
 from sqlalchemy.exc import SQLAlchemyError
 
 from localize.core.artifacts import LineOverride
-from localize.apps.catalog.db import open_engine
+from localize.core.db import DB_NAME, default_url, open_engine  # DB_NAME, default_url: re-exported
 from localize.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("approved", "edited", "issue")
-DB_NAME = "localize.db"
 
 metadata = MetaData()
 
@@ -83,11 +83,6 @@ class SignOff:
     reviewer: str
     render_sha256: str
     at: str  # ISO 8601, UTC
-
-
-def default_url(out: str | Path) -> str:
-    """The database the catalog and the review share for an output folder: ``<out>/localize.db``."""
-    return f"sqlite:///{Path(out).resolve() / DB_NAME}"
 
 
 def _iso(value: datetime) -> str:

@@ -54,7 +54,9 @@ function row(line) {
   const text = el("textarea", {className: "target", rows: 2, value: line.target_text});
   const fit = `${line.decision || "—"}` + (line.overflow_ms ? ` +${line.overflow_ms} ms` : "");
   const cer = line.backcheck_cer < 0 ? "—" : line.backcheck_cer.toFixed(2);
-  const cps = el("td", {className: "n" + (line.reading_cps > 20 ? " bad" : ""), textContent: line.reading_cps.toFixed(1)});
+  const limit = data.reading_speed_cps;  // the market's style.reading_speed_cps
+  const cps = el("td", {className: "n" + (line.reading_cps > limit ? " bad" : ""), textContent: line.reading_cps.toFixed(1),
+                        title: `the market reads at most ${limit} characters per second`});
   const status = r.status ? `${r.status} by ${r.reviewer}` : "—";
   const st = el("td", {className: "st"}, el("div", {className: "status", textContent: status}),
                 el("div", {className: "dim", textContent: r.at}));
