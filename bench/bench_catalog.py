@@ -127,7 +127,8 @@ def crash_run(catalog: Path, out: Path, workers: list[str], kills: int, horizon:
     killed_at = []
     for _ in range(kills):
         delay = rng.uniform(3.0, max(4.0, horizon))
-        proc = subprocess.Popen([*LOCALIZE, "batch", str(catalog), "--out", str(out), *workers],
+        proc = subprocess.Popen([*LOCALIZE, "batch", str(catalog), "--out", str(out), *workers,
+                                 "--cache-dir", str(out / ".cache")],
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             proc.wait(timeout=delay)
@@ -137,7 +138,7 @@ def crash_run(catalog: Path, out: Path, workers: list[str], kills: int, horizon:
             proc.wait()
             done = sum(1 for e in events(out) if e["event"] == "job_finished")
             killed_at.append({"after_s": round(delay, 1), "killed": True, "jobs_finished_so_far": done})
-    final = timed([*LOCALIZE, "batch", str(catalog), "--out", str(out), *workers])
+    final = timed([*LOCALIZE, "batch", str(catalog), "--out", str(out), *workers, "--cache-dir", str(out / ".cache")])
     log = events(out)
     finished = [e for e in log if e["event"] == "job_finished"]
     jobs_twice = [j for j, n in Counter(e["job"] for e in finished).items() if n > 1]
@@ -171,11 +172,13 @@ def main() -> None:
         episode_minutes = sum(duration(ep) for _, _, ep in made) / 60
         print(f"{len(made)} episodes ({episode_minutes:.2f} episode-minutes) x {len(markets)} markets")
 
-        batch_s = timed([*LOCALIZE, "batch", str(catalog), "--out", str(work / "batch"), *workers])
+        batch_s = timed([*LOCALIZE, "batch", str(catalog), "--out", str(work / "batch"), *workers,
+                         "--cache-dir", str(work / "batch" / ".cache")])
         batch_events = events(work / "batch")
         pool = next(e["workers"] for e in batch_events if e["event"] == "batch_started")
         print(f"batch: {batch_s:.1f} s on {pool} workers")
-        rerun_s = timed([*LOCALIZE, "batch", str(catalog), "--out", str(work / "batch"), *workers])
+        rerun_s = timed([*LOCALIZE, "batch", str(catalog), "--out", str(work / "batch"), *workers,
+                         "--cache-dir", str(work / "batch" / ".cache")])
         print(f"re-run (nothing to do): {rerun_s:.1f} s")
 
         singles = []

@@ -44,7 +44,7 @@ from localize.stages.picture.frames import picture_stage
 from localize.stages.picture.inpaint import SubtitleRemover
 from localize.stages.render.market import render_market_video
 from localize.stages.render.subtitles import Cue
-from localize.stages.script.stage import open_source
+from localize.stages.audio.stage import open_source
 from tests.integration.test_ocr import build_gb2312_episode
 from tests.integration.test_subtitle_removal import band_difference, build_clean_episode
 
@@ -124,7 +124,7 @@ def bench_removal(work: Path) -> dict:
     source = open_source(burned, need_video=True)
     plain_s = timed(lambda: subprocess.run(plain_argv(burned, work / "burned-plain.mp4"), check=True))
     t = time.perf_counter()
-    _, picture = picture_stage(source, [SubtitleRemover(before, "bench")], ArtifactStore(work / "cache"))
+    picture = picture_stage(source, [SubtitleRemover(before, "bench")], ArtifactStore(work / "cache")).value
     stage_s = time.perf_counter() - t
     after = read_burned_subtitles(picture)
     spans = [(c.start_ms, c.end_ms) for c in truth]

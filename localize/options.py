@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class RunOptions:
     tts_backend: str | None = None
     # Transcribe every dubbed line back and score it against its text (the report's backcheck_cer).
     backcheck: bool = True
-    # Where artifacts are cached; None: <out>/.cache.
+    # Where artifacts are cached; None: the one default of every entry point (see cache_root()).
     cache_dir: Path | None = None
     # Sign each render with a C2PA manifest (certificate chain + key); None: LOCALIZE_C2PA_CERT/KEY, or no manifest.
     c2pa: Credentials | None = None
@@ -68,6 +69,16 @@ class RunOptions:
         path = Path(self.cast_file)
         return CastRegistry.load(path, self.series or path.parent.name)
 
+    def cache_root(self) -> Path:
+        """Where every entry point (run, transcribe, prepare, relocalize, catalog) keeps its artifacts:
+        ``cache_dir``, else ``$LOCALIZE_CACHE_DIR``, else ``$XDG_CACHE_HOME/localize/artifacts``
+        (``~/.cache/localize/artifacts``). Artifacts are content-addressed, so any run may share them."""
+        if self.cache_dir is not None:
+            return Path(self.cache_dir)
+        if env := os.environ.get("LOCALIZE_CACHE_DIR"):
+            return Path(env)
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "localize" / "artifacts"
+
     def __post_init__(self) -> None:
         from localize.core.errors import ConfigError
 
@@ -78,3 +89,4 @@ class RunOptions:
                 raise ConfigError(f"{name} must be 'auto', 'on' or 'off', not {getattr(self, name)!r}.")
         if self.n_speakers is not None and self.n_speakers < 1:
             raise ConfigError(f"n_speakers must be 1 or more, not {self.n_speakers}.")
+

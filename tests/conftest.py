@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -51,10 +53,17 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Artifacts of module-scoped fixtures that name no cache: a temp dir, never the user's cache.
+    os.environ.setdefault("LOCALIZE_CACHE_DIR", tempfile.mkdtemp(prefix="localize-test-cache-"))
+
+
 @pytest.fixture(autouse=True)
-def _isolated_models(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_models(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Assembled models (Whisper base) go to a per-session temp dir, not the user's cache.
     monkeypatch.setenv("LOCALIZE_MODELS_DIR", str(models_dir))
+    # Each test's runs that name no cache_dir share only that test's artifact cache.
+    monkeypatch.setenv("LOCALIZE_CACHE_DIR", str(tmp_path / "artifact-cache"))
     # No model hub here: libraries that would try one (whisperX alignment) fail at once, no retries.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 

@@ -123,7 +123,7 @@ _common = [
     click.option("--asr-model", default="base", show_default=True,
                  help="Whisper model: 'base' (packaged) or a local CTranslate2 model directory."),
     click.option("--source-subs", type=click.Path(path_type=Path), help="Take the source script from this subtitle file instead of ASR."),
-    click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: <out>/.cache)."),
+    click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: $LOCALIZE_CACHE_DIR or ~/.cache/localize/artifacts)."),
     click.option("--ocr", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                  help="Read burned-in subtitles (auto: when the 'ocr' extra is installed)."),
     click.option("--speakers", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
@@ -423,7 +423,7 @@ def tm_import(tm_file: Path, scripts: tuple[Path, ...]) -> None:
 @click.option("--address", help="Ray cluster address (with --executor ray); default: a local Ray instance.")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel jobs (default: cores, bounded by memory).")
 @click.option("--db", help="Database URL (default: sqlite:///OUT/localize.db; postgresql+psycopg://... for teams).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: OUT/.cache).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: $LOCALIZE_CACHE_DIR or ~/.cache/localize/artifacts).")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Retries of a failed job, with exponential backoff.")
 @_user_errors

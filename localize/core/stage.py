@@ -55,6 +55,14 @@ class Stage:
 
 
 @dataclass(frozen=True, slots=True)
+class Keyed(Generic[T]):
+    """A stage's typed result with the key the next stage's artifact is keyed on."""
+
+    key: str
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
 class Built(Generic[T]):
     """A finished artifact handed to the next stage: its key, its typed value and its folder."""
 

@@ -64,7 +64,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     (root / "eps").mkdir()
     cut(SAMPLE, root / "eps" / "ep01.mp4", 0, 4)
     cut(SAMPLE, root / "eps" / "ep02.mp4", 4, 4)
-    result = Catalog.load(write_catalog(root)).run(root / "out", executor="local", workers=2)
+    result = Catalog.load(write_catalog(root)).run(root / "out", executor="local", workers=2,
+                                                   cache_dir=root / "out" / ".cache")
     return root, result
 
 
@@ -102,7 +103,7 @@ def test_rerun_does_nothing(batch: tuple[Path, object]) -> None:
     root, _ = batch
     video = root / "out" / "demo" / "ep01" / "en-US" / "video.mp4"
     before = video.stat().st_mtime_ns
-    again = Catalog.load(root / "catalog.toml").run(root / "out", executor="inline")
+    again = Catalog.load(root / "catalog.toml").run(root / "out", executor="inline", cache_dir=root / "out" / ".cache")
     assert again.ran == 0 and again.skipped == 6 and again.ok
     assert video.stat().st_mtime_ns == before
 
@@ -115,7 +116,7 @@ def test_killed_batch_resumes_to_the_same_outputs(batch: tuple[Path, object], tm
     out = tmp_path / "out"
     events = out / "events.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "localize", "batch", str(catalog), "--out", str(out),
-                             "--workers", "2"], start_new_session=True, stdout=subprocess.DEVNULL,
+                             "--workers", "2", "--cache-dir", str(out / ".cache")], start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
@@ -132,7 +133,7 @@ def test_killed_batch_resumes_to_the_same_outputs(batch: tuple[Path, object], tm
     killed = StateDB(default_url(out)).jobs()
     assert any(r.status != "done" for r in killed)
 
-    resumed = Catalog.load(catalog).run(out, executor="local", workers=2)
+    resumed = Catalog.load(catalog).run(out, executor="local", workers=2, cache_dir=out / ".cache")
     assert resumed.ok and resumed.ran + resumed.skipped == 3
     # Every stage of the resumed run had the same inputs as in the uninterrupted batch: the same cache keys.
     assert artifact_keys(out / ".cache") <= artifact_keys(root / "out" / ".cache")

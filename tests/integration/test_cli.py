@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -195,16 +196,17 @@ def test_killed_run_resumes_and_leaves_nothing_that_looks_done(tmp_path: Path) -
     import time
 
     out = tmp_path / "out"
+    cache = Path(os.environ["LOCALIZE_CACHE_DIR"])  # the default cache (tests/conftest.py gives each test its own)
     argv = [sys.executable, "-m", "localize", "run", str(SAMPLE), "-m", "en-US", "-m", "pt-BR", "-o", str(out)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not list((out / ".cache" / "script").glob("*/*/script.json")):
+    while time.monotonic() < deadline and not list((cache / "script").glob("*/*/script.json")):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert list((out / ".cache" / "script").glob("*/*/script.json")), "transcript never finished"
+    assert list((cache / "script").glob("*/*/script.json")), "transcript never finished"
     assert not (out / "episode" / "pt-BR" / "video.mp4").exists()
-    for stage_dir in (out / ".cache").glob("*/*/*"):
+    for stage_dir in cache.glob("*/*/*"):
         if not stage_dir.name.startswith("."):
             assert any(stage_dir.iterdir()), f"empty artifact {stage_dir}"
 
@@ -217,7 +219,7 @@ def test_killed_run_resumes_and_leaves_nothing_that_looks_done(tmp_path: Path) -
     assert "transcribe" not in progress.labels
     assert all(Path(m.video).is_file() for m in result.markets)
     # temp artifacts of the killed run may remain as dot-dirs, never as finished artifacts
-    for stage_dir in (out / ".cache").glob("*/*/*"):
+    for stage_dir in cache.glob("*/*/*"):
         if not stage_dir.name.startswith("."):
             assert any(stage_dir.iterdir())
 
@@ -234,7 +236,7 @@ def test_reviewed_lines_are_reused_from_the_translation_memory(tmp_path: Path) -
     assert imported.returncode == 0 and f"{len(data['lines'])} lines approved" in imported.stdout
 
     again = localize_cli("run", SAMPLE, "-m", "pt-BR", "-o", tmp_path / "out2", "--tm", memory, "--speakers", "off",
-                         "--cache-dir", out / ".cache")
+                         "--cache-dir", os.environ["LOCALIZE_CACHE_DIR"])
     assert again.returncode == 0, again.stderr
     report = json.loads((tmp_path / "out2" / "episode" / "pt-BR" / "report.json").read_text())
     assert report["lines"][0]["target_text"] == "Reciclo sólidos ou embalagens que vocês viram na escola."

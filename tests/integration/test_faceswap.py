@@ -180,7 +180,7 @@ def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_a
         publish_face_swap,
     )
     from localize.stages.picture.frames import picture_stage
-    from localize.stages.script.stage import open_source
+    from localize.stages.audio.stage import open_source
 
     swap = _consented_face(tmp_path)
     base = get_market("en-US")

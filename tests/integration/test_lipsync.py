@@ -121,7 +121,7 @@ def test_the_market_processor_redraws_only_the_lines_spoken_on_camera(tmp_path: 
     from localize.core.markets import Market, PictureSettings
     from localize.stages.picture.lipstage import lip_sync_processor
     from localize.stages.voice.tts.espeak import EspeakSynthesizer
-    from localize.stages.script.stage import open_source
+    from localize.stages.audio.stage import open_source
 
     lines = (Line(id="L001", start_ms=0, end_ms=2600, text="a", speaker="SPEAKER_00"),  # off-screen voice
              Line(id="L002", start_ms=3320, end_ms=7780, text="b", speaker="SPEAKER_01"),

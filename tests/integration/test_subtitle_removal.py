@@ -14,7 +14,7 @@ import pytest
 from localize.core.cache import ArtifactStore
 from localize.stages.picture.frames import picture_stage
 from localize.stages.picture.inpaint import SubtitleRemover
-from localize.stages.script.stage import open_source
+from localize.stages.audio.stage import open_source
 from tests.conftest import ffprobe, shared_media
 from tests.integration.test_ocr import (
     FONT,
@@ -71,7 +71,8 @@ def removed(tmp_path_factory: pytest.TempPathFactory):
     clean = build_clean_episode(d)
     before = read_burned_subtitles(burned)
     store = ArtifactStore(d / "cache")
-    key, picture = picture_stage(open_source(burned, need_video=True), [SubtitleRemover(before, "ocr-test")], store)
+    built = picture_stage(open_source(burned, need_video=True), [SubtitleRemover(before, "ocr-test")], store)
+    key, picture = built.key, built.value
     after = read_burned_subtitles(picture)
     return burned, clean, truth, before, key, picture, after, store
 
@@ -112,7 +113,7 @@ def test_band_comes_back_near_the_clean_original(removed):
 def test_picture_is_cached(removed):
     burned, _, _, before, key, picture, _, store = removed
     again = picture_stage(open_source(burned, need_video=True), [SubtitleRemover(before, "ocr-test")], store)
-    assert again == (key, picture)
+    assert (again.key, again.value) == (key, picture)
 
 
 def test_pipeline_paints_out_the_source_subtitles_under_a_burned_market(removed, tmp_path):

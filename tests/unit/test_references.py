@@ -21,11 +21,11 @@ from localize.apps.cli import main
 from localize.core.errors import InputError
 from localize.core.markets import get_market, load_markets
 from localize.options import RunOptions
-from localize.run import Voice, dub_market
+from localize.stages.voice.stage import Voice, dub_market
 from localize.core.progress import NullProgress
 from localize.stages.voice.references import check_reference, reference_overrides
 from localize.stages.script.speakers import CastRegistry
-from localize.stages.script.stage import Audio
+from localize.stages.audio.stage import Audio
 
 
 def _wav(path: Path, seconds: float, rate: int = 16_000, hz: float = 200.0) -> Path:
@@ -119,7 +119,7 @@ def test_the_users_clip_reaches_the_cloning_backend_and_keys_the_dub(tmp_path: P
 
     def dub(references: dict[str, Path] | None) -> str:
         return dub_market(market, Voice(synth, "xx/clone"), "tr-key", script, translation, store, NullProgress(),
-                          audio, voices, None, references)[0]
+                          audio, voices, None, references).key
 
     automatic = dub(None)
     got = dict(synth.received)
@@ -150,7 +150,7 @@ def test_a_backend_that_does_not_clone_ignores_references(tmp_path: Path) -> Non
     store = ArtifactStore(tmp_path / "cache")
     market = get_market("pt-BR", load_markets())
     keys = [dub_market(market, Voice(synth, "xx/voice"), "tr-key", script, translation, store, NullProgress(),
-                       audio, {}, None, refs)[0] for refs in (None, {"A": _wav(tmp_path / "a.wav", 4.0)})]
+                       audio, {}, None, refs).key for refs in (None, {"A": _wav(tmp_path / "a.wav", 4.0)})]
     assert keys[0] == keys[1]
     assert all(ref is None for _, ref in synth.received)
 

@@ -97,7 +97,7 @@ def plan_catalog(spec: CatalogSpec, out: Path, db: StateDB, *, cache_dir: Path |
                  overrides: OverrideSource | None = None) -> list[Job]:
     """Every job of the catalog in run order (an episode's understand job before its market jobs)."""
     out = Path(out).resolve()
-    cache = Path(cache_dir).resolve() if cache_dir else out / ".cache"
+    cache = RunOptions(cache_dir=cache_dir).cache_root().resolve()
     db.save_catalog(spec.path, [(s.name, s.markets) for s in spec.series])
     jobs: list[Job] = []
     for series in spec.series:

@@ -29,6 +29,7 @@ import msgspec
 from localize.core import jsonio
 from localize.core.artifacts import FaceSwapNote
 from localize.core.cache import stage_key
+from localize.core.stage import Built
 from localize.stages.picture.consent import copy_beside
 from localize.stages.picture.faceswap import CharacterBoxes, FaceSwapProcessor
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from localize.core.markets import Market
     from localize.options import RunOptions
     from localize.core.progress import Progress
-    from localize.stages.script.stage import Source
+    from localize.stages.audio.stage import Source
     from localize.stages.picture.faces import FaceTracks
 
 log = logging.getLogger(__name__)
@@ -108,18 +109,18 @@ def labelled(market: Market) -> Market:
     return msgspec.structs.replace(market, ai_label=msgspec.structs.replace(label, text=text, visible=True))
 
 
-def publish_face_swap(swap: FaceSwapProcessor, *, source: Path, picture: tuple[str, Path], directory: Path,
+def publish_face_swap(swap: FaceSwapProcessor, *, source: Path, picture: Built[Path], directory: Path,
                       store: ArtifactStore) -> tuple[FaceSwapNote, ...]:
     """Copy the consent records beside the outputs, measure identity, write the frame strip; the report's notes."""
     from localize.stages.picture.identity import SwapIdentity, measure_swap
 
     directory.mkdir(parents=True, exist_ok=True)
     consent = swap.consents[0]
-    key = stage_key("faceswap-identity", inputs=[picture[0], consent.face_sha256],
+    key = stage_key("faceswap-identity", inputs=[picture.key, consent.face_sha256],
                     options={"version": IDENTITY_VERSION, "samples": IDENTITY_SAMPLES})
 
     def build(tmp: Path) -> None:
-        m = measure_swap(source, picture[1], Path(consent.face), samples=IDENTITY_SAMPLES, strip=tmp / STRIP)
+        m = measure_swap(source, picture.value, Path(consent.face), samples=IDENTITY_SAMPLES, strip=tmp / STRIP)
         jsonio.save(m, tmp / "identity.json")
 
     identity, folder = store.cached("faceswap-identity", key, build,

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import ffmpeg  # ffmpeg-python
 
-from localize.core.cache import ArtifactStore, stage_key
+from localize.core.cache import ArtifactStore
+from localize.core.stage import Built, Stage
 from localize.core.errors import ToolFailedError
 from localize.core.media.ffmpeg import last_line, require_ffmpeg
 from localize.stages.script.ocr.frames import video_geometry
@@ -35,12 +36,12 @@ from localize.core.progress import NullProgress, Progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from localize.stages.script.stage import Source
+    from localize.stages.audio.stage import Source
 
 log = logging.getLogger(__name__)
 
 # Bump when the decode/encode below changes what a picture artifact holds.
-PICTURE_VERSION = 1
+PICTURE = Stage("picture", version=1)
 INTERMEDIATE_CRF = 10  # visually lossless H.264: the market render encodes it once more
 
 
@@ -154,15 +155,15 @@ def process_video(
 
 
 def picture_key(source_sha256: str, processors: Sequence[FrameProcessor]) -> str:
-    return stage_key("picture", inputs=[source_sha256],
-                     options={"version": PICTURE_VERSION, "crf": INTERMEDIATE_CRF,
-                              "processors": [{"name": p.name, **p.cache_options()} for p in processors]})
+    return PICTURE.key(inputs=[source_sha256],
+                       options={"crf": INTERMEDIATE_CRF,
+                                "processors": [{"name": p.name, **p.cache_options()} for p in processors]})
 
 
 def picture_stage(
     source: Source, processors: Sequence[FrameProcessor], store: ArtifactStore, progress: Progress | None = None,
-) -> tuple[str, Path]:
-    """(cache key, video): the source's picture after `processors`, built once and cached."""
+) -> Built[Path]:
+    """The source's picture after `processors` (``picture.mp4``), built once and cached."""
     progress = progress or NullProgress()
     key = picture_key(source.sha256, processors)
 
@@ -174,7 +175,7 @@ def picture_stage(
         finally:
             task.done()
 
-    return key, store.cached("picture", key, build, lambda p: p / "picture.mp4")
+    return PICTURE.built(store, key, build, lambda p: p / "picture.mp4")
 
 
 __all__ = ["FrameFormat", "FrameProcessor", "decode_argv", "encode_argv", "picture_stage", "process_video"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from localize.core import jsonio
 from localize.core.artifacts import DubTrack, Script
 from localize.core.cache import ArtifactStore, stage_key
+from localize.core.stage import Built
 from localize.core.errors import ConfigError
 from localize.core.progress import NullProgress, Progress
 from localize.stages.picture.faces import FACES_VERSION, FaceTracks, track_faces
@@ -26,7 +27,7 @@ from localize.stages.picture.shots import SHOTS_VERSION, Shots, detect_shots
 
 if TYPE_CHECKING:
     from localize.core.markets import Market
-    from localize.stages.script.stage import Source
+    from localize.stages.audio.stage import Source
     from localize.stages.picture.lipsync import LipSyncProcessor
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,13 @@ def episode_faces(source: Source, store: ArtifactStore, *, method: str = "haar",
 
 
 def lip_align_market(market: Market, source: Source, script_key: str, script: Script,
-                     dub: tuple[str, DubTrack, Path], store: ArtifactStore,
-                     progress: Progress | None = None) -> tuple[str, DubTrack, Path]:
-    """(key, track, directory) of the market's dub aligned to the speaking faces' mouths."""
+                     dub: Built[DubTrack], store: ArtifactStore,
+                     progress: Progress | None = None) -> Built[DubTrack]:
+    """The market's dub aligned to the speaking faces' mouths (its clips and ``dub.json``)."""
     progress = progress or NullProgress()
     method = market.picture.lip_mouth
     faces_key, tracks, activity = episode_faces(source, store, method=method, progress=progress)
-    dub_key, track, dub_dir = dub
+    dub_key, track, dub_dir = dub.key, dub.value, dub.path
     key = stage_key("lipalign", inputs=[dub_key, faces_key, script_key], options={"version": LIPALIGN_VERSION})
 
     def build(tmp: Path) -> None:
@@ -85,7 +86,7 @@ def lip_align_market(market: Market, source: Source, script_key: str, script: Sc
         log.info("%s: %d line(s) lip-aligned, mean |offset| %d -> %d ms", market.tag, len(moved),
                  sum(abs(ln.lip_offset_before_ms) for ln in moved) // len(moved),
                  sum(abs(ln.lip_offset_after_ms) for ln in moved) // len(moved))
-    return key, aligned, path
+    return Built(key=key, value=aligned, path=path)
 
 
 def load_alignment(path: Path) -> LipAlignment:
@@ -95,14 +96,14 @@ def load_alignment(path: Path) -> LipAlignment:
 LIP_SYNC_BACKENDS = ("wav2lip-onnx",)
 
 
-def dub_voice(dub: tuple[str, DubTrack, Path], store: ArtifactStore, duration_ms: int) -> tuple[str, Path]:
+def dub_voice(dub: Built[DubTrack], store: ArtifactStore, duration_ms: int) -> tuple[str, Path]:
     """(key, WAV) of the dub's voice alone (16 kHz mono, clips at their places): what lip-sync listens to."""
     import numpy as np
     import soundfile as sf
 
     from localize.stages.picture.lipsync import SAMPLE_RATE
 
-    dub_key, track, dub_dir = dub
+    dub_key, track, dub_dir = dub.key, dub.value, dub.path
     key = stage_key("lipvoice", inputs=[dub_key], options={"rate": SAMPLE_RATE, "duration_ms": duration_ms})
 
     def build(tmp: Path) -> None:
@@ -121,7 +122,7 @@ def dub_voice(dub: tuple[str, DubTrack, Path], store: ArtifactStore, duration_ms
     return key, store.cached("lipvoice", key, build, lambda p: p / "voice.wav")
 
 
-def lip_sync_processor(market: Market, source: Source, script: Script, dub: tuple[str, DubTrack, Path],
+def lip_sync_processor(market: Market, source: Source, script: Script, dub: Built[DubTrack],
                        store: ArtifactStore, progress: Progress | None = None) -> LipSyncProcessor:
     """The market's generative lip-sync frame processor (`picture.lip_sync`), on the talking faces only."""
     from localize.core.errors import UnknownNameError
@@ -132,7 +133,7 @@ def lip_sync_processor(market: Market, source: Source, script: Script, dub: tupl
         raise UnknownNameError("lip-sync backend", name, LIP_SYNC_BACKENDS, "set picture.lip_sync in the market")
     backend = Wav2LipOnnx()  # a ModelError naming LOCALIZE_WAV2LIP_MODEL before any work when it is absent
     _, tracks, activity = episode_faces(source, store, method=market.picture.lip_mouth, progress=progress)
-    spans = talking_spans(dub[1].lines, speaking_faces(script.lines, tracks, activity))
+    spans = talking_spans(dub.value.lines, speaking_faces(script.lines, tracks, activity))
     voice_key, voice = dub_voice(dub, store, script.duration_ms)
     log.info("%s: lip-sync on %d talking span(s)", market.tag, len(spans))
     return LipSyncProcessor(backend, tracks, spans, voice, voice_key)

@@ -12,6 +12,7 @@ import msgspec
 
 from localize.core.errors import ConfigError
 from localize.core.progress import NullProgress, Progress
+from localize.core.stage import Built
 from localize.stages.render.mode import subtitle_mode
 from localize.stages.picture.faceswap_market import face_swap_processor
 from localize.stages.picture.frames import FrameProcessor, picture_stage
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from localize.core.cache import ArtifactStore
     from localize.core.markets import Market
     from localize.options import RunOptions
-    from localize.stages.script.stage import Source
+    from localize.stages.audio.stage import Source
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def market_processors(market: Market, source: Source, store: ArtifactStore, opti
 
 def market_picture(market: Market, source: Source, store: ArtifactStore, options: RunOptions,
                    progress: Progress | None = None, script: Script | None = None,
-                   extra: Sequence[FrameProcessor] = ()) -> tuple[str, Path] | None:
-    """(key, video) of the market's processed picture, or None when the source's picture is used as is.
+                   extra: Sequence[FrameProcessor] = ()) -> Built[Path] | None:
+    """The market's processed picture, or None when the source's picture is used as is.
     `extra` processors run last (lip-sync, which needs the market's dub)."""
     progress = progress or NullProgress()
     processors = [*market_processors(market, source, store, options, progress, script), *extra]

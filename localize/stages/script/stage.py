@@ -1,63 +1,32 @@
-"""Stages shared by every market: decode the audio, build the source script."""
+"""The script stage: speech recognition fused with the burned-in subtitles, then speakers."""
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from localize.core import jsonio
-from localize.core.artifacts import Line, MediaInfo, OcrTrack, Script
+from localize.core.artifacts import Line, OcrTrack, Script
 from localize.stages.script.asr import RECOGNIZERS, AsrOptions, RawTranscript
 from localize.stages.script.asr.chinese import to_script
 from localize.stages.script.asr.lines import LineRules, cut_lines
-from localize.core.cache import ArtifactStore, file_sha256, stage_key
-from localize.core.errors import InputError, LocalizeError, MediaError
+from localize.core.cache import ArtifactStore, file_sha256
+from localize.core.errors import InputError, LocalizeError
 from localize.stages.script.fusion import fuse
-from localize.core.media import probe, run_ffmpeg
-from localize.core.media.ffmpeg import extract_audio_argv
+from localize.core.stage import Keyed, Stage
 from localize.options import RunOptions
 from localize.core.progress import NullProgress, Progress
+from localize.stages.audio.stage import Audio, Source
 from localize.stages.render.subtitles import load_subtitles
 
 log = logging.getLogger(__name__)
-ASR_RATE = 16000
-BED_RATE = 48000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Source:
-    path: Path
-    info: MediaInfo
-    sha256: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Audio:
-    key: str
-    asr: Path  # 16 kHz mono, for recognition
-    bed: Path  # 48 kHz stereo, the original mix the dub goes over
-
-
-def open_source(path: str | Path, *, need_video: bool) -> Source:
-    path = Path(path)
-    info = probe(path)
-    if need_video and not info.has_video:
-        raise MediaError(path, "has no video stream", "pass a video file (localize transcribe reads audio-only files)")
-    if not info.has_audio:
-        raise MediaError(path, "has no audio track", "pass a video with its original sound")
-    return Source(path=path, info=info, sha256=file_sha256(path))
-
-
-def extract_audio(source: Source, store: ArtifactStore) -> Audio:
-    key = stage_key("audio", inputs=[source.sha256], options={"asr_rate": ASR_RATE, "bed_rate": BED_RATE})
-
-    def build(tmp: Path) -> None:
-        run_ffmpeg(extract_audio_argv(source.path, tmp / "asr.wav", rate=ASR_RATE, channels=1), f"decoding {source.path}")
-        run_ffmpeg(extract_audio_argv(source.path, tmp / "bed.wav", rate=BED_RATE, channels=2), f"decoding {source.path}")
-
-    return store.cached("audio", key, build, lambda p: Audio(key=key, asr=p / "asr.wav", bed=p / "bed.wav"))
+ASR = Stage("asr", version=1)
+OCR = Stage("ocr", version=1)
+SCRIPT = Stage("script", version=1)
+SPEAKERS = Stage("speakers", version=1)
+IMPORTED = Stage("imported", version=1)
 
 
 def _wanted(mode: str, module: str, what: str) -> bool:
@@ -72,8 +41,8 @@ def _wanted(mode: str, module: str, what: str) -> bool:
 
 def build_script(
     source: Source, audio: Audio, store: ArtifactStore, options: RunOptions, progress: Progress | None = None
-) -> tuple[str, Script]:
-    """(cache key, script): speech recognition fused with burned-in subtitles, then speakers.
+) -> Keyed[Script]:
+    """The source script and its key: speech recognition fused with burned-in subtitles, then speakers.
 
     With --source-subs the script is imported instead and only speakers are added.
     """
@@ -83,7 +52,7 @@ def build_script(
     else:
         asr_key, heard = _recognize(source, audio, store, options, progress)
         ocr_key, track = _read_subtitles(source, store, options, progress)
-        key = stage_key("script", inputs=[asr_key, ocr_key], options=options.fusion.cache_options())
+        key = SCRIPT.key(inputs=[asr_key, ocr_key], options=options.fusion.cache_options())
 
         def fuse_build(tmp: Path) -> None:
             cues = track.cues if track else ()
@@ -98,19 +67,19 @@ def build_script(
             lines = fuse(heard.lines, same, language, options.fusion)
             jsonio.save(replace(heard, lines=lines, language=language), tmp / "script.json")
 
-        script = store.cached("script", key, fuse_build, lambda p: jsonio.load(Script, p / "script.json"))
+        script = SCRIPT.cached(store, key, fuse_build, lambda p: jsonio.load(Script, p / "script.json"))
     if not script.lines:
         raise LocalizeError(
             f"{source.path}: no speech found (silence or music only?) and no burned-in subtitles; "
             "pass the script with --source-subs FILE.srt."
         )
-    return _speakers(key, script, source, audio, store, options, progress)
+    return Keyed(*_speakers(key, script, source, audio, store, options, progress))
 
 
 def _recognize(source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,
                progress: Progress) -> tuple[str, Script]:
     recognizer = RECOGNIZERS.create(options.asr_backend, options=options.asr)
-    key = stage_key("asr", inputs=[audio.key], backend=recognizer.name,
+    key = ASR.key(inputs=[audio.key], backend=recognizer.name,
                     model_version=recognizer.model_version(), options=options.asr.cache_options())
 
     def build(tmp: Path) -> None:
@@ -130,7 +99,7 @@ def _recognize(source: Source, audio: Audio, store: ArtifactStore, options: RunO
                         backend=recognizer.name, model=recognizer.model_version())
         jsonio.save(script, tmp / "script.json")
 
-    return key, store.cached("asr", key, build, lambda p: jsonio.load(Script, p / "script.json"))
+    return key, ASR.cached(store, key, build, lambda p: jsonio.load(Script, p / "script.json"))
 
 
 def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
@@ -140,7 +109,7 @@ def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
     from localize.stages.script.ocr import READERS, read_burned_subtitles
 
     reader = READERS.load(options.ocr_options.reader)  # an unknown reader fails here, listing the known
-    key = stage_key("ocr", inputs=[source.sha256], backend=options.ocr_options.reader,
+    key = OCR.key(inputs=[source.sha256], backend=options.ocr_options.reader,
                     model_version=reader.model_version(), options=options.ocr_options.cache_options())
 
     def build(tmp: Path) -> None:
@@ -153,7 +122,7 @@ def _read_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
             log.info("%s: no burned-in subtitles found; the script comes from speech alone", source.path)
         jsonio.save(track, tmp / "ocr.json")
 
-    return key, store.cached("ocr", key, build, lambda p: jsonio.load(OcrTrack, p / "ocr.json"))
+    return key, OCR.cached(store, key, build, lambda p: jsonio.load(OcrTrack, p / "ocr.json"))
 
 
 def source_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
@@ -178,7 +147,7 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
         return key, script
     from localize.stages.script.speakers import Diarization, diarize, label_speakers, model_version
 
-    spk_key = stage_key("speakers", inputs=[key, audio.key], backend="resemblyzer", model_version=model_version(),
+    spk_key = SPEAKERS.key(inputs=[key, audio.key], backend="resemblyzer", model_version=model_version(),
                         options={"n_speakers": options.n_speakers})
 
     def build(tmp: Path) -> None:
@@ -190,7 +159,7 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
         payload = found if found is not None else Diarization(labels=(), centroids=(), counts=())
         jsonio.save(payload, tmp / "speakers.json")
 
-    found = store.cached("speakers", spk_key, build, lambda p: jsonio.load(Diarization, p / "speakers.json"))
+    found = SPEAKERS.cached(store, spk_key, build, lambda p: jsonio.load(Diarization, p / "speakers.json"))
     if not found.labels:
         return spk_key, script
     cast = options.open_cast(create=True)
@@ -217,7 +186,7 @@ def _imported_script(source: Source, subs: Path, asr: AsrOptions, store: Artifac
     if not asr.language:
         raise InputError(subs, "the language of --source-subs is unknown", "pass --language too (e.g. --language zh)")
     cues = load_subtitles(subs)
-    key = stage_key("imported", inputs=[file_sha256(subs)], backend="import", options={"language": asr.language})
+    key = IMPORTED.key(inputs=[file_sha256(subs)], backend="import", options={"language": asr.language})
     lines = tuple(
         Line(id=f"L{i:03d}", start_ms=c.start_ms, end_ms=c.end_ms, text=c.text, origin="imported",
              speaker=c.speaker or "SPEAKER_00")
@@ -225,5 +194,5 @@ def _imported_script(source: Source, subs: Path, asr: AsrOptions, store: Artifac
     )
     script = Script(language=asr.language, duration_ms=source.info.duration_ms, lines=lines,
                     backend="import", model=subs.name)
-    store.cached("imported", key, lambda tmp: jsonio.save(script, tmp / "script.json"), lambda p: None)
+    IMPORTED.cached(store, key, lambda tmp: jsonio.save(script, tmp / "script.json"), lambda p: None)
     return key, script
