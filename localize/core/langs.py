@@ -1,14 +1,18 @@
-"""Language code helpers."""
+"""Language code helpers: BCP 47 tags read by langcodes."""
 
 from __future__ import annotations
 
-# ISO 639-1 -> ISO 639-2/B, as MP4/MKV stream language tags want.
-ISO639_2 = {
-    "en": "eng", "pt": "por", "es": "spa", "ca": "cat", "zh": "chi", "fr": "fre", "de": "ger", "it": "ita",
-    "ja": "jpn", "ko": "kor", "ru": "rus", "ar": "ara", "hi": "hin", "th": "tha", "vi": "vie", "id": "ind",
-    "tr": "tur", "pl": "pol", "nl": "dut", "gl": "glg", "eu": "baq", "eo": "epo",
-}
+import functools
 
 
+@functools.cache
 def iso639_2(code: str) -> str:
-    return ISO639_2.get(code.split("-")[0].lower(), "und")
+    """The ISO 639-2/B code that MP4/MKV stream language tags want ("pt-BR" -> "por", "zh_CN" -> "chi",
+    "iw" -> "heb"), or "und" for a tag that names no known language."""
+    import langcodes  # ~0.1 s to import: only when a render needs it
+
+    try:
+        alpha3 = langcodes.Language.get(code).to_alpha3(variant="B")
+    except (LookupError, ValueError):
+        return "und"
+    return alpha3 if len(alpha3) == 3 and alpha3.isascii() and alpha3.isalpha() else "und"
