@@ -74,7 +74,7 @@ def measure(result, audio: Path, tmp: Path) -> list[dict]:
 
 def main() -> int:
     import localize
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
 
     runs = []
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -73,7 +73,7 @@ def summarise(result) -> list[dict]:
 
 def main() -> int:
     import localize
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
 
     runs = []
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -76,7 +76,7 @@ def score(script, translation, refs) -> tuple[float, list[dict]]:
 def run_model(label: str, model: str, script, truth, refs, work: Path) -> dict:
     from localize.core.cache import ArtifactStore
     from localize.core.markets import get_market
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.stages.translate import stage
 
     market = get_market("en-US")

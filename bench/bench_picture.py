@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from localize import jsonio, localize_episode  # noqa: E402
 from localize.core.artifacts import DubTrack, Script  # noqa: E402
-from localize.options import RunOptions  # noqa: E402
+from localize.core.options import RunOptions  # noqa: E402
 from localize.stages.picture.faces import FaceTracks, HaarDetector, track_faces  # noqa: E402
 from localize.stages.picture.lipalign import align_track, offset_stats, speech_bounds  # noqa: E402
 from localize.stages.picture.mouth import MouthActivity, speaking_faces  # noqa: E402

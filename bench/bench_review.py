@@ -54,7 +54,7 @@ def measure(name: str, episode: Path, market: str, tmp: Path) -> dict:
     import localize
     from localize.core import jsonio
     from localize.core.artifacts import Report
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.apps.review import ReviewStore, act, rerender
 
     out = tmp / "out"

@@ -129,7 +129,7 @@ def write_routes(results: list[dict]) -> None:
 
 def sample_budgets() -> list[dict]:
     import localize
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
 
     budget = []
     with tempfile.TemporaryDirectory() as tmp:

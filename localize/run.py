@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from localize.stages.script.speakers.cast import open_cast
 from localize.core import jsonio, modelcache
 from localize.core.artifacts import (
     DubTrack, EpisodeResult, LineOverride, LocalizedLine, LocalizedScript, MarketResult, Report, Script, Translation,
@@ -22,7 +23,7 @@ from localize.core.errors import ConfigError, InputError
 from localize.core.markets import Market, get_market, load_markets
 from localize.core.progress import NullProgress, Progress
 from localize.core.stage import Built, Keyed
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio, Source, extract_audio, open_source
 from localize.stages.mix.stage import mix_market, separate_background
 from localize.stages.picture.faceswap_market import face_swap_processor, labelled, publish_face_swap
@@ -129,7 +130,7 @@ def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
         resolve_preset(m.render)  # an unknown preset or codec fails before any work
         face_swap_processor(m, options)  # a face swap without a valid consent record fails before any work
     credentials = credentials_from(options.c2pa)
-    references = reference_overrides(options.references, options.open_cast())  # a bad clip fails before any work
+    references = reference_overrides(options.references, open_cast(options))  # a bad clip fails before any work
     check_routes(path, list(chosen), options)  # no route, or a model failing its sha256: before any work
     return _Plan(markets=chosen, voices=voices, credentials=credentials, references=references)
 

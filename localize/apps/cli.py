@@ -205,7 +205,7 @@ def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[
         separation: str, references: tuple[str, ...], c2pa_cert: Path | None, c2pa_key: Path | None,
         **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.run import localize_episode
     from localize.stages.render.credentials import Credentials
 
@@ -238,7 +238,7 @@ def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[
 def transcribe(episode: Path, out: Path, **understanding: Any) -> None:
     """Transcribe EPISODE into a timed, speaker-labelled script (speech fused with burned-in subtitles)."""
     from localize.core import jsonio
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.run import transcribe as run_transcribe
 
     options = RunOptions(**_understanding(**understanding))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import localize
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from tests.conftest import SAMPLE
 from tests.integration.test_openai_backend import ChatServer, Reply, completion, server, user_payload  # noqa: F401
 

@@ -97,7 +97,7 @@ def episode(tmp_path_factory: pytest.TempPathFactory):
 def _run(episode, tag: str):
     import localize
     from localize.stages.script.asr import AsrOptions
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
 
     d, clip, zh, en, markets = episode
     options = RunOptions(source_subs=zh, asr=AsrOptions(language="zh"), translations=((tag, en),),

@@ -211,7 +211,7 @@ def test_killed_run_resumes_and_leaves_nothing_that_looks_done(tmp_path: Path) -
             assert any(stage_dir.iterdir()), f"empty artifact {stage_dir}"
 
     from localize import localize_episode
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from tests.conftest import RecordingProgress
 
     progress = RecordingProgress()

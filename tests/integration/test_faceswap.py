@@ -172,7 +172,7 @@ def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_a
 
     from localize.core.cache import ArtifactStore
     from localize.core.markets import get_market
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.stages.picture.faceswap_market import (
         STRIP,
         face_swap_processor,
@@ -209,7 +209,7 @@ def test_market_face_swap_through_the_picture_stage_publishes_consent_measures_a
 
 def test_localize_run_with_a_face_swap_market(tmp_path: Path) -> None:
     """localize_episode end to end: a face-swapped render with its label, consent and measures beside it."""
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.run import localize_episode
 
     swap = _consented_face(tmp_path)

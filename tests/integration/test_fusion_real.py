@@ -15,7 +15,7 @@ import pysubs2
 import pytest
 
 import localize
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from tests.conftest import SAMPLE, shared_media
 
 pytestmark = pytest.mark.integration

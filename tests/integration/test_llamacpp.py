@@ -20,7 +20,7 @@ from localize.stages.translate.bible import Bible, BibleCharacter, Term
 from localize.core.cache import ArtifactStore
 from localize.core.errors import ToolFailedError
 from localize.core.markets import get_market
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.translate.adapt import AdaptOptions
 from localize.stages.translate.adapting import adapt_lines
 from localize.stages.translate.llamacpp import LlamaCppAdapter, resolve_gguf

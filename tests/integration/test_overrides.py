@@ -12,7 +12,7 @@ import pytest
 import localize
 from localize.core.artifacts import LineOverride
 from localize.core.cache import file_sha256
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.run import relocalize
 from tests.conftest import SAMPLE, ffprobe
 

@@ -9,7 +9,7 @@ import pysubs2
 import pytest
 
 import localize
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from tests.conftest import SAMPLE, RecordingProgress, ffprobe
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 import localize
 from localize.core import jsonio
 from localize.core.artifacts import LocalizedScript, Report
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.apps.review import ReviewStore, create_app, export
 from tests.conftest import SAMPLE, ffprobe
 

@@ -123,7 +123,7 @@ def test_pipeline_paints_out_the_source_subtitles_under_a_burned_market(removed,
     import localize
     from localize.stages.script.asr import AsrOptions
     from localize.stages.script.ocr import read_burned_subtitles
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
 
     burned, _, truth, *_ = removed
     source_subs, thai = tmp_path / "zh.srt", tmp_path / "th.srt"

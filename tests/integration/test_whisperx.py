@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("whisperx", reason="the whisperx extra is not installed: pip install 'localize[whisperx]'")
 
 import localize  # noqa: E402
-from localize.options import RunOptions  # noqa: E402
+from localize.core.options import RunOptions  # noqa: E402
 from tests.conftest import shared_media  # noqa: E402
 
 pytestmark = pytest.mark.integration

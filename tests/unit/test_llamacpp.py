@@ -18,7 +18,7 @@ import pytest
 from localize.core import models as modelstore
 from localize.core.errors import ConfigError, ModelError, NoRouteError
 from localize.core.markets import get_market, load_markets
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.script.asr import AsrOptions
 from localize.stages.translate.adapt import AdaptRequest, LineRequest, answer_schema, parse_answer
 from localize.stages.translate.llamacpp import LlamaCppAdapter, resolve_gguf

@@ -89,6 +89,18 @@ def test_registry_builds_it_from_the_environment(clean_env: pytest.MonkeyPatch) 
     assert adapter.endpoint == "http://127.0.0.1:9/v1/chat/completions"
 
 
+def test_it_is_listed_as_an_adapter_and_as_a_translator(clean_env: pytest.MonkeyPatch) -> None:
+    from localize.backends import _probe
+    from localize.stages.translate import ADAPTERS
+
+    assert ADAPTERS.load("openai") is TRANSLATORS.load("openai") is OpenAIAdapter
+    ok, detail = _probe("adapt", "openai")
+    assert not ok and "LOCALIZE_OPENAI_BASE_URL" in detail
+    clean_env.setenv("LOCALIZE_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert _probe("adapt", "openai") == (True, "openai:http://127.0.0.1:9/v1:gpt-4o-mini")
+    assert _probe("translate", "openai") == (True, "pairs: *-*")
+
+
 def test_model_version_changes_with_endpoint_and_model() -> None:
     a = OpenAIAdapter(OpenAIConfig(base_url="http://a/v1", model="m1"))
     b = OpenAIAdapter(OpenAIConfig(base_url="http://a/v1", model="m2"))

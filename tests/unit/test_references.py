@@ -14,13 +14,14 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
+from localize.stages.script.speakers.cast import open_cast
 from localize.core.artifacts import Cast, Character, Line, Script, TargetLine, Translation
 from localize.core.cache import ArtifactStore
 from localize.stages.voice.casting import CharacterVoice
 from localize.apps.cli import main
 from localize.core.errors import InputError
 from localize.core.markets import get_market, load_markets
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.voice.stage import Voice, dub_market
 from localize.core.progress import NullProgress
 from localize.stages.voice.references import check_reference, reference_overrides
@@ -182,7 +183,7 @@ def test_cli_cast_reference_sets_and_clears(tmp_path: Path) -> None:
     result = runner.invoke(main, ["cast", "reference", str(cast_file), "C01", str(clip)])
     assert result.exit_code == 0, result.output
     assert CastRegistry.load(cast_file, "series").character("C01").reference == str(clip.resolve())
-    assert RunOptions(cast_file=cast_file).open_cast().character("C01").reference == str(clip.resolve())
+    assert open_cast(RunOptions(cast_file=cast_file)).character("C01").reference == str(clip.resolve())
     result = runner.invoke(main, ["cast", "reference", str(cast_file), "C09", str(clip)])
     assert result.exit_code == 2 and "unknown character 'C09'" in result.output
     result = runner.invoke(main, ["cast", "reference", str(cast_file), "C01", str(_wav(tmp_path / "s.wav", 2.0))])

@@ -19,7 +19,7 @@ import localize.apps.review.market as review_market_module
 import localize.apps.review.server as review_server
 from localize.apps.review import ReviewStore, create_app
 from localize.core import jsonio
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from tests.unit.test_review_market import _market, _render
 
 REVIEW = Path(review_server.__file__).parent
@@ -100,7 +100,7 @@ def test_the_page_uses_the_markets_reading_speed_not_a_fixed_one() -> None:
     assert not re.search(r"reading_cps\s*>\s*\d", js), "review.js compares the reading speed with a fixed number"
 
 
-FORBIDDEN = ("localize.run", "localize.stages", "localize.apps.catalog", "localize.options")
+FORBIDDEN = ("localize.run", "localize.stages", "localize.apps.catalog", "localize.core.options")
 
 
 def _imports(path: Path) -> set[str]:

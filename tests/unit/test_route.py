@@ -203,3 +203,121 @@ def test_the_shipped_route_table_is_well_formed():
         assert [r.chrf for r in routes] == sorted((r.chrf for r in routes), reverse=True)
         for r in routes:
             assert 1 <= len(r.via.split(">")) <= 2 and 0 <= r.chrf <= 100
+
+
+# --- adapters: their own registry, not a guess from the class's attributes -----------------------
+
+class LooksLikeAnAdapter(EsEn):
+    """A translator with an `adapt` method that is not registered as an adapter."""
+
+    name = "looks_like"
+
+    def available(self):
+        pass
+
+    def adapt(self, request):
+        raise AssertionError("a translator that is not registered as an adapter must not adapt")
+
+    def release(self):
+        pass
+
+
+class OnlyAdapts:
+    """An adapter that does no plain translation (no pairs/translate)."""
+
+    name = "only_adapts"
+    released = 0
+
+    def model_version(self) -> str:
+        return "only_adapts-v1"
+
+    def available(self):
+        pass
+
+    def adapt(self, request):
+        return []
+
+    def release(self):
+        OnlyAdapts.released += 1
+
+
+class BothKinds(Anything):
+    """Registered in both registries: plain translation for routes and adaptation."""
+
+    name = "both"
+
+    def available(self):
+        pass
+
+    def adapt(self, request):
+        return []
+
+    def release(self):
+        pass
+
+
+@pytest.fixture
+def adapters(monkeypatch):
+    from localize.stages.translate import ADAPTERS
+
+    module = sys.modules["localize_test_fake_translators"]
+    for cls in (LooksLikeAnAdapter, OnlyAdapts, BothKinds):
+        setattr(module, cls.__name__, cls)
+    monkeypatch.setitem(TRANSLATORS._builtins, "looks_like", f"{module.__name__}:LooksLikeAnAdapter")
+    monkeypatch.setitem(TRANSLATORS._builtins, "both", f"{module.__name__}:BothKinds")
+    monkeypatch.setattr(ADAPTERS, "_builtins", {"only_adapts": f"{module.__name__}:OnlyAdapts",
+                                                "both": f"{module.__name__}:BothKinds"})
+    return ADAPTERS
+
+
+def _market(*translation: str):
+    import msgspec
+
+    from localize.core.markets import get_market
+
+    return msgspec.structs.replace(get_market("pt-BR"), translation=translation)
+
+
+def test_a_translator_with_an_adapt_method_is_not_an_adapter_unless_registered(adapters):
+    from localize.stages.translate.stage import plan_market
+
+    adapter, route, after = plan_market(_market("looks_like", "en_pt"), "es", ("looks_like", "en_pt"))
+    assert adapter is None and after == ()
+    assert [leg.label for leg in route] == ["looks_like:es-en", "en_pt:en-pt"]
+
+
+def test_an_adapter_only_backend_adapts_and_the_translators_make_its_fallback(adapters):
+    from localize.stages.translate.stage import plan_market, preferences
+    from localize.core.options import RunOptions
+
+    market = _market("only_adapts", "es_pt")
+    prefs = preferences(market, RunOptions())  # a name only ADAPTERS knows is a known name
+    assert prefs == ("only_adapts", "es_pt")
+    adapter, route, after = plan_market(market, "es", prefs)
+    assert isinstance(adapter, OnlyAdapts) and after == ()
+    assert [leg.label for leg in route] == ["es_pt:es-pt"]
+    with pytest.raises(UnknownNameError):
+        preferences(_market("nowhere"), RunOptions())
+
+
+def test_auto_makes_a_first_leg_registered_as_an_adapter_the_adapter(adapters, monkeypatch):
+    from localize.stages.translate.stage import plan_market
+
+    route_module = _measured(monkeypatch, [("es-pt", "both", 80.0), ("es-pt", "looks_like>en_pt", 70.0)])
+    adapter, route, after = plan_market(_market("auto"), "es", ("auto",))
+    assert isinstance(adapter, BothKinds) and route == () and after == ()
+    monkeypatch.setattr(route_module, "measured_routes",
+                        lambda: {("es", "pt"): (route_module.MeasuredRoute("es-pt", "looks_like>en_pt", 70.0),)})
+    adapter, route, after = plan_market(_market("auto"), "es", ("auto",))
+    assert adapter is None and [leg.label for leg in route] == ["looks_like:es-en", "en_pt:en-pt"]
+
+
+def test_the_built_in_llms_are_in_both_registries_as_one_class(monkeypatch):
+    from localize.stages.translate import ADAPTERS
+
+    monkeypatch.undo()  # the real registries, not the fakes
+    assert set(ADAPTERS.names()) >= {"llamacpp", "openai", "llm"}
+    for name in ADAPTERS.names():
+        assert ADAPTERS.load(name) is TRANSLATORS.load(name)
+        assert callable(ADAPTERS.load(name).adapt)
+    assert "bergamot" not in ADAPTERS.names() and "apertium" not in ADAPTERS.names()

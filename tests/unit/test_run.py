@@ -17,7 +17,7 @@ from localize.core.errors import LocalizeError
 from localize.core.markets import get_market, load_markets
 from localize.core.progress import NullProgress
 from localize.core.stage import Built, Keyed
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio, Source
 from localize.stages.translate.overrides import Reviewed
 

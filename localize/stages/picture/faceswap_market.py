@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from localize.core.artifacts import Script
     from localize.core.cache import ArtifactStore
     from localize.core.markets import Market
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.core.progress import Progress
     from localize.stages.audio.stage import Source
     from localize.stages.picture.faces import FaceTracks

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from localize.core.artifacts import Script
     from localize.core.cache import ArtifactStore
     from localize.core.markets import Market
-    from localize.options import RunOptions
+    from localize.core.options import RunOptions
     from localize.stages.audio.stage import Source
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from localize.core.options import Credentials
 from localize.core.cache import file_sha256
 from localize.core.errors import ConfigError, InputError, MissingExtraError
 
@@ -25,22 +26,10 @@ log = logging.getLogger(__name__)
 
 AI_COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 CERT_ENV, KEY_ENV = "LOCALIZE_C2PA_CERT", "LOCALIZE_C2PA_KEY"
-ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
+from localize.core.options import ALGORITHMS  # noqa: E402 - the accepted C2PA algorithms
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Credentials:
-    cert: Path  # PEM certificate chain, signing certificate first
-    key: Path  # PEM private key of the signing certificate
-    algorithm: str = "es256"
-    timestamp_url: str = ""  # an RFC 3161 time-stamp authority; empty: none (offline)
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError(f"C2PA algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}.")
-
-    def cache_options(self) -> dict:
-        return {"cert": file_sha256(self.cert), "algorithm": self.algorithm, "tsa": self.timestamp_url}
+# Credentials lives in localize.core.options (imported above).
 
 
 def credentials_from(given: Credentials | None) -> Credentials | None:

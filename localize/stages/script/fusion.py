@@ -27,17 +27,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from localize.core.options import FusionRules
 from localize.core.artifacts import Line, OcrCue, Word
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FusionRules:
-    slack_ms: int = 250
-    agree: float = 0.5
-    trust_ocr: float = 0.8
-
-    def cache_options(self) -> dict[str, object]:
-        return {"slack_ms": self.slack_ms, "agree": self.agree, "trust_ocr": self.trust_ocr}
+# FusionRules lives in localize.core.options (imported above).
 
 
 def _plain(text: str) -> str:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from localize.stages.script.speakers.cast import open_cast
 from localize.core import jsonio
 from localize.core.artifacts import Line, OcrTrack, Script
 from localize.stages.script.asr import RECOGNIZERS, AsrOptions, RawTranscript
@@ -16,7 +17,7 @@ from localize.core.cache import ArtifactStore, file_sha256
 from localize.core.errors import InputError, LocalizeError
 from localize.stages.script.fusion import fuse
 from localize.core.stage import Keyed, Stage
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.core.progress import NullProgress, Progress
 from localize.stages.audio.stage import Audio, Source
 from localize.stages.render.subtitles import load_subtitles
@@ -162,7 +163,7 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
     found = SPEAKERS.cached(store, spk_key, build, lambda p: jsonio.load(Diarization, p / "speakers.json"))
     if not found.labels:
         return spk_key, script
-    cast = options.open_cast(create=True)
+    cast = open_cast(options, create=True)
     labelled = label_speakers(script, found, cast=cast, episode=source.path.stem)
     if cast is not None:
         cast.save()

@@ -7,8 +7,8 @@ language, the glossary, the lines just before the batch with their speakers, and
 length budget. It answers JSON, one object per line, and flags idioms with their literal
 meaning so QA can check the adaptation.
 
-Every adapter shares :func:`build_messages` and :func:`parse_answer`, so the prompt and the
-validation are the same whichever model runs them.
+Every adapter (:class:`~localize.stages.translate.Adapter`) shares :func:`build_messages` and
+:func:`parse_answer`, so the prompt and the validation are the same whichever model runs them.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from localize.core.options import AdaptOptions
 from localize.core.errors import LocalizeError
 from localize.core.markets import StyleGuide
+from localize.stages.translate import Adapter
 
 
 class MalformedAnswer(LocalizeError):
@@ -63,20 +65,6 @@ class LineAnswer:
     idiom: bool = False
     literal: str = ""  # for an idiom: what the source says word for word
     note: str = ""
-
-
-class Adapter(Protocol):
-    name: str
-
-    def model_version(self) -> str: ...
-
-    def available(self) -> None:
-        """Raise a LocalizeError if this adapter cannot run here (no endpoint, no model)."""
-        ...
-
-    def adapt(self, request: AdaptRequest) -> list[LineAnswer]:
-        """One answer per requested line, in order; MalformedAnswer after its own retries."""
-        ...
 
 
 def budget_chars(slot_ms: int, style: StyleGuide) -> int:
@@ -241,10 +229,4 @@ def glossary_flags(source: str, target: str, glossary: Sequence[tuple[str, str]]
     return tuple(flags)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AdaptOptions:
-    batch_lines: int = 16  # lines per request
-    context_lines: int = 6  # previous lines sent with each batch
-    rewrite_tries: int = 2  # shorter-rewrite rounds for lines over budget
-    tolerance: float = 1.1  # a line is over budget past budget * tolerance
-    fallback: tuple[str, ...] = field(default_factory=tuple)  # machine backends when the adapter fails
+# AdaptOptions lives in localize.core.options (imported above).

@@ -10,8 +10,9 @@ from localize.core.artifacts import Line, TargetLine
 from localize.stages.translate.bible import Bible
 from localize.core.errors import LocalizeError
 from localize.core.markets import Market
-from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, Adapter, LineAnswer, LineRequest, budget_chars, glossary_flags, \
-    spoken_length
+from localize.stages.translate import Adapter
+from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, LineRequest, budget_chars, \
+    glossary_flags, spoken_length
 
 log = logging.getLogger(__name__)
 

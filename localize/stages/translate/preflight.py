@@ -15,7 +15,7 @@ from pathlib import Path
 
 from localize.core.errors import NoRouteError
 from localize.core.markets import Market
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.translate.stage import plan_market, preferences
 
 log = logging.getLogger(__name__)

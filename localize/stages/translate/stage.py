@@ -23,9 +23,9 @@ from localize.stages.translate.bible import Bible, load_bible
 from localize.core.cache import ArtifactStore, file_sha256, stage_key
 from localize.core.errors import ConfigError, LocalizeError, ModelIntegrityError, NoRouteError
 from localize.core.markets import Market
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.translate.tm import Match, open_tm
-from localize.stages.translate import TRANSLATORS, Translator
+from localize.stages.translate import ADAPTERS, TRANSLATORS, Adapter
 from localize.stages.translate.adapting import adapt_lines, budgets, over_budget
 from localize.stages.translate.route import AUTO, Factory, Leg, auto_route, plan_route, translate_lines
 from localize.stages.translate.subtitles import align_human_translation
@@ -39,31 +39,38 @@ def preferences(market: Market, options: RunOptions) -> tuple[str, ...]:
         raise ConfigError(f"market {market.tag}: translation {list(prefs)} mixes 'auto' with backend names; "
                           "give either [\"auto\"] or the backends in order of preference.")
     for name in prefs:
-        if name != AUTO:
+        if name != AUTO and not _is_adapter(name):
             TRANSLATORS.load(name)  # an unknown name fails before any work
     return prefs
 
 
 def backend_factory(market: Market) -> Factory:
-    """Makes translation backends by name with the market's settings (its GGUF model for llamacpp)."""
-    def create(name: str) -> Translator:
+    """Makes backends by name with the market's settings (its GGUF model for llamacpp): a translator from
+    TRANSLATORS, or for a name only ADAPTERS knows, an adapter. A backend registered in both is one class,
+    so the object made serves either protocol."""
+    def create(name: str) -> Any:
+        registry = TRANSLATORS if _is_translator(name) else ADAPTERS
         if name == "llamacpp":
-            return TRANSLATORS.create(name, model=market.llm.model or None, sha256=market.llm.sha256 or None)
-        return TRANSLATORS.create(name)
+            return registry.create(name, model=market.llm.model or None, sha256=market.llm.sha256 or None)
+        return registry.create(name)
     return create
 
 
 def _is_adapter(name: str) -> bool:
-    return hasattr(TRANSLATORS.load(name), "adapt")
+    return name in ADAPTERS.names()
 
 
-def _first_adapter(prefs: Sequence[str], factory: Factory) -> tuple[object | None, tuple[str, ...]]:
-    """The adapter to use (the first preference that is an adapter and runs here, if no plain
-    backend before it runs) and the preferences left for the machine route."""
-    for i, name in enumerate(prefs):
+def _is_translator(name: str) -> bool:
+    return name in TRANSLATORS.names()
+
+
+def _first_adapter(prefs: Sequence[str], factory: Factory) -> tuple[Adapter | None, tuple[str, ...]]:
+    """The adapter to use (the first preference that is an adapter and runs here) and the preferences left
+    for the machine route (the translators among the others)."""
+    for name in prefs:
         if not _is_adapter(name):
             continue
-        adapter = factory(name)
+        adapter: Adapter = factory(name)
         try:
             adapter.available()
         except ModelIntegrityError:
@@ -71,9 +78,8 @@ def _first_adapter(prefs: Sequence[str], factory: Factory) -> tuple[object | Non
         except LocalizeError as exc:
             log.info("adapter %s unusable here: %s", name, exc)
             continue
-        rest = tuple(p for p in prefs if p != name)
-        return adapter, rest
-    return None, tuple(prefs)
+        return adapter, tuple(p for p in prefs if p != name and _is_translator(p))
+    return None, tuple(p for p in prefs if _is_translator(p))
 
 
 def translate_market(
@@ -103,7 +109,7 @@ def translate_market(
             fresh, first, final = _translate(pending, script.language, market, route, adapter, bible, options,
                                              need_machine, after) if pending else ((), 0, 0)
         finally:
-            if adapter is not None and hasattr(adapter, "release"):
+            if adapter is not None:
                 adapter.release()
         lines = _merge(script.lines, hits, fresh, market, options)
         remembered = sum(not over_budget(lines[i].text, lines[i].budget_chars, options.adapt) for i in hits)
@@ -120,7 +126,7 @@ def translate_market(
 
 
 def plan_market(market: Market, source: str, prefs: tuple[str, ...], need_machine: bool = True) \
-        -> tuple[Any, tuple[Leg, ...], tuple[Leg, ...]]:
+        -> tuple[Adapter | None, tuple[Leg, ...], tuple[Leg, ...]]:
     """(adapter or None, machine route, legs after the adapter) for the market from `source`.
 
     With ``auto`` the measured best route decides; an LLM first leg becomes the adapter, the legs after it
@@ -131,7 +137,7 @@ def plan_market(market: Market, source: str, prefs: tuple[str, ...], need_machin
         return None, (), ()
     if prefs == (AUTO,):
         legs = auto_route(source, market.language, factory)
-        if legs and hasattr(legs[0].translator, "adapt"):
+        if legs and _is_adapter(legs[0].backend):  # registered in both: the leg's backend adapts
             return legs[0].translator, (), legs[1:]
         return None, legs, ()
     adapter, rest = _first_adapter(prefs, factory)
@@ -175,7 +181,7 @@ def _merge(lines: Sequence[Line], hits: dict[int, Match], fresh: Sequence[Target
     return tuple(out)
 
 
-def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: Any,
+def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: Adapter | None,
                bible: Bible, options: RunOptions, need_machine: bool, after: tuple[Leg, ...] = ()) \
         -> tuple[tuple[TargetLine, ...], int, int]:
     limit = budgets(lines, market)
@@ -207,7 +213,7 @@ def _checked(lines: Sequence[Line], targets: Sequence[TargetLine], limit: Sequen
     return tuple(out), within, within
 
 
-def _adapt_then_translate(adapter: Any, lines: Sequence[Line], source: str, market: Market, after: tuple[Leg, ...],
+def _adapt_then_translate(adapter: Adapter, lines: Sequence[Line], source: str, market: Market, after: tuple[Leg, ...],
                           bible: Bible, options: RunOptions) -> tuple[tuple[TargetLine, ...], int, int]:
     """The adapter into the pivot language (with the market's style and budgets), then the machine legs."""
     pivot = msgspec.structs.replace(market, language=after[0].source)

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from localize.stages.script.speakers.cast import open_cast
 from localize.core import jsonio
 from localize.core.artifacts import DubTrack, Script, Translation
 from localize.core.cache import ArtifactStore, file_sha256
@@ -13,7 +14,7 @@ from localize.core.errors import ConfigError, LocalizeError
 from localize.core.markets import Market
 from localize.core.progress import Progress
 from localize.core.stage import Built, Stage
-from localize.options import RunOptions
+from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio
 from localize.stages.voice.casting import CharacterVoice, cast_voices
 from localize.stages.voice.dub import DUB_RATE, dub_lines
@@ -74,7 +75,7 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
         return {}
     chosen, chosen_pitch = {}, {}
     backend = voice.synthesizer.name
-    registry = options.open_cast()
+    registry = open_cast(options)
     if registry is not None:
         known = {c.id: c for c in registry.characters}
         chosen = {spk: known[spk].voices[backend] for spk in {ln.speaker for ln in script.lines}
@@ -117,7 +118,7 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
 
 def remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None:
     """Keep each cast character's pitch ratio, so later episodes shift the same voice the same way."""
-    registry = options.open_cast()
+    registry = open_cast(options)
     if registry is None:
         return
     known = {c.id: c for c in registry.characters}

@@ -19,35 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from localize.core.options import SeparateOptions
 from localize.core.registry import Registry
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SeparateOptions:
-    """How to separate. The classic fields are ignored by demucs and the other way round."""
-
-    backend: str = "classic"
-    # classic: "auto" uses the side channel as background when the input is stereo and the
-    # dialogue is centred (the side channel does not get louder inside speech spans); "on"/"off".
-    mid_side: str = "auto"
-    # Script timings are approximate: speech spans are widened by this much on each side.
-    pad_ms: int = 150
-    # The background under a line is estimated from non-speech audio up to this far around it.
-    context_ms: int = 3000
-    # Speech power counted as background when subtracting (>1 removes more voice, and more bed).
-    over_subtraction: float = 1.5
-    # The lowest background gain in a bin the voice dominates (dB); caps how much bed is lost.
-    floor_db: float = -40.0
-    # Exponent on the Wiener gain: >1 removes more voice.
-    mask_power: float = 1.0
-    # Gain smoothing (bins x frames) against musical noise.
-    smooth_bins: int = 3
-    smooth_frames: int = 3
-    # Below this frequency nothing is removed: there is no voice there, only bed.
-    low_cut_hz: float = 80.0
-    # demucs
-    demucs_model: str = "htdemucs"
-    device: str = "cpu"
+# SeparateOptions lives in localize.core.options (imported above).
 
 
 class Separator(Protocol):

@@ -10,21 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from localize.core.options import AsrOptions
 from localize.core.registry import Registry
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AsrOptions:
-    model: str = "base"  # a manifest size name, or a local CTranslate2 model directory
-    language: str | None = None  # None: detect
-    vad: bool = True
-    beam_size: int = 5
-    # Chinese sources: the script lines are written in (see localize.stages.script.asr.chinese).
-    chinese_script: str = "simplified"
-
-    def cache_options(self) -> dict[str, object]:
-        return {"model": self.model, "language": self.language, "vad": self.vad, "beam_size": self.beam_size,
-                "chinese_script": self.chinese_script}
+# AsrOptions lives in localize.core.options (imported above).
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from localize.core.options import OcrOptions
 from localize.core.errors import ConfigError
 from localize.core.registry import Registry
 from localize.stages.script.ocr.merge import TextBox
@@ -38,48 +39,7 @@ if TYPE_CHECKING:
     from localize.core.artifacts import OcrTrack
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OcrOptions:
-    reader: str = "rapidocr"
-    language: str = "ch"  # a hint for the reader; rapidocr takes "ch"/"zh" or "en" (one model reads all)
-    frame_step_ms: int = 250  # one sample is read every step (4 per second)
-    refine_step_ms: int = 50  # cue boundaries are placed to within this; 0 = no refinement (within a step)
-    search_region: tuple[float, float] = (0.6, 1.0)  # rows searched for the band, as shares of the height
-    probe_frames: int = 12  # stills read whole to find the band
-    min_confidence: float = 0.6  # text lines read with less confidence are dropped
-    max_width: int = 960  # wider pictures are scaled down to this before reading
-    change_threshold: float = 0.25  # band pictures closer than this reuse the last reading
-    max_distance: float = 0.3  # readings this close (normalised edit distance) are the same cue
-    flicker_confidence: float = 0.85  # a cue seen in one sample only must be read with this confidence
-    threads: int = 0  # inference threads; 0 = the runtime's default (all cores)
-
-    def __post_init__(self) -> None:
-        if self.frame_step_ms <= 0:
-            raise ConfigError(f"OCR frame_step_ms must be positive, not {self.frame_step_ms}.")
-        if self.refine_step_ms < 0 or (self.refine_step_ms and self.frame_step_ms % self.refine_step_ms):
-            raise ConfigError(
-                f"OCR refine_step_ms ({self.refine_step_ms}) must be 0 or divide frame_step_ms ({self.frame_step_ms})."
-            )
-        top, bottom = self.search_region
-        if not 0.0 <= top < bottom <= 1.0:
-            raise ConfigError(f"OCR search_region {self.search_region} must be two shares of the height, top < bottom.")
-        if self.probe_frames < 2:
-            raise ConfigError(f"OCR probe_frames must be at least 2, not {self.probe_frames}.")
-        if self.max_width < 64:
-            raise ConfigError(f"OCR max_width must be at least 64 pixels, not {self.max_width}.")
-
-    def cache_options(self) -> dict[str, object]:
-        return {
-            "reader": self.reader, "language": self.language, "frame_step_ms": self.frame_step_ms,
-            "refine_step_ms": self.refine_step_ms, "search_region": list(self.search_region),
-            "probe_frames": self.probe_frames, "min_confidence": self.min_confidence,
-            "max_width": self.max_width, "change_threshold": self.change_threshold,
-            "max_distance": self.max_distance, "flicker_confidence": self.flicker_confidence,
-        }
-
-    def progress_total(self, duration_ms: int) -> int:
-        """How many units `read_burned_subtitles` advances progress by: probes plus samples."""
-        return self.probe_frames + max(1, math.ceil(duration_ms / self.frame_step_ms))
+# OcrOptions lives in localize.core.options (imported above).
 
 
 class Reader(Protocol):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from localize.core.options import RunOptions
 from localize.core import jsonio
 from localize.core.artifacts import Cast, Character
 from localize.core.errors import ConfigError, LocalizeError, UnknownNameError
@@ -250,3 +251,12 @@ class CastRegistry:
         if target is None:
             raise ValueError("this cast has no file: pass save(path)")
         return jsonio.save(self.to_cast(), target)
+
+
+def open_cast(options: RunOptions, *, create: bool = False) -> CastRegistry | None:
+    """The series cast of ``options.cast_file``, or None when there is none; `create`: start an empty
+    cast when the file does not exist yet. Its series is ``options.series``, else the file's folder name."""
+    if options.cast_file is None or (not create and not Path(options.cast_file).is_file()):
+        return None
+    path = Path(options.cast_file)
+    return CastRegistry.load(path, options.series or path.parent.name)
