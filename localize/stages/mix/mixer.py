@@ -2,21 +2,30 @@
 
 The original is ducked by the market's `duck_db` under each dubbed line with
 short ramps, the dub is laid on top in both channels, and :func:`normalise`
-brings the result to the market's integrated loudness (a linear gain measured
-per ITU-R BS.1770 with pyloudnorm) under its true-peak ceiling (a limiter).
+brings the result to the market's integrated loudness and loudness range
+(ffmpeg's two-pass loudnorm) under its true-peak ceiling (a limiter).
+
+One meter measures everything here: ffmpeg's loudnorm filter, whose JSON
+summary gives integrated loudness, true peak and loudness range (EBU R128 /
+ITU-R BS.1770) in one pass. pyloudnorm gives only integrated loudness, so the
+render's true peak and range needed a second meter (ffmpeg's ebur128, read
+with regexes over its text report); and the two-pass normalisation needs
+loudnorm's own measured_* values anyway.
 """
 
 from __future__ import annotations
 
-import re
+import json
+import math
 from pathlib import Path
 
+import ffmpeg  # ffmpeg-python
 import numpy as np
 import soundfile as sf
 
 from localize.core.artifacts import DubTrack, Loudness
 from localize.core.errors import LocalizeError
-from localize.core.media.ffmpeg import ebur128_argv, limit_argv, run_ffmpeg
+from localize.core.media.ffmpeg import run_ffmpeg
 
 RAMP_MS = 80
 # AAC encoding overshoots the PCM mix's true peak by up to about 1 dB; aim that much lower so
@@ -52,7 +61,8 @@ def mix_dub(original: Path, dub: DubTrack | None, dub_dir: Path | None, out: Pat
     bed, rate = sf.read(original, dtype="float32", always_2d=True)
     if dub is not None and dub_dir is not None:
         if dub.sample_rate != rate:
-            raise LocalizeError(f"internal: dub at {dub.sample_rate} Hz, bed at {rate} Hz")
+            # the dub and the bed are both made at the pipeline's rates: a mismatch is a bug, not bad input
+            raise RuntimeError(f"dub at {dub.sample_rate} Hz, bed at {rate} Hz: they must share one rate")
         voice = np.zeros(len(bed), dtype=np.float32)
         for line in dub.lines:
             clip, _ = sf.read(dub_dir / line.clip, dtype="float32", always_2d=False)
@@ -66,52 +76,89 @@ def mix_dub(original: Path, dub: DubTrack | None, dub_dir: Path | None, out: Pat
 
 
 def normalise(src: Path, dst: Path, *, lufs: float, true_peak: float, lra: float, rate: int) -> None:
-    """Linear gain to the integrated target (pyloudnorm, BS.1770), then a peak limiter under the
-    true-peak ceiling (ffmpeg alimiter, with margin for inter-sample peaks and the AAC encoder).
+    """Bring `src` to the integrated target `lufs` with a loudness range of at most `lra` LU, peaks
+    under `true_peak` (with margin for inter-sample peaks and the AAC encoder); write 24-bit PCM.
 
-    Gain then limiting reaches the target on short, peaky dialogue, where ffmpeg's loudnorm either
-    stays linear and falls short of it or switches to its dynamic mode and misses it.
+    Two-pass loudnorm: the first pass measures the mix. Where its range is over `lra`, the second
+    pass is loudnorm with those measured values (its dynamic mode, which narrows the range to the
+    target). Where the range is within `lra`, loudnorm's linear mode would be a plain gain of
+    `lufs` minus the measured loudness, but it also requires the gained peaks to stay under its
+    ceiling and otherwise falls back to the dynamic mode, which would compress short, peaky dialogue
+    for no range reason: that gain is applied directly and the peaks are left to the limiter.
+    Either way a peak limiter follows, and since limiting lowers the loudness of peaky dialogue, the
+    gain is raised by what the output still misses, measured with the same meter, until it is
+    within 0.2 LU.
     """
-    import pyloudnorm
-
-    del lra  # the dialogue's dynamics are kept: no range compression
-    data, sr = sf.read(src, dtype="float64", always_2d=True)
-    loudness = pyloudnorm.Meter(sr).integrated_loudness(data)
-    if not np.isfinite(loudness):
+    ceiling_db = true_peak - CODEC_HEADROOM_DB - LIMITER_MARGIN_DB
+    targets = {"I": lufs, "TP": min(max(ceiling_db, -9.0), 0.0), "LRA": min(max(lra, 1.0), 50.0)}
+    first = _loudness(src, targets)
+    if not math.isfinite(first["input_i"]):
         raise LocalizeError(f"{src}: the mix is silent, nothing to normalise.")
-    gained = src.with_name(src.stem + ".gain.wav")
-    ceiling = 10 ** ((true_peak - CODEC_HEADROOM_DB - LIMITER_MARGIN_DB) / 20)
-    gain_db = lufs - loudness
-    try:
-        # Limiting lowers the loudness of peaky dialogue: raise the gain by what it took, and again.
-        for _ in range(NORMALISE_ROUNDS):
-            sf.write(gained, (data * 10 ** (gain_db / 20)).astype(np.float32), sr, subtype="FLOAT")
-            run_ffmpeg(limit_argv(gained, dst, ceiling=ceiling, rate=rate), "limiting peaks")
-            limited, out_sr = sf.read(dst, dtype="float64", always_2d=True)
-            miss = lufs - pyloudnorm.Meter(out_sr).integrated_loudness(limited)
-            if abs(miss) <= 0.2:
-                break
-            gain_db += miss
-    finally:
-        gained.unlink(missing_ok=True)
-
-
-_EBU = {
-    "integrated": re.compile(r"Integrated loudness:\s+I:\s+(-?[\d.]+|-inf) LUFS", re.S),
-    "lra": re.compile(r"Loudness range:\s+LRA:\s+(-?[\d.]+) LU", re.S),
-    "peak": re.compile(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", re.S),
-}
+    if first["input_lra"] > lra:
+        shape = {**targets, "measured_I": max(first["input_i"], -99.0), "measured_TP": first["input_tp"],
+                 "measured_LRA": first["input_lra"], "measured_thresh": max(first["input_thresh"], -99.0),
+                 "offset": first["target_offset"]}
+        gain_db = 0.0
+    else:
+        shape = None
+        gain_db = lufs - first["input_i"]
+    for _ in range(NORMALISE_ROUNDS):
+        argv = _apply_argv(src, dst, shape=shape, gain_db=gain_db, ceiling=10 ** (ceiling_db / 20), rate=rate)
+        miss = lufs - loudnorm_summary(run_ffmpeg(argv, "normalising loudness"))["input_i"]
+        if abs(miss) <= 0.2:
+            break
+        gain_db += miss
 
 
 def measure(path: Path, *, target_lufs: float, target_true_peak: float) -> Loudness:
-    """Integrated loudness, true peak and loudness range of a file's audio (ffmpeg ebur128)."""
-    stderr = run_ffmpeg(ebur128_argv(path), "measuring loudness")
-    summary = stderr[stderr.rfind("Summary:") :]
-    values = {}
-    for key, pattern in _EBU.items():
-        found = pattern.search(summary)
-        values[key] = float(found.group(1)) if found else float("nan")
+    """Integrated loudness, true peak and loudness range of a file's audio (ffmpeg loudnorm)."""
+    found = _loudness(path, {})
     return Loudness(
         target_lufs=target_lufs, target_true_peak_dbtp=target_true_peak,
-        integrated_lufs=values["integrated"], true_peak_dbtp=values["peak"], loudness_range_lu=values["lra"],
+        integrated_lufs=found["input_i"], true_peak_dbtp=found["input_tp"], loudness_range_lu=found["input_lra"],
     )
+
+
+def loudnorm_summary(stderr: str) -> dict[str, float | str]:
+    """The JSON block loudnorm prints (print_format=json) in ffmpeg's stderr, numbers as floats
+    ("-inf" included); text values such as normalization_type stay strings."""
+    start = stderr.rfind("[Parsed_loudnorm")
+    brace = stderr.find("{", start) if start >= 0 else -1
+    if brace < 0:
+        raise RuntimeError("ffmpeg printed no loudnorm summary: " + stderr[-200:])
+    block, _ = json.JSONDecoder().raw_decode(stderr, brace)
+    return {key: _number(value) for key, value in block.items()}
+
+
+def _number(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _loudness(path: Path, targets: dict[str, float]) -> dict:
+    """loudnorm's first pass over `path`: input_i/input_tp/input_lra/input_thresh, and the
+    target_offset the second pass needs for these `targets`."""
+    stream = ffmpeg.input(str(path)).audio.filter("loudnorm", print_format="json", **targets)
+    argv = ffmpeg.output(stream, "-", format="null").global_args("-hide_banner", "-nostdin").compile()
+    return loudnorm_summary(run_ffmpeg(argv, "measuring loudness"))
+
+
+def _apply_argv(src: Path, dst: Path, *, shape: dict | None, gain_db: float, ceiling: float, rate: int) -> list[str]:
+    """loudnorm's second pass (when `shape` is given), a gain, a brick-wall peak limiter at `ceiling`
+    (linear, no make-up gain), resampled to `rate` and written as 24-bit PCM; in the same run the
+    written audio is measured (a loudnorm meter on a copy of the stream, its JSON last in stderr)."""
+    stream = ffmpeg.input(str(src)).audio
+    if shape is not None:
+        stream = stream.filter("loudnorm", **shape)
+    # loudnorm's dynamic mode works (and writes) at 192 kHz: back to `rate` before the limiter, so
+    # that resampling cannot lift the peaks it has just held
+    stream = (stream.filter("aresample", rate).filter("volume", volume=f"{gain_db:.3f}dB")
+              .filter("alimiter", limit=f"{ceiling:.5f}", attack=5, release=50, level="disabled"))
+    # loudnorm reads at 192 kHz: pin the written stream's rate, or ffmpeg would resample before the
+    # split and the meter would read other samples than the file gets
+    split = stream.filter("aformat", sample_rates=rate).filter_multi_output("asplit", 2)
+    written = ffmpeg.output(split[0], str(dst), acodec="pcm_s24le", ar=rate)
+    metered = ffmpeg.output(split[1].filter("loudnorm", print_format="json"), "-", format="null")
+    return ffmpeg.merge_outputs(written, metered).global_args("-hide_banner", "-nostdin").compile(overwrite_output=True)
