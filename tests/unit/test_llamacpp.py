@@ -89,7 +89,7 @@ def test_a_user_gguf_must_exist_be_gguf_and_match_its_pin(tmp_path):
     with pytest.raises(ModelError, match="sha256"):
         resolve_gguf(str(good), "f" * 64)
     unpinned = resolve_gguf(str(good))
-    assert unpinned.sha256 == "" and unpinned.version.startswith("good.gguf:1004:")
+    assert unpinned.sha256 == "" and unpinned.fingerprint.startswith("good.gguf:1004:")
 
 
 def test_the_model_version_changes_with_the_model_and_the_prompts(tmp_path, monkeypatch):

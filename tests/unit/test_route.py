@@ -77,7 +77,7 @@ def test_same_language_needs_no_legs():
 
 def test_direct_pair_uses_the_first_backend_that_covers_it():
     (leg,) = plan_route("es", "pt", ["en_pt", "es_pt", "anything"])
-    assert (leg.backend, leg.source, leg.target, leg.version) == ("es_pt", "es", "pt", "es_pt-v1")
+    assert (leg.backend, leg.source, leg.target, leg.model_version()) == ("es_pt", "es", "pt", "es_pt-v1")
     assert leg.label == "es_pt:es-pt"
     assert isinstance(leg.translator, EsPt)
     (leg,) = plan_route("es", "pt", ["anything", "es_pt"])

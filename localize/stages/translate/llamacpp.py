@@ -52,7 +52,8 @@ class GgufModel:
     sha256: str  # "" for a user's file given without one
 
     @property
-    def version(self) -> str:
+    def fingerprint(self) -> str:
+        """The file's identity for the model version: its sha256, or size and mtime without one."""
         if self.sha256:
             return f"{self.label}:{self.sha256[:16]}"
         stat = self.path.stat()
@@ -182,7 +183,7 @@ class LlamaCppAdapter:
         self._resolve()
 
     def model_version(self) -> str:
-        return f"llamacpp:{self._resolve().version}:greedy:prompts-{prompts_digest()}"
+        return f"llamacpp:{self._resolve().fingerprint}:greedy:prompts-{prompts_digest()}"
 
     def load(self) -> None:
         if self._runtime is None:

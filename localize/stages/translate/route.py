@@ -35,11 +35,13 @@ class Leg:
     source: str
     target: str
     translator: Translator
-    version: str
 
     @property
     def label(self) -> str:
         return f"{self.backend}:{self.source}-{self.target}"
+
+    def model_version(self) -> str:
+        return self.translator.model_version()
 
 
 def _covers(pairs: frozenset[tuple[str, str]], source: str, target: str) -> bool:
@@ -64,7 +66,7 @@ def plan_route(source: str, target: str, preferences: Sequence[str], factory: Fa
     def leg(src: str, tgt: str) -> Leg | None:
         for name, translator, pairs in usable:
             if _covers(pairs, src, tgt):
-                return Leg(name, src, tgt, translator, translator.model_version())
+                return Leg(name, src, tgt, translator)
         return None
 
     direct = leg(source, target)
@@ -143,7 +145,7 @@ def _legs(via: str, source: str, target: str, cache: dict, factory: Factory) -> 
         found = _usable(name, cache, factory)
         if found is None or not _covers(found[1], src, tgt):
             return None
-        legs.append(Leg(name, src, tgt, found[0], found[0].model_version()))
+        legs.append(Leg(name, src, tgt, found[0]))
     return tuple(legs)
 
 

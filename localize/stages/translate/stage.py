@@ -96,7 +96,7 @@ def translate_market(
         "translation", inputs=[script_key, file_sha256(human) if human else ""],
         backend="+".join([*([adapter.name] if adapter else []), *(leg.label for leg in (*after, *route))]),
         model_version="|".join([*([adapter.model_version()] if adapter else []),
-                                *(leg.version for leg in (*after, *route))]),
+                                *(leg.model_version() for leg in (*after, *route))]),
         options={"source": script.language, "target": market.language, "style": jsonio.to_dict(market.style),
                  "bible": bible.digest(market.language),
                  "adapt": jsonio.to_dict(options.adapt) if adapter else None,
