@@ -7,14 +7,13 @@ and tuples, saved as JSON with sorted keys and a schema version
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 1
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MediaInfo:
     """What ffprobe says about a source file."""
 
@@ -29,7 +28,7 @@ class MediaInfo:
     audio_channels: int = 0
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Word:
     start_ms: int
     end_ms: int
@@ -37,7 +36,7 @@ class Word:
     probability: float = 1.0
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Line:
     """One timed, speaker-labelled line of the source script."""
 
@@ -55,7 +54,7 @@ class Line:
         return self.end_ms - self.start_ms
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Script:
     """The source episode's script: what is said, when, and by whom."""
 
@@ -66,7 +65,7 @@ class Script:
     model: str
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TargetLine:
     """One line in the market language, with the route that produced it."""
 
@@ -79,7 +78,7 @@ class TargetLine:
     literal: str = ""  # for a line the adapter marked idiomatic: the source word for word
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Translation:
     source_language: str
     target_language: str
@@ -89,7 +88,7 @@ class Translation:
     within_budget_final: int = 0
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DubLine:
     """Where one dubbed clip sits against the slot its original line takes."""
 
@@ -113,7 +112,7 @@ class DubLine:
     lip_offset_after_ms: int = 0  # ... and after
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DubTrack:
     language: str
     backend: str
@@ -123,7 +122,7 @@ class DubTrack:
     lines: tuple[DubLine, ...]
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Loudness:
     target_lufs: float
     target_true_peak_dbtp: float
@@ -132,7 +131,7 @@ class Loudness:
     loudness_range_lu: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportLine:
     id: str
     speaker: str
@@ -163,7 +162,7 @@ class ReportLine:
     lip_offset_after_ms: int = 0  # ... and after
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LineOverride:
     """A reviewer's version of one line, pinned over the machine output while the source line is unchanged."""
 
@@ -173,7 +172,7 @@ class LineOverride:
     voice: str = ""  # "" keeps the character's cast voice; else this line's TTS voice (re-voice)
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FaceSwapNote:
     """A face swapped in a market's picture: whose face, under which consent record, and how it measured."""
 
@@ -194,7 +193,7 @@ class FaceSwapNote:
     strip: str = ""  # frame strip PNG (original | swapped), relative to the market folder
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     episode: str
     market: str
@@ -212,7 +211,7 @@ class Report:
     face_swap: tuple[FaceSwapNote, ...] = ()  # faces swapped in this market's picture, each under a consent record
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MarketResult:
     """What `localize_episode` wrote for one market."""
 
@@ -226,7 +225,7 @@ class MarketResult:
     report: Report
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EpisodeResult:
     episode: str
     source: str
@@ -234,7 +233,7 @@ class EpisodeResult:
     markets: tuple[MarketResult, ...]
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LocalizedLine:
     id: str
     speaker: str
@@ -244,7 +243,7 @@ class LocalizedLine:
     target_text: str
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LocalizedScript:
     """A market's script.json: the timed source and target lines side by side."""
 
@@ -255,7 +254,7 @@ class LocalizedScript:
     lines: tuple[LocalizedLine, ...]
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OcrCue:
     """Burned-in subtitle text read from the picture, merged across the frames it stays on."""
 
@@ -266,7 +265,7 @@ class OcrCue:
     confidence: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OcrTrack:
     cues: tuple[OcrCue, ...]
     band: tuple[int, int] | None  # top and bottom row of the subtitle band; None: no band found
@@ -276,7 +275,7 @@ class OcrTrack:
     model: str
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Character:
     """One character of a series, kept across its episodes."""
 
@@ -287,9 +286,25 @@ class Character:
     episodes: tuple[str, ...]
     lines: int  # how many lines the character has spoken across the series
     reference: str = ""  # a user's recording a cloning TTS backend speaks like, over the automatic choice
+    # TTS backend -> the pitch ratio its voice was shifted by for this character (measured once per voice).
+    # Cast files from before this field kept it as a "<backend>@pitch" string in `voices`; CastRegistry.load
+    # moves those here.
+    pitch: dict[str, float] = field(default_factory=dict)
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EpisodeClusters:
+    """One episode's contribution to its series cast: its speaker clusters, before they are characters."""
+
+    episode: str
+    centroids: tuple[tuple[float, ...], ...]  # per cluster: its mean embedding (L2-normalised)
+    counts: tuple[int, ...]  # per cluster: how many lines it holds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cast:
     series: str
     characters: tuple[Character, ...]
+    # episode -> the character id of each of its speaker clusters, as merged (see speakers.cast.merge_cast);
+    # an episode recorded here is not matched or counted again.
+    episodes: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -22,10 +22,9 @@ log = logging.getLogger(__name__)
 
 DELIVERABLES = ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "script.json", "report.json")
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QaRow:
     """One episode and market in the QA summary."""
 
@@ -45,7 +44,7 @@ class QaRow:
     exported: bool
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExportResult:
     directory: str
     rows: tuple[QaRow, ...]

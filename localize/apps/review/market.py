@@ -23,14 +23,13 @@ from localize.apps.review.store import DB_NAME, LineReview, ReviewStore, SignOff
 
 log = logging.getLogger(__name__)
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 ACTIONS = ("approve", "edit", "revoice", "issue")
 RUN_FILE = "run.json"  # what `localize run` saved beside a market folder, for localize.relocalize
 DEFAULT_READING_CPS = StyleGuide().reading_speed_cps
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReviewLine:
     """A report line and where its review stands."""
 
@@ -45,7 +44,7 @@ class ReviewLine:
     history: tuple[LineReview, ...] = ()  # every action on the line, oldest first
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MarketReview:
     """Everything the review page shows for one episode and market."""
 

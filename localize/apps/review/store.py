@@ -55,10 +55,9 @@ signoffs = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LineReview:
     """One reviewer action on one line of one episode and market."""
 
@@ -74,7 +73,7 @@ class LineReview:
     at: str  # ISO 8601, UTC
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignOff:
     """A reviewer accepted an episode's render for a market; the render's sha256 pins what they saw."""
 
