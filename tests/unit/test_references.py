@@ -25,6 +25,7 @@ from localize.core.options import RunOptions
 from localize.stages.voice.stage import Voice, dub_market
 from localize.core.progress import NullProgress
 from localize.stages.voice.references import check_reference, reference_overrides
+from localize.stages.voice.tts import SynthesizerBase
 from localize.stages.script.speakers import CastRegistry
 from localize.stages.audio.stage import Audio
 
@@ -40,9 +41,10 @@ def _text(path: Path) -> Path:
     return path
 
 
-class CloningFake:
+class CloningFake(SynthesizerBase):
     name = "fake-clone"
     clones = True
+    expressive = False
 
     def __init__(self) -> None:
         self.received: list[tuple[str, bytes | None]] = []  # (text, the reference's bytes)
@@ -56,7 +58,8 @@ class CloningFake:
     def check(self, voice: str) -> None:
         pass
 
-    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None,
+                   pitch_range: int = 100) -> None:
         self.received.append((text, reference.read_bytes() if reference else None))
         _wav(out, 0.8, rate=24_000, hz=300.0)
 

@@ -98,10 +98,7 @@ def _synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference:
     reference, pitch range), so an edit of one line re-synthesizes only that line."""
     def build(tmp: Path) -> None:
         raw = tmp / "raw.wav"
-        if pitch_range != 100:
-            synthesizer.synthesize(text, voice, raw, reference=reference, pitch_range=pitch_range)  # type: ignore[call-arg]
-        else:
-            synthesizer.synthesize(text, voice, raw, reference=reference)
+        synthesizer.synthesize(text, voice, raw, reference=reference, pitch_range=pitch_range)
         samples, rate = sf.read(raw, dtype="float32", always_2d=False)
         sf.write(tmp / "clip.wav", trim_silence(samples, rate), rate, subtype="PCM_16")
         raw.unlink()
@@ -153,7 +150,7 @@ def dub_lines(
     naturals, trimmed_clips = [], {}
     spoken = {}
     ranges = (pitch_ranges(original, [ln for ln, _ in todo])
-              if original is not None and getattr(synthesizer, "expressive", False) else {})
+              if original is not None and synthesizer.expressive else {})
     for line, target in todo:
         cast = voices.get(line.speaker)
         cast_voice = cast.voice if cast else voice

@@ -1,4 +1,4 @@
-"""Dubbing voices: a synthesizer protocol and registry."""
+"""Dubbing voices: a synthesizer protocol, the base class the built-in backends share, and the registry."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from localize.core.registry import Registry
 
 
 class Synthesizer(Protocol):
+    """What the voice stage uses of a TTS backend (:class:`SynthesizerBase` gives the defaults)."""
+
     name: str
     # True when the backend can speak in the voice of a reference recording (voice cloning);
     # every backend accepts `reference=` and the others ignore it.
     clones: bool
-    # Backends that can vary intonation per line set `expressive = True` and take `pitch_range=`
-    # (percent of the voice's own range) in synthesize(); localize.stages.voice.dub carries it from the original line.
+    # True when the backend varies intonation per line: synthesize() follows `pitch_range=` (percent of the
+    # voice's own range), which localize.stages.voice.dub carries from the original line; the others ignore it.
+    expressive: bool
 
     def model_version(self, voice: str) -> str: ...
 
@@ -26,13 +29,31 @@ class Synthesizer(Protocol):
         """Raise a LocalizeError if `voice` cannot be synthesized here."""
         ...
 
-    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None,
+                   pitch_range: int = 100) -> None:
         """Write `text` spoken by `voice` to the WAV file `out`.
 
         `reference` is a WAV of the voice to imitate, used by backends whose `clones` is True
-        (for xtts with voice "clone"); the others ignore it.
+        (for xtts with voice "clone"); the others ignore it. `pitch_range` is the line's intonation
+        range in percent of the voice's own (100: the voice's own), used where `expressive` is True.
         """
         ...
+
+    def release(self) -> None:
+        """Drop the loaded model (the next synthesize() loads it again)."""
+        ...
+
+
+class SynthesizerBase:
+    """Defaults of :class:`Synthesizer` for a backend that neither clones nor varies intonation and
+    holds no model between calls; each backend still says what it does."""
+
+    name: str = ""
+    clones: bool = False
+    expressive: bool = False
+
+    def release(self) -> None:
+        return None
 
 
 SYNTHESIZERS = Registry(
@@ -45,4 +66,4 @@ SYNTHESIZERS = Registry(
     },
 )
 
-__all__ = ["SYNTHESIZERS", "Synthesizer"]
+__all__ = ["SYNTHESIZERS", "Synthesizer", "SynthesizerBase"]

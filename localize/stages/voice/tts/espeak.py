@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from localize.core.errors import MissingToolError, ToolFailedError, UnknownNameError
 from localize.core.media.ffmpeg import last_line
+from localize.stages.voice.tts import SynthesizerBase
 
 
 @functools.cache
@@ -33,7 +34,7 @@ def _variants() -> frozenset[str]:
                      if col.startswith("!v/"))
 
 
-class EspeakSynthesizer:
+class EspeakSynthesizer(SynthesizerBase):
     name = "espeak"
     clones = False  # `reference` is accepted and ignored
     # Takes `pitch_range`: the line's intonation range in percent of the voice's own (SSML prosody range).

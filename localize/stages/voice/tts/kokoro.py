@@ -27,6 +27,7 @@ from typing import Any
 
 from localize.core.errors import MissingExtraError, MissingToolError, ModelError, ToolFailedError, UnknownNameError
 from localize.core.media.ffmpeg import last_line
+from localize.stages.voice.tts import SynthesizerBase
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +180,10 @@ def _chunks(ids: list[int], breaks: set[int]) -> list[list[int]]:
     return chunks
 
 
-class KokoroSynthesizer:
+class KokoroSynthesizer(SynthesizerBase):
     name = "kokoro"
-    clones = False
+    clones = False  # `reference` is accepted and ignored
+    expressive = False  # `pitch_range` is accepted and ignored
 
     def __init__(self, *, threads: int | None = None) -> None:
         self.threads = threads
@@ -241,8 +243,9 @@ class KokoroSynthesizer:
             log.debug("kokoro: dropping phonemes outside the vocabulary: %s", "".join(unknown))
         return [self._vocab[c] for c in phonemes if c in self._vocab]
 
-    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
-        """Write `text` in `voice` to a 24 kHz WAV; `reference` is ignored (Kokoro does not clone)."""
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None,
+                   pitch_range: int = 100) -> None:
+        """Write `text` in `voice` to a 24 kHz WAV; `reference` and `pitch_range` are ignored."""
         import numpy as np
         import soundfile as sf
 

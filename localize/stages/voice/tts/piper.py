@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from localize.core.errors import MissingExtraError, ModelError
+from localize.stages.voice.tts import SynthesizerBase
 
 PACKAGED = {"en_US-joe-medium": "piper-en_US-joe-medium"}
 
@@ -31,9 +32,10 @@ def _voice_files(voice: str) -> tuple[Path, Path, str]:
     return onnx, config, f"file:{onnx.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
 
 
-class PiperSynthesizer:
+class PiperSynthesizer(SynthesizerBase):
     name = "piper"
     clones = False  # `reference` is accepted and ignored
+    expressive = False  # `pitch_range` is accepted and ignored
 
     def __init__(self) -> None:
         self._voices: dict[str, Any] = {}
@@ -51,7 +53,8 @@ class PiperSynthesizer:
             raise MissingExtraError(self.name, "piper", "piper-tts") from exc
         _voice_files(voice)
 
-    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None,
+                   pitch_range: int = 100) -> None:
         if voice not in self._voices:
             from piper import PiperVoice
 
@@ -61,3 +64,6 @@ class PiperSynthesizer:
             self._voices[voice] = shared("piper", str(onnx), lambda: PiperVoice.load(str(onnx), config_path=str(config)))
         with wave.open(str(out), "wb") as wav:
             self._voices[voice].synthesize_wav(text, wav)
+
+    def release(self) -> None:
+        self._voices.clear()

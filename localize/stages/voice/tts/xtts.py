@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from localize.core.errors import ConfigError, InputError, LocalizeError, MissingExtraError, ModelError, UnknownNameError
+from localize.stages.voice.tts import SynthesizerBase
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,10 @@ def _import_tts() -> Any:
     return XttsConfig, Xtts
 
 
-class XttsSynthesizer:
+class XttsSynthesizer(SynthesizerBase):
     name = "xtts"
     clones = True
+    expressive = False  # `pitch_range` is accepted and ignored
 
     def __init__(self, *, model_dir: str | Path | None = None, threads: int | None = None) -> None:
         self._configured = model_dir
@@ -180,8 +182,10 @@ class XttsSynthesizer:
                 sound_norm_refs=cfg.sound_norm_refs)
         return self._latents[key]
 
-    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None) -> None:
-        """Write `text` to a 24 kHz WAV, in the reference's voice when `voice` is '<language>/clone'."""
+    def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None,
+                   pitch_range: int = 100) -> None:
+        """Write `text` to a 24 kHz WAV, in the reference's voice when `voice` is '<language>/clone';
+        `pitch_range` is ignored."""
         import numpy as np
         import soundfile as sf
         import torch
