@@ -200,3 +200,64 @@ def test_save_needs_a_path() -> None:
     cast = CastRegistry(Cast(series="s", characters=()))
     with pytest.raises(ValueError, match="save\\(path\\)"):
         cast.save()
+
+
+def test_pitch_is_a_typed_field_per_backend(cast_file: Path) -> None:
+    cast = CastRegistry.load(cast_file, "s")
+    cast.match([lines_of(voice(1), 3, seed=1)], episode="ep01")
+    cast.set_voice("C01", "espeak", "pt-br+m3")
+    cast.set_pitch("C01", "espeak", 1.0825)
+    cast.save()
+    data = json.loads(cast_file.read_text())["characters"][0]
+    assert data["pitch"] == {"espeak": 1.0825} and data["voices"] == {"espeak": "pt-br+m3"}
+    again = CastRegistry.load(cast_file, "s").character("C01")
+    assert again.pitch == {"espeak": 1.0825}
+    # The same voice again keeps the pitch; a new voice is measured again.
+    cast.set_voice("C01", "espeak", "pt-br+m3")
+    assert cast.character("C01").pitch == {"espeak": 1.0825}
+    cast.set_voice("C01", "espeak", "pt-br+f2")
+    assert cast.character("C01").pitch == {}
+
+
+def test_old_cast_files_with_pitch_keys_are_migrated_on_load(cast_file: Path) -> None:
+    cast_file.parent.mkdir(parents=True)
+    old = {"schema_version": 1, "series": "s", "characters": [
+        {"id": "C01", "name": "Ana", "embedding": [1.0, 0.0], "episodes": ["ep01"], "lines": 3,
+         "voices": {"espeak": "pt-br+m3", "espeak@pitch": "1.0825", "piper": "x", "piper@pitch": ""}}]}
+    cast_file.write_text(json.dumps(old))
+    c1 = CastRegistry.load(cast_file, "s").character("C01")
+    assert c1.voices == {"espeak": "pt-br+m3", "piper": "x"} and c1.pitch == {"espeak": 1.0825}
+    # The old CLI's way of forgetting a pitch still works.
+    cast = CastRegistry.load(cast_file, "s")
+    cast.set_voice("C01", "espeak@pitch", "")
+    assert cast.character("C01").pitch == {} and cast.character("C01").voices["espeak"] == "pt-br+m3"
+
+
+def test_remember_pitch_keeps_the_first_ratio_of_the_cast_voice(cast_file: Path) -> None:
+    from localize.core.artifacts import DubLine, DubTrack, Line, Script
+    from localize.core.options import RunOptions
+    from localize.stages.voice.stage import remember_pitch
+
+    cast = CastRegistry.load(cast_file, "s")
+    cast.match([lines_of(voice(1), 3, seed=1), lines_of(voice(2), 3, seed=2)], episode="ep01")
+    cast.set_voice("C01", "espeak", "pt-br+m3")
+    cast.set_voice("C02", "espeak", "pt-br+f2")
+    cast.save()
+    script = Script(language="zh", duration_ms=3000, backend="t", model="t", lines=tuple(
+        Line(id=f"L{i}", start_ms=i * 1000, end_ms=i * 1000 + 900, text="x", origin="asr", speaker=spk)
+        for i, spk in enumerate(["C01", "C02", "C01"])))
+
+    def dub(pitches: list[float], voices: list[str]) -> DubTrack:
+        return DubTrack(language="pt", backend="espeak", voice="pt-br", sample_rate=24000, max_speed=1.3, lines=tuple(
+            DubLine(id=f"L{i}", slot_start_ms=0, slot_end_ms=1, dub_start_ms=0, dub_end_ms=1, natural_ms=1,
+                    speed=1.0, overflow_ms=0, clip="c.wav", voice=v, pitch=p)
+            for i, (p, v) in enumerate(zip(pitches, voices))))
+
+    options = RunOptions(cast_file=cast_file, series="s")
+    remember_pitch(options, script, dub([1.23456, 0.9, 1.5], ["pt-br+m3", "pt-br+m1", "pt-br+m3"]))
+    again = CastRegistry.load(cast_file, "s")
+    assert again.character("C01").pitch == {"espeak": 1.2346}  # the first line's, rounded
+    assert again.character("C02").pitch == {}  # dubbed in another voice than the cast's: not its pitch
+    remember_pitch(options, script, dub([2.0, 2.0, 2.0], ["pt-br+m3", "pt-br+f2", "pt-br+m3"]))
+    again = CastRegistry.load(cast_file, "s")
+    assert again.character("C01").pitch == {"espeak": 1.2346} and again.character("C02").pitch == {"espeak": 2.0}

@@ -7,7 +7,6 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from localize.stages.script.speakers.cast import open_cast
 from localize.core import jsonio
 from localize.core.artifacts import Line, OcrTrack, Script
 from localize.stages.script.asr import RECOGNIZERS, AsrOptions, RawTranscript
@@ -144,17 +143,30 @@ def _is_chinese(text: str) -> bool:
 
 def _speakers(key: str, script: Script, source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,
               progress: Progress) -> tuple[str, Script]:
-    if not _wanted(options.speakers, "resemblyzer", "speaker diarization"):
-        return key, script
-    from localize.stages.script.speakers import Diarization, diarize, label_speakers, model_version
+    """Who speaks each line: the speaker backend's clusters (cached), named by the series cast when there is one.
 
-    spk_key = SPEAKERS.key(inputs=[key, audio.key], backend="resemblyzer", model_version=model_version(),
-                        options={"n_speakers": options.n_speakers})
+    The episode leaves its clusters for the cast (its own file) and the cast merges every episode's in name
+    order (localize.stages.script.speakers.cast): episodes understood at once give the cast they give one by
+    one. Within ``contributions_only()`` the merge waits and the lines keep SPEAKER_nn labels."""
+    from localize.stages.script.speakers.backends import DEFAULT_SPEAKER_BACKEND, SPEAKER_BACKENDS
+
+    # RunOptions.speakers_backend names the backend once RunOptions has it; until then, the default.
+    backend = SPEAKER_BACKENDS.create(getattr(options, "speakers_backend", DEFAULT_SPEAKER_BACKEND))
+    if backend.requires and not _wanted(options.speakers, backend.requires, "speaker diarization"):
+        return key, script
+    if options.speakers == "off":
+        return key, script
+    from localize.core.artifacts import EpisodeClusters
+    from localize.stages.script.speakers import Diarization, label_speakers
+    from localize.stages.script.speakers.cast import contribute, merging_deferred, publish_cast
+
+    spk_key = SPEAKERS.key(inputs=[key, audio.key], backend=backend.name, model_version=backend.model_version(),
+                           options={"n_speakers": options.n_speakers})
 
     def build(tmp: Path) -> None:
         task = progress.task("speakers", None)
         try:
-            found = diarize(script, audio.asr, n_speakers=options.n_speakers)
+            found = backend.diarize(script, audio.asr, n_speakers=options.n_speakers)
         finally:
             task.done()
         payload = found if found is not None else Diarization(labels=(), centroids=(), counts=())
@@ -163,11 +175,10 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
     found = SPEAKERS.cached(store, spk_key, build, lambda p: jsonio.load(Diarization, p / "speakers.json"))
     if not found.labels:
         return spk_key, script
-    cast = open_cast(options, create=True)
-    labelled = label_speakers(script, found, cast=cast, episode=source.path.stem)
-    if cast is not None:
-        cast.save()
-    return spk_key, labelled
+    episode = source.path.stem
+    contribute(options, EpisodeClusters(episode=episode, centroids=found.centroids, counts=found.counts))
+    cast = None if merging_deferred() else publish_cast(options)
+    return spk_key, label_speakers(script, found, cast=cast, episode=episode)
 
 
 # A forced language the audio clearly is not (the model's own detection at or above this) is an error.

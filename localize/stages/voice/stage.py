@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from localize.stages.script.speakers.cast import open_cast
+from localize.stages.script.speakers.cast import edit_cast, open_cast
 from localize.core import jsonio
 from localize.core.artifacts import DubTrack, Script, Translation
 from localize.core.cache import ArtifactStore, file_sha256
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 CASTING = Stage("casting", version=3)
 DUB = Stage("dub", version=4)  # bumped when the fit planner or the delivery gain changes what a dub holds
 BACKCHECK = Stage("backcheck", version=1)
-PITCH_KEY = "@pitch"  # the cast stores each character's pitch ratio beside its voice, per backend
+PITCH_KEY = "@pitch"  # old cast files kept "<backend>@pitch" in voices; now Character.pitch (migrated on load)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +80,7 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
         known = {c.id: c for c in registry.characters}
         chosen = {spk: known[spk].voices[backend] for spk in {ln.speaker for ln in script.lines}
                   if spk in known and backend in known[spk].voices}
-        chosen_pitch = {spk: float(known[spk].voices[f"{backend}{PITCH_KEY}"]) for spk in chosen
-                        if known[spk].voices.get(f"{backend}{PITCH_KEY}")}
+        chosen_pitch = {spk: known[spk].pitch[backend] for spk in chosen if backend in known[spk].pitch}
     probes: dict[str, str] = {}
     for ln, t in zip(script.lines, translation.lines, strict=True):
         if t.text.strip() and len(t.text) > len(probes.get(ln.speaker, "")):
@@ -109,29 +108,31 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
     for cv in voices.values():
         voice.synthesizer.check(cv.voice)
     if registry is not None:
-        for spk, cv in voices.items():
-            if spk not in chosen and spk in {c.id for c in registry.characters}:
-                registry.set_voice(spk, backend, cv.voice)
-        registry.save()
+        # Re-read under the cast's lock and give a voice only to characters still without one: a concurrent
+        # episode's choice is kept, not overwritten.
+        with edit_cast(options) as latest:
+            assert latest is not None
+            known = {c.id: c for c in latest.characters}
+            for spk, cv in voices.items():
+                if spk not in chosen and spk in known and backend not in known[spk].voices:
+                    latest.set_voice(spk, backend, cv.voice)
     return voices
 
 
 def remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None:
-    """Keep each cast character's pitch ratio, so later episodes shift the same voice the same way."""
-    registry = open_cast(options)
-    if registry is None:
+    """Keep each cast character's pitch ratio, so later episodes shift the same voice the same way (set under
+    the cast's lock, only where the character has none for this backend)."""
+    if open_cast(options) is None:
         return
-    known = {c.id: c for c in registry.characters}
     speaker = {ln.id: ln.speaker for ln in script.lines}
-    changed = False
-    for line in track.lines:
-        spk, key = speaker[line.id], f"{track.backend}{PITCH_KEY}"
-        if spk in known and not known[spk].voices.get(key) and known[spk].voices.get(track.backend) == line.voice:
-            registry.set_voice(spk, key, f"{line.pitch:.4f}")
+    with edit_cast(options) as registry:
+        assert registry is not None
+        for line in track.lines:
             known = {c.id: c for c in registry.characters}
-            changed = True
-    if changed:
-        registry.save()
+            spk = speaker[line.id]
+            if spk in known and track.backend not in known[spk].pitch \
+                    and known[spk].voices.get(track.backend) == line.voice:
+                registry.set_pitch(spk, track.backend, round(line.pitch, 4))
 
 
 def dub_market(

@@ -12,20 +12,33 @@ otherwise becomes a new character.
 
 The file is a :class:`localize.core.artifacts.Cast` written atomically by :mod:`localize.core.jsonio`.
 Nothing is written until :meth:`CastRegistry.save`.
+
+Episodes of one series may be understood at the same time, so no episode edits the cast file while it is
+understood. Each writes its own contribution instead (:func:`contribute`: its speaker clusters, an
+:class:`~localize.core.artifacts.EpisodeClusters` in ``<cast>.episodes/<episode>.json`` beside the cast),
+and :func:`publish_cast` merges every contribution the cast has not recorded yet into it, in episode-name
+order (:func:`merge_cast`), under a lock on the file, and writes it atomically. The result depends on which
+episodes contributed, not on the order or the time they finished. An episode the cast has recorded keeps its
+characters (``Cast.episodes``) and is not counted twice. Voices and pitch ratios are added under the same
+lock (:func:`edit_cast`), set only where the character has none, so concurrent writers never lose each
+other's characters or voices.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from localize.core.options import RunOptions
 from localize.core import jsonio
-from localize.core.artifacts import Cast, Character
+from localize.core.artifacts import Cast, Character, EpisodeClusters
 from localize.core.errors import ConfigError, LocalizeError, UnknownNameError
 
 log = logging.getLogger(__name__)
@@ -36,6 +49,26 @@ log = logging.getLogger(__name__)
 # (silences included) at most 0.72.
 MATCH_THRESHOLD = 0.75
 _DECIMALS = 6  # embeddings are float32: more digits would only bloat the file
+
+
+LEGACY_PITCH = "@pitch"  # old cast files kept a pitch ratio as voices["<backend>@pitch"]
+
+
+def _migrated(character: Character) -> Character:
+    """`character` with old "<backend>@pitch" voice entries moved to its typed ``pitch`` field."""
+    legacy = {k: v for k, v in character.voices.items() if k.endswith(LEGACY_PITCH)}
+    if not legacy:
+        return character
+    pitch = dict(character.pitch)
+    for key, value in legacy.items():
+        backend = key[: -len(LEGACY_PITCH)]
+        if value and backend not in pitch:
+            try:
+                pitch[backend] = float(value)
+            except ValueError:
+                log.warning("%s: pitch %r of %s is not a number; measured again", character.id, value, backend)
+    voices = {k: v for k, v in character.voices.items() if k not in legacy}
+    return replace(character, voices=voices, pitch=pitch)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -57,7 +90,8 @@ class CastRegistry:
         self.series = cast.series
         self.path = None if path is None else Path(path)
         self.threshold = threshold
-        self._characters: dict[str, Character] = {c.id: c for c in cast.characters}
+        self._characters: dict[str, Character] = {c.id: _migrated(c) for c in cast.characters}
+        self._episodes: dict[str, tuple[str, ...]] = dict(cast.episodes)
 
     @classmethod
     def load(cls, path: Path, series: str, *, threshold: float = MATCH_THRESHOLD) -> CastRegistry:
@@ -92,7 +126,11 @@ class CastRegistry:
             raise UnknownNameError("character", character_id, self._characters) from None
 
     def to_cast(self) -> Cast:
-        return Cast(series=self.series, characters=self.characters)
+        return Cast(series=self.series, characters=self.characters, episodes=dict(sorted(self._episodes.items())))
+
+    def episode_characters(self, episode: str) -> tuple[str, ...] | None:
+        """The character id of each of `episode`'s speaker clusters, if the cast has recorded it."""
+        return self._episodes.get(episode)
 
     # -- matching --------------------------------------------------------------------------------
 
@@ -123,10 +161,14 @@ class CastRegistry:
         embedded well enough to learn from. Clusters and characters are first paired one to one;
         a cluster left over that still reaches the threshold to a character (one voice the
         clusterer split in two) joins it rather than duplicating it. The characters' mean
-        embedding, line count and episodes are updated.
+        embedding, line count and episodes are updated. An `episode` the cast has recorded with as
+        many clusters gets its recorded characters, and nothing is updated.
         """
         if not embeddings_per_cluster:
             return []
+        recorded = self._episodes.get(episode) if episode else None
+        if recorded is not None and len(recorded) == len(embeddings_per_cluster):
+            return list(recorded)
         counts = [len(_as_lines(e)) for e in embeddings_per_cluster] if line_counts is None else list(line_counts)
         if len(counts) != len(embeddings_per_cluster):
             raise ValueError("line_counts needs one count per cluster")
@@ -159,6 +201,8 @@ class CastRegistry:
             mine = [k for k, i in enumerate(ids) if i == character_id]
             self.update(character_id, np.vstack([_as_lines(embeddings_per_cluster[k]) for k in mine]),
                         episode=episode, lines=sum(counts[k] for k in mine))
+        if episode:
+            self._episodes[episode] = tuple(out)
         return out
 
     # -- editing ---------------------------------------------------------------------------------
@@ -229,9 +273,24 @@ class CastRegistry:
         return new
 
     def set_voice(self, character_id: str, backend: str, voice: str) -> Character:
-        """Choose the voice a TTS backend speaks this character's lines in."""
+        """Choose the voice a TTS backend speaks this character's lines in; a new voice forgets the
+        backend's pitch ratio (it is measured again). An old "<backend>@pitch" key sets the pitch
+        ("" forgets it)."""
+        if backend.endswith(LEGACY_PITCH):
+            return self.set_pitch(character_id, backend[: -len(LEGACY_PITCH)], float(voice) if voice else None)
         old = self.character(character_id)
-        new = replace(old, voices={**old.voices, backend: voice})
+        pitch = old.pitch if old.voices.get(backend) == voice else {k: v for k, v in old.pitch.items() if k != backend}
+        new = replace(old, voices={**old.voices, backend: voice}, pitch=pitch)
+        self._characters[character_id] = new
+        return new
+
+    def set_pitch(self, character_id: str, backend: str, ratio: float | None) -> Character:
+        """The pitch ratio a TTS backend's voice is shifted by for this character; None forgets it."""
+        old = self.character(character_id)
+        pitch = {k: v for k, v in old.pitch.items() if k != backend}
+        if ratio is not None:
+            pitch[backend] = float(ratio)
+        new = replace(old, pitch=pitch)
         self._characters[character_id] = new
         return new
 
@@ -260,3 +319,97 @@ def open_cast(options: RunOptions, *, create: bool = False) -> CastRegistry | No
         return None
     path = Path(options.cast_file)
     return CastRegistry.load(path, options.series or path.parent.name)
+
+
+def merge_cast(cast: Cast, contributions: Iterable[EpisodeClusters], *, threshold: float = MATCH_THRESHOLD) -> Cast:
+    """`cast` with every contribution it has not recorded folded in, in episode-name order (never in the order
+    they came): the same cast and contributions give the same result. A recorded episode is left as it is."""
+    registry = CastRegistry(cast, threshold=threshold)
+    for part in sorted(contributions, key=lambda c: c.episode):
+        if part.centroids:
+            registry.match([np.asarray(c, dtype=np.float64) for c in part.centroids], episode=part.episode,
+                           line_counts=list(part.counts))
+    return registry.to_cast()
+
+
+def _series(options: RunOptions) -> str:
+    return options.series or Path(options.cast_file or ".").parent.name
+
+
+def contributions_dir(cast_file: Path) -> Path:
+    """Where the episodes of the series cast at `cast_file` leave their contributions."""
+    cast_file = Path(cast_file)
+    return cast_file.with_name(f"{cast_file.stem}.episodes")
+
+
+def _lock(cast_file: Path) -> FileLock:
+    Path(cast_file).parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(Path(cast_file).with_name(f"{Path(cast_file).name}.lock")))
+
+
+def contribute(options: RunOptions, clusters: EpisodeClusters) -> Path | None:
+    """Leave one episode's speaker clusters for the series cast (its own file: no other episode writes it)."""
+    if options.cast_file is None:
+        return None
+    path = contributions_dir(Path(options.cast_file)) / f"{clusters.episode}.json"
+    if path.is_file() and jsonio.load(EpisodeClusters, path) == clusters:
+        return path
+    return jsonio.save(clusters, path)
+
+
+def contributions(cast_file: Path) -> list[EpisodeClusters]:
+    """Every episode's contribution to the cast at `cast_file`, by episode name."""
+    folder = contributions_dir(cast_file)
+    found = [jsonio.load(EpisodeClusters, p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return sorted(found, key=lambda c: c.episode)
+
+
+@contextmanager
+def edit_cast(options: RunOptions) -> Iterator[CastRegistry | None]:
+    """The series cast, read and written back (atomically, when changed) under a lock on its file, so a
+    concurrent writer's changes are never lost; None without a cast file."""
+    if options.cast_file is None:
+        yield None
+        return
+    path = Path(options.cast_file)
+    with _lock(path):
+        registry = CastRegistry.load(path, _series(options))
+        before = registry.to_cast()
+        yield registry
+        if registry.to_cast() != before or not path.is_file():
+            registry.save()
+
+
+def publish_cast(options: RunOptions) -> CastRegistry | None:
+    """Merge every episode's contribution into the series cast (:func:`merge_cast`) and publish it atomically,
+    under the cast's lock; the merged cast, or None without a cast file."""
+    if options.cast_file is None:
+        return None
+    path = Path(options.cast_file)
+    with _lock(path):
+        registry = CastRegistry.load(path, _series(options))
+        before = registry.to_cast()
+        merged = CastRegistry(merge_cast(before, contributions(path), threshold=registry.threshold), path,
+                              threshold=registry.threshold)
+        if merged.to_cast() != before or not path.is_file():
+            merged.save()
+    return merged
+
+
+_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("localize_cast_deferred", default=False)
+
+
+@contextmanager
+def contributions_only() -> Iterator[None]:
+    """Within it, understanding an episode leaves its contribution but does not merge the series cast (its
+    script keeps episode-local SPEAKER_nn labels): for episodes understood in parallel, whose merge waits
+    until they all have contributed (the catalog's market jobs depend on every understand job of the series)."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def merging_deferred() -> bool:
+    return _DEFERRED.get()
