@@ -140,8 +140,8 @@ class FakeSleep:
 
 
 def make_adapter(server: ChatServer, sleep: FakeSleep, **options: Any) -> OpenAIAdapter:
-    config = OpenAIConfig(base_url=server.url, api_key="sk-test", model="test-model",
-                          **{"timeout_s": 5.0, "jitter": 0.0, **options})
+    config = OpenAIConfig(base_url=server.url, model="test-model",
+                          **{"api_key": "sk-test", "timeout_s": 5.0, "jitter": 0.0, **options})
     return OpenAIAdapter(config, sleep=sleep)
 
 
@@ -430,3 +430,27 @@ def test_retries_go_through_the_rate_limit(server: ChatServer) -> None:
     OpenAIAdapter(config, sleep=clock.sleep, clock=clock).adapt(request())
     # backoff 0.25 s, then the limiter waits the rest of the 1 s spacing
     assert clock.delays == pytest.approx([0.25, 0.75]) and len(server.requests) == 2
+
+
+# -- the HTTP client -------------------------------------------------------------------------------
+
+
+def test_the_api_key_is_never_logged(server: ChatServer, caplog: pytest.LogCaptureFixture) -> None:
+    server.script = [fixed(Reply(status=500, body="boom")), fixed(Reply(body=completion("not json"))), answer()]
+    caplog.set_level("DEBUG")  # every logger, the HTTP client's included
+    make_adapter(server, FakeSleep(), api_key="sk-secret-123").adapt(request())
+    assert server.headers[-1]["Authorization"] == "Bearer sk-secret-123"
+    assert "retrying" in caplog.text and "malformed" in caplog.text
+    assert "sk-secret-123" not in caplog.text
+
+
+def test_release_closes_the_connections_and_a_later_request_opens_new_ones(server: ChatServer) -> None:
+    adapter = make_adapter(server, FakeSleep())
+    adapter.adapt(request())
+    client = adapter._client
+    assert client is not None and not client.is_closed
+    adapter.release()
+    assert client.is_closed and adapter._client is None
+    adapter.release()  # twice is harmless
+    assert adapter.adapt(request())[0].text == "LIN FAMILY HEIRESS"
+    assert len(server.requests) == 2

@@ -318,6 +318,8 @@ def test_the_built_in_llms_are_in_both_registries_as_one_class(monkeypatch):
     monkeypatch.undo()  # the real registries, not the fakes
     assert set(ADAPTERS.names()) >= {"llamacpp", "openai", "llm"}
     for name in ADAPTERS.names():
-        assert ADAPTERS.load(name) is TRANSLATORS.load(name)
-        assert callable(ADAPTERS.load(name).adapt)
+        cls = ADAPTERS.load(name)
+        assert cls is TRANSLATORS.load(name) and cls.name == name
+        for method in ("adapt", "available", "model_version", "release", "pairs", "translate"):
+            assert callable(getattr(cls, method, None)), f"{name} lacks {method}()"
     assert "bergamot" not in ADAPTERS.names() and "apertium" not in ADAPTERS.names()

@@ -12,15 +12,15 @@ Configuration (:class:`OpenAIConfig`; arguments win over the environment):
 * ``LOCALIZE_OPENAI_TIMEOUT_S`` (default 60) and ``LOCALIZE_OPENAI_RPM`` (requests per minute; 0, the
   default, is unlimited).
 
-Timeouts, connection errors and HTTP 408/409/429/5xx are retried with exponential backoff and jitter
-(a ``Retry-After`` header is honoured); a malformed answer is retried with a reminder appended. Nothing
-is cached here: the pipeline caches finished artifacts only.
+Requests go through httpx. Timeouts, connection errors and HTTP 408/409/429/5xx are retried by tenacity
+with exponential backoff and jitter (a ``Retry-After`` header is honoured); a malformed answer is asked
+again with a reminder appended. The API key is sent as a header, never logged. Nothing is cached here:
+the pipeline caches finished artifacts only.
 """
 
 from __future__ import annotations
 
 import email.utils
-import http.client
 import json
 import logging
 import math
@@ -28,15 +28,17 @@ import os
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localize.core.errors import ConfigError, ToolFailedError
 from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, MalformedAnswer, build_messages, parse_answer, \
     plain_translate
+
+if TYPE_CHECKING:  # httpx and tenacity are imported when a request is sent: route planning imports this module
+    import httpx
+    from tenacity import RetryCallState
 
 log = logging.getLogger(__name__)
 ANY_PAIR = ("*", "*")
@@ -159,7 +161,8 @@ class _Fatal(Exception):
 
 
 class OpenAIAdapter:
-    """An :class:`~.adapt.Adapter` and a :class:`~localize.stages.translate.Translator` over chat completions."""
+    """An :class:`~localize.stages.translate.Adapter` and a :class:`~localize.stages.translate.Translator`
+    over chat completions (httpx for HTTP, tenacity for the retries)."""
 
     name = "openai"
 
@@ -170,7 +173,7 @@ class OpenAIAdapter:
         self._rng = rng or random.Random()
         self._bucket = TokenBucket(self.config.requests_per_minute, clock=clock, sleep=sleep)
         self._json_mode = True  # off once the server rejects response_format
-        self._opener = urllib.request.build_opener()
+        self._client: httpx.Client | None = None
 
     @property
     def endpoint(self) -> str:
@@ -186,6 +189,12 @@ class OpenAIAdapter:
                 "endpoint (e.g. http://127.0.0.1:8080/v1), and OPENAI_API_KEY and LOCALIZE_OPENAI_MODEL if it "
                 "needs them."
             )
+
+    def release(self) -> None:
+        """Close the HTTP connections (a later request opens new ones)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     # -- Translator ---------------------------------------------------------------------------------
 
@@ -207,35 +216,16 @@ class OpenAIAdapter:
         messages = build_messages(request)
         what = (f"adapting {len(request.lines)} {request.source_language}->{request.target_language} "
                 f"line{'s' if len(request.lines) != 1 else ''} with model {cfg.model}")
-        failures = malformed = 0
-        attempts = 0
-        # Each pass spends one of: a retry, a malformed retry, or the single response_format fallback.
-        for _ in range(cfg.retries + cfg.malformed_retries + 2):
-            attempts += 1
+        sent = [0]  # requests sent, for the error message
+        for malformed in range(1, cfg.malformed_retries + 2):
             finish = ""
             try:
-                content, finish = self._complete(messages)
-                if content is None:  # the server refused response_format; ask again at once without it
-                    continue
+                content, finish = self._completion(messages, what, sent)
                 return parse_answer(content, request)
-            except _Retryable as exc:
-                failures += 1
-                if failures > cfg.retries:
-                    raise self._failed(what, attempts, exc.problem) from None
-                if exc.retry_after is not None and exc.retry_after > cfg.max_retry_after_s:
-                    raise self._failed(what, attempts, f"{exc.problem}, and it asked to wait {exc.retry_after:g} s, "
-                                       f"more than max_retry_after_s={cfg.max_retry_after_s:g}") from None
-                delay = exc.retry_after if exc.retry_after is not None else self._backoff(failures)
-                log.warning("openai: attempt %d at %s failed (%s); retrying in %.2f s",
-                            attempts, self.endpoint, exc.problem, delay)
-                self._sleep(delay)
-            except _Fatal as exc:
-                raise self._failed(what, attempts, str(exc)) from None
             except MalformedAnswer as exc:
                 problem = str(exc).rstrip(".")
                 if finish == "length":
                     problem += " (the answer was cut off at the token limit)"
-                malformed += 1
                 if malformed > cfg.malformed_retries:
                     raise MalformedAnswer(
                         f"the OpenAI-compatible endpoint {self.endpoint} gave a malformed answer {malformed} "
@@ -245,53 +235,111 @@ class OpenAIAdapter:
                 ids = ", ".join(line.id for line in request.lines)
                 messages = [*build_messages(request),
                             {"role": "user", "content": REMINDER.format(problem=problem + ".", ids=ids)}]
-        raise self._failed(what, attempts, "too many attempts")  # unreachable: each pass spends a budget
+        raise AssertionError("unreachable: the last malformed answer raises")
 
     # -- HTTP ---------------------------------------------------------------------------------------
 
-    def _complete(self, messages: list[dict[str, str]]) -> tuple[str | None, str]:
-        """(content, finish_reason) of one chat completion; content None after a response_format refusal."""
+    def _completion(self, messages: list[dict[str, str]], what: str, sent: list[int]) -> tuple[str, str]:
+        """(content, finish_reason) of one chat completion, retried on timeouts, lost connections and HTTP
+        408/409/429/5xx with exponential backoff and jitter, or the server's Retry-After."""
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_any
+
+        cfg = self.config
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_any(stop_after_attempt(cfg.retries + 1), self._waits_too_long),
+            wait=self._wait, sleep=self._sleep, before_sleep=self._log_retry, reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    sent[0] += 1
+                    answer = self._post(messages)
+                    if answer is None:  # the server refused response_format: ask again at once without it
+                        sent[0] += 1
+                        answer = self._post(messages)
+                    assert answer is not None
+                    return answer
+        except _Retryable as exc:
+            if exc.retry_after is not None and exc.retry_after > cfg.max_retry_after_s:
+                raise self._failed(what, sent[0], f"{exc.problem}, and it asked to wait {exc.retry_after:g} s, "
+                                   f"more than max_retry_after_s={cfg.max_retry_after_s:g}") from None
+            raise self._failed(what, sent[0], exc.problem) from None
+        except _Fatal as exc:
+            raise self._failed(what, sent[0], str(exc)) from None
+        raise AssertionError("unreachable: tenacity returns or raises")
+
+    def _post(self, messages: list[dict[str, str]]) -> tuple[str, str] | None:
+        """One POST; None after a response_format refusal (JSON mode is then off for good)."""
+        import httpx
+
         cfg = self.config
         body: dict[str, Any] = {"model": cfg.model, "temperature": 0, "messages": messages}
         if self._json_mode:
             body["response_format"] = {"type": "json_object"}
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if cfg.api_key:
-            headers["Authorization"] = f"Bearer {cfg.api_key}"
-        http_request = urllib.request.Request(self.endpoint, data=json.dumps(body).encode("utf-8"),
-                                              headers=headers, method="POST")
         self._bucket.acquire()
         try:
-            with self._opener.open(http_request, timeout=cfg.timeout_s) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as exc:
-            detail = _error_detail(exc)
-            problem = f"HTTP {exc.code}" + (f": {detail}" if detail else "")
-            if exc.code == 400 and self._json_mode and "response_format" in detail.lower():
+            resp = self._http().post(self.endpoint, json=body)
+        except httpx.TimeoutException:
+            raise _Retryable(f"no answer within the {cfg.timeout_s:g} s timeout") from None
+        except httpx.TransportError as exc:  # refused or dropped connections
+            raise _Retryable(f"connection failed ({str(exc) or type(exc).__name__})") from None
+        if not resp.is_success:
+            detail = _error_detail(resp)
+            problem = f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
+            if resp.status_code == 400 and self._json_mode and "response_format" in detail.lower():
                 log.info("openai: %s rejects response_format; asking without it", self.endpoint)
                 self._json_mode = False
-                return None, ""
-            if exc.code in RETRY_STATUS or exc.code >= 500:
-                raise _Retryable(problem, retry_after_s(exc.headers.get("Retry-After") if exc.headers else None))
-            raise _Fatal(problem + _hint(exc.code)) from None
-        except (OSError, http.client.HTTPException) as exc:  # timeouts, refused or dropped connections
-            raise _Retryable(_transport_problem(exc, cfg.timeout_s)) from None
+                return None
+            if resp.status_code in RETRY_STATUS or resp.status_code >= 500:
+                raise _Retryable(problem, retry_after_s(resp.headers.get("Retry-After")))
+            raise _Fatal(problem + _hint(resp.status_code))
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = resp.json()
             choice = data["choices"][0]
             content = choice["message"]["content"]
             if not isinstance(content, str):
                 raise TypeError("content is not a string")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            snippet = " ".join(raw[:120].decode("utf-8", "replace").split())
+            snippet = " ".join(resp.content[:120].decode("utf-8", "replace").split())
             raise MalformedAnswer(f"the response is not a chat completion with choices[0].message.content "
                                   f"({snippet!r}).") from None
         return content, str(choice.get("finish_reason") or "")
 
-    def _backoff(self, failures: int) -> float:
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            import httpx
+
+            headers = {"Accept": "application/json"}
+            if self.config.api_key:
+                headers["Authorization"] = f"Bearer {self.config.api_key}"
+            self._client = httpx.Client(headers=headers, timeout=self.config.timeout_s)
+        return self._client
+
+    # -- tenacity hooks -----------------------------------------------------------------------------
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The server's Retry-After, else backoff_s doubling per failure up to max_backoff_s, stretched by
+        up to `jitter` at random."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return exc.retry_after
+        from tenacity import wait_exponential
+
         cfg = self.config
-        base = min(cfg.max_backoff_s, cfg.backoff_s * 2 ** (failures - 1))
+        base = wait_exponential(multiplier=cfg.backoff_s, max=cfg.max_backoff_s)(state)
         return base * (1.0 + cfg.jitter * self._rng.random())
+
+    def _waits_too_long(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        return (isinstance(exc, _Retryable) and exc.retry_after is not None
+                and exc.retry_after > self.config.max_retry_after_s)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning("openai: attempt %d at %s failed (%s); retrying in %.2f s", state.attempt_number,
+                    self.endpoint, getattr(exc, "problem", exc), delay)
 
     def _failed(self, what: str, attempts: int, problem: str) -> ToolFailedError:
         tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
@@ -299,11 +347,9 @@ class OpenAIAdapter:
                                problem.rstrip("."))
 
 
-def _error_detail(exc: urllib.error.HTTPError) -> str:
-    try:
-        raw = exc.read()[:2000].decode("utf-8", "replace")
-    except (OSError, http.client.HTTPException):
-        return exc.reason if isinstance(exc.reason, str) else ""
+def _error_detail(resp: httpx.Response) -> str:
+    """The server's error message (OpenAI's {"error": {"message": ...}}), else the start of the body."""
+    raw = resp.content[:2000].decode("utf-8", "replace")
     try:
         data = json.loads(raw)
         err = data.get("error", data) if isinstance(data, dict) else data
@@ -312,7 +358,7 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
             raw = message
     except ValueError:
         pass
-    return " ".join(raw.split())[:200]
+    return " ".join(raw.split())[:200] or resp.reason_phrase
 
 
 def _hint(code: int) -> str:
@@ -321,13 +367,6 @@ def _hint(code: int) -> str:
     if code == 404:
         return "; check LOCALIZE_OPENAI_BASE_URL (it usually ends in /v1) and LOCALIZE_OPENAI_MODEL"
     return ""
-
-
-def _transport_problem(exc: BaseException, timeout_s: float) -> str:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-        return f"no answer within the {timeout_s:g} s timeout"
-    return f"connection failed ({str(reason) or type(reason).__name__})"
 
 
 OpenAITranslator = OpenAIAdapter  # the registry's name for it
