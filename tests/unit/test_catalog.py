@@ -105,7 +105,7 @@ def test_plan_is_a_graph_with_shared_understanding(tmp_path: Path, episodes: Pat
     assert by_id["love/ep02/pt-BR"].output == str((tmp_path / "out/love/ep02/pt-BR").resolve())
     # Same file, different series options: different understanding.
     assert by_id["love/ep01/understand"].input_hash != by_id["night/ep01/understand"].input_hash
-    assert by_id["night/ep01/pt-BR"].group and by_id["love/ep01/pt-BR"].group is None  # a cast serialises its series
+    assert by_id["night/ep01/pt-BR"].depends == ("night/ep01/understand",)
     assert by_id["love/ep01/en-US"].options.cache_dir == Path(os.environ["LOCALIZE_CACHE_DIR"]).resolve()  # the one default
     assert by_id["love/ep01/en-US"].options.series == "love"
 
@@ -398,3 +398,69 @@ def test_a_model_scope_shares_models_inside_it_only(monkeypatch: pytest.MonkeyPa
     with modelcache.scope():
         assert modelcache.shared("m", "k", object) is kept
     assert modelcache.shared("m", "k", object) is kept
+
+
+CAST_CATALOG = """
+[[series]]
+name = "night"
+episodes = ["eps/*.mp4"]
+markets = ["en-US", "pt-BR"]
+cast = "night/cast.json"
+"""
+
+
+def test_a_cast_series_understands_its_episodes_in_parallel(tmp_path: Path, episodes: Path) -> None:
+    catalog = Catalog.load(write_catalog(tmp_path, CAST_CATALOG))
+    out = tmp_path / "out"
+    db = StateDB(default_url(out))
+    jobs = plan_catalog(catalog.spec, out, db)
+    by_id = {j.id: j for j in jobs}
+    assert [j.id for j in jobs][:2] == ["night/ep01/understand", "night/ep02/understand"]
+    # Every market job needs the merged cast (every understand job); voices are given in plan order.
+    assert by_id["night/ep01/en-US"].depends == ("night/ep01/understand", "night/ep02/understand")
+    assert by_id["night/ep02/pt-BR"].depends == ("night/ep02/understand", "night/ep01/understand",
+                                                 "night/ep02/en-US")
+
+    class TwoWorkers:
+        workers = 2
+
+        def __init__(self) -> None:
+            self.queue: list[Job] = []
+            self.together: list[set[str]] = []
+
+        def submit(self, job: Job) -> None:
+            self.queue.append(job)
+
+        def wait(self, timeout: float | None) -> list[Outcome]:
+            self.together.append({j.id for j in self.queue})
+            done, self.queue = self.queue, []
+            return [Outcome(job=j.id, ok=True, seconds=0.0) for j in done]
+
+        def close(self) -> None:
+            pass
+
+    executor = TwoWorkers()
+    result = run_jobs(jobs, db, executor)
+    assert result.ok and result.ran == len(jobs)
+    assert executor.together[0] == {"night/ep01/understand", "night/ep02/understand"}
+    assert all(len(batch) == 1 for batch in executor.together[1:])  # the market jobs, one after another
+
+
+def test_jobs_run_through_the_public_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import localize
+    from localize.apps.catalog import work
+    from localize.core.options import RunOptions
+    from localize.stages.script.speakers.cast import merging_deferred
+
+    calls: list[tuple[str, bool]] = []
+    monkeypatch.setattr(localize, "prepare_episode",
+                        lambda path, options: calls.append(("prepare", merging_deferred())), raising=False)
+    monkeypatch.setattr(localize, "localize_episode",
+                        lambda path, markets, out, options, overrides: calls.append(("market", merging_deferred())),
+                        raising=False)
+    common = {"series": "s", "episode": "ep01", "path": "ep01.mp4", "input_hash": "h", "out": str(tmp_path),
+              "options": RunOptions()}
+    assert work.run_job(Job(id="u", kind="understand", market=None, depends=(), **common)).ok
+    assert work.run_job(Job(id="m", kind="market", market="en-US", depends=("u",), **common)).ok
+    # Understanding leaves the cast's merge to the market jobs.
+    assert calls == [("prepare", True), ("market", False)]

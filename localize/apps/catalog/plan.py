@@ -1,5 +1,12 @@
 """The job graph of a catalog: per episode an `understand` job, then one `market` job per market.
 
+Episodes are understood in parallel, a series' too. A series with a cast file adds edges where a stage needs
+the merged cast: each understand job only leaves its episode's speaker clusters beside the cast, so every
+market job of the series waits for every understand job of the series (the first to run merges the clusters
+in episode-name order: the same cast whatever order they finished in); with voice matching, its market jobs
+also run one after another in plan order, so the first episode to meet a character gives it the voice the
+later ones keep.
+
 A job's input hash covers everything that changes its output (the episode's sha256, the run options,
 the bible's content, the market's settings and the reviewer's overrides), so a re-run skips finished
 jobs whose hash is unchanged and re-runs stale ones.
@@ -46,8 +53,6 @@ class Job:
     out: str  # the series' output folder: OUT/<series>; a market job writes OUT/<series>/<episode>/<market>/
     options: RunOptions
     overrides: tuple[Any, ...] = ()
-    # Jobs of one group run one at a time, in plan order: a series' jobs share its cast file.
-    group: str | None = None
 
     @property
     def episode_id(self) -> str:
@@ -93,6 +98,20 @@ def episode_sha256(db: StateDB, series: str, f: EpisodeFile) -> str:
     return sha
 
 
+def _cast_edges(series: SeriesSpec, options: RunOptions, jobs: list[Job]) -> list[Job]:
+    """The series' jobs in run order, with the edges its cast needs (see the module's docstring)."""
+    if not series.cast or options.speakers == "off":
+        return jobs
+    understand = [j for j in jobs if j.kind == "understand"]
+    markets = [j for j in jobs if j.kind == "market"]
+    every = tuple(j.id for j in understand)
+    chained: list[Job] = []
+    for job in markets:
+        before = (chained[-1].id,) if chained and options.voice_matching else ()
+        chained.append(replace(job, depends=tuple(dict.fromkeys((*job.depends, *every, *before)))))
+    return understand + chained
+
+
 def plan_catalog(spec: CatalogSpec, out: Path, db: StateDB, *, cache_dir: Path | None = None,
                  overrides: OverrideSource | None = None) -> list[Job]:
     """Every job of the catalog in run order (an episode's understand job before its market jobs)."""
@@ -101,29 +120,30 @@ def plan_catalog(spec: CatalogSpec, out: Path, db: StateDB, *, cache_dir: Path |
     db.save_catalog(spec.path, [(s.name, s.markets) for s in spec.series])
     jobs: list[Job] = []
     for series in spec.series:
+        mine: list[Job] = []
         options = run_options(series, cache)
         known = load_markets(*options.markets_files)
         markets = {tag: get_market(tag, known) for tag in series.markets}  # an unknown tag fails here
         base = _options_hash_part(options)
-        group = f"cast:{series.cast}" if series.cast else None
         for f in expand_episodes(series.episodes, out / ".sources"):
             sha = episode_sha256(db, series.name, f)
             understand = Job(
                 id=f"{series.name}/{f.name}/understand", kind="understand", series=series.name, episode=f.name,
-                path=f.path, market=None, depends=(), out=str(out / series.name), options=options, group=group,
+                path=f.path, market=None, depends=(), out=str(out / series.name), options=options,
                 input_hash=stage_key("catalog-understand", inputs=[sha], options={"run": base, "v": JOB_VERSION}),
             )
-            jobs.append(understand)
+            mine.append(understand)
             for tag, market in markets.items():
                 lines = tuple(overrides(understand.episode_id, tag)) if overrides else ()
-                jobs.append(Job(
+                mine.append(Job(
                     id=f"{series.name}/{f.name}/{tag}", kind="market", series=series.name, episode=f.name,
                     path=f.path, market=tag, depends=(understand.id,), out=str(out / series.name),
-                    options=options, overrides=lines, group=group,
+                    options=options, overrides=lines,
                     input_hash=stage_key("catalog-market", inputs=[understand.input_hash],
                                          options={"market": _builtins(market), "overrides": _builtins(list(lines)),
                                                   "v": JOB_VERSION}),
                 ))
+        jobs.extend(_cast_edges(series, options, mine))
     return jobs
 
 

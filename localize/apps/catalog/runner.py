@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 
 from localize.core.progress import NullProgress, Progress, Task
 from localize.apps.catalog.db import HEARTBEAT_S, StateDB
@@ -127,6 +128,20 @@ def run_jobs(jobs: Sequence[Job], db: StateDB, executor: Executor, *, retry: Ret
 def _run(jobs: Sequence[Job], db: StateDB, executor: Executor, retry: RetryPolicy, events: EventLog,
          progress: Progress | None) -> BatchResult:
     started = time.monotonic()
+    done = _prepare(jobs, db, events)
+    todo = [j for j in jobs if j.id not in done]
+    events.write("batch_started", jobs=len(jobs), todo=len(todo), skipped=len(done), workers=executor.workers)
+    batch = _Batch(jobs, todo, done, db, executor, retry, events, _Bars(progress or NullProgress(), todo))
+    try:
+        batch.run()
+    finally:
+        executor.close()
+    batch.bars.done()
+    return batch.result(len(todo), time.monotonic() - started)
+
+
+def _prepare(jobs: Sequence[Job], db: StateDB, events: EventLog) -> set[str]:
+    """Recover a stopped batch's jobs, forget jobs no longer planned, record the plan; the jobs already done."""
     for job_id in db.recover():
         events.write("job_recovered", job=job_id)
     for job_id in db.prune({j.series for j in jobs}, {j.id for j in jobs}):
@@ -135,89 +150,130 @@ def _run(jobs: Sequence[Job], db: StateDB, executor: Executor, retry: RetryPolic
     for j in jobs:
         db.plan(id=j.id, kind=j.kind, series=j.series, episode=j.episode, market=j.market, input_hash=j.input_hash,
                 output=j.output, done=j.id in done)
-    todo = [j for j in jobs if j.id not in done]
-    events.write("batch_started", jobs=len(jobs), todo=len(todo), skipped=len(done), workers=executor.workers)
-    bars = _Bars(progress or NullProgress(), todo)
-    by_id = {j.id: j for j in jobs}
-    pending = list(todo)
-    running: dict[str, float] = {}
-    attempts: dict[str, int] = {}
-    not_before: dict[str, float] = {}
-    failed: dict[str, str] = {}
-    blocked: list[str] = []
-    ran = 0
+    return done
 
-    def start(job: Job) -> None:
-        attempts[job.id] = attempts.get(job.id, 0) + 1
-        running[job.id] = time.monotonic()
-        db.started(job.id, attempts[job.id])
-        events.write("job_started", job=job.id, kind=job.kind, attempt=attempts[job.id])
-        executor.submit(job)
 
-    def finish(outcome: Outcome) -> None:
-        nonlocal ran
-        job = by_id[outcome.job]
-        running.pop(job.id, None)
-        common = {"job": job.id, "attempt": attempts[job.id], "seconds": round(outcome.seconds, 3)}
-        if outcome.ok:
-            ran += 1
-            done.add(job.id)
-            db.finished(job.id, job.input_hash, outcome.seconds)
-            events.write("job_finished", **common, built=list(outcome.built), reused=list(outcome.reused),
-                         pid=outcome.pid)
-            bars.advance(job)
-        elif outcome.transient and attempts[job.id] <= retry.retries:
-            delay = retry.delay(attempts[job.id])
-            not_before[job.id] = time.monotonic() + delay
-            pending.insert(0, job)
-            db.retrying(job.id, outcome.error)
-            events.write("job_retry", **common, error=outcome.error, delay_s=delay)
-            log.warning("%s failed (%s); retrying in %.1f s", job.id, outcome.error, delay)
-        else:
-            failed[job.id] = outcome.error
-            db.failed(job.id, outcome.error)
-            events.write("job_failed", **common, error=outcome.error, traceback=outcome.traceback)
-            log.error("%s failed: %s", job.id, outcome.error)
-            bars.advance(job)
+class _Batch:
+    """One batch's jobs on their way: readiness (a graphlib.TopologicalSorter over the jobs to do), dispatch to
+    the executor, each outcome (finished, retried later, failed) and the jobs blocked behind a failure."""
 
-    try:
-        while pending or running:
-            for job in [j for j in pending if any(d in failed or d in blocked for d in j.depends)]:
-                pending.remove(job)
-                blocked.append(job.id)
-                reason = f"blocked: {', '.join(d for d in job.depends if d in failed or d in blocked)} did not finish"
-                db.blocked(job.id, reason)
-                events.write("job_blocked", job=job.id, reason=reason)
-                bars.advance(job)
+    def __init__(self, jobs: Sequence[Job], todo: Sequence[Job], done: set[str], db: StateDB, executor: Executor,
+                 retry: RetryPolicy, events: EventLog, bars: _Bars) -> None:
+        self.jobs, self.db, self.executor, self.retry, self.events, self.bars = jobs, db, executor, retry, events, bars
+        self.by_id = {j.id: j for j in jobs}
+        self.done = done
+        self.pending = list(todo)  # plan order; a retried job goes back to the front
+        self.running: dict[str, float] = {}
+        self.attempts: dict[str, int] = {}
+        self.not_before: dict[str, float] = {}
+        self.failed: dict[str, str] = {}
+        self.blocked: list[str] = []
+        self.ran = 0
+        self.graph: TopologicalSorter[str] = TopologicalSorter()
+        for job in todo:
+            self.graph.add(job.id, *(d for d in job.depends if d not in done))
+        self.graph.prepare()
+        self.ready = set(self.graph.get_ready())  # every dependency done
+
+    # -- the loop --------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while self.pending or self.running:
+            self._block()
             now = time.monotonic()
-            busy_groups = {by_id[r].group for r in running if by_id[r].group}
-            for job in list(pending):
-                if len(running) >= executor.workers:
+            self._dispatch(now)
+            if not self.running:
+                if not self.pending:
                     break
-                if job.group and job.group in busy_groups:
-                    continue
-                if job.group:
-                    busy_groups.add(job.group)  # the group's first pending job holds its turn, ready or not
-                if all(d in done for d in job.depends) and not_before.get(job.id, 0.0) <= now:
-                    pending.remove(job)
-                    start(job)
-            if not running:
-                if not pending:
-                    break
-                waits = [t for j in pending if (t := not_before.get(j.id, 0.0)) > now]
-                if not waits:  # pragma: no cover - the planner never makes a job wait on one outside the graph
-                    raise RuntimeError(f"no job can start: {[j.id for j in pending]}")
-                time.sleep(max(0.0, min(waits) - now))
+                self._sleep_until_retry(now)
                 continue
-            waits = [t - now for j in pending if (t := not_before.get(j.id, 0.0)) > now]
-            for outcome in executor.wait(timeout=min(waits) if waits else None):
-                finish(outcome)
-    finally:
-        executor.close()
-    bars.done()
-    seconds = time.monotonic() - started
-    failures = tuple(JobFailure(job=j, error=e, attempts=attempts.get(j, 0)) for j, e in failed.items())
-    events.write("batch_finished", ran=ran, failed=len(failures), blocked=len(blocked), seconds=round(seconds, 3))
-    outputs = tuple(j.output for j in jobs if j.output and j.id in done)
-    return BatchResult(jobs=len(jobs), skipped=len(jobs) - len(todo), ran=ran, failed=failures,
-                       blocked=tuple(blocked), outputs=outputs, seconds=seconds)
+            for outcome in self.executor.wait(timeout=self._next_retry_in(now)):
+                self._finish(outcome)
+
+    def _delays(self, now: float) -> list[float]:
+        return [t for j in self.pending if (t := self.not_before.get(j.id, 0.0)) > now]
+
+    def _next_retry_in(self, now: float) -> float | None:
+        waits = self._delays(now)
+        return min(waits) - now if waits else None
+
+    def _sleep_until_retry(self, now: float) -> None:
+        waits = self._delays(now)
+        if not waits:  # pragma: no cover - the planner never makes a job wait on one outside the graph
+            raise RuntimeError(f"no job can start: {[j.id for j in self.pending]}")
+        time.sleep(max(0.0, min(waits) - now))
+
+    # -- readiness and dispatch ------------------------------------------------------------------------------
+
+    def _block(self) -> None:
+        """Take out of the queue every job depending on one that failed or was blocked."""
+        stopped = set(self.failed) | set(self.blocked)
+        for job in [j for j in self.pending if any(d in stopped for d in j.depends)]:
+            self.pending.remove(job)
+            self.blocked.append(job.id)
+            reason = f"blocked: {', '.join(d for d in job.depends if d in stopped)} did not finish"
+            self.db.blocked(job.id, reason)
+            self.events.write("job_blocked", job=job.id, reason=reason)
+            self.bars.advance(job)
+
+    def _dispatch(self, now: float) -> None:
+        """Start ready jobs, in queue order, while a worker is free."""
+        for job in list(self.pending):
+            if len(self.running) >= self.executor.workers:
+                break
+            if job.id in self.ready and self.not_before.get(job.id, 0.0) <= now:
+                self.pending.remove(job)
+                self._start(job)
+
+    def _start(self, job: Job) -> None:
+        self.attempts[job.id] = self.attempts.get(job.id, 0) + 1
+        self.running[job.id] = time.monotonic()
+        self.db.started(job.id, self.attempts[job.id])
+        self.events.write("job_started", job=job.id, kind=job.kind, attempt=self.attempts[job.id])
+        self.executor.submit(job)
+
+    # -- outcomes --------------------------------------------------------------------------------------------
+
+    def _finish(self, outcome: Outcome) -> None:
+        job = self.by_id[outcome.job]
+        self.running.pop(job.id, None)
+        common = {"job": job.id, "attempt": self.attempts[job.id], "seconds": round(outcome.seconds, 3)}
+        if outcome.ok:
+            self._succeeded(job, outcome, common)
+        elif outcome.transient and self.attempts[job.id] <= self.retry.retries:
+            self._retry_later(job, outcome, common)
+        else:
+            self._failed(job, outcome, common)
+
+    def _succeeded(self, job: Job, outcome: Outcome, common: dict[str, object]) -> None:
+        self.ran += 1
+        self.done.add(job.id)
+        self.graph.done(job.id)
+        self.ready.update(self.graph.get_ready())
+        self.db.finished(job.id, job.input_hash, outcome.seconds)
+        self.events.write("job_finished", **common, built=list(outcome.built), reused=list(outcome.reused),
+                          pid=outcome.pid)
+        self.bars.advance(job)
+
+    def _retry_later(self, job: Job, outcome: Outcome, common: dict[str, object]) -> None:
+        delay = self.retry.delay(self.attempts[job.id])
+        self.not_before[job.id] = time.monotonic() + delay
+        self.pending.insert(0, job)
+        self.db.retrying(job.id, outcome.error)
+        self.events.write("job_retry", **common, error=outcome.error, delay_s=delay)
+        log.warning("%s failed (%s); retrying in %.1f s", job.id, outcome.error, delay)
+
+    def _failed(self, job: Job, outcome: Outcome, common: dict[str, object]) -> None:
+        self.failed[job.id] = outcome.error
+        self.db.failed(job.id, outcome.error)
+        self.events.write("job_failed", **common, error=outcome.error, traceback=outcome.traceback)
+        log.error("%s failed: %s", job.id, outcome.error)
+        self.bars.advance(job)
+
+    def result(self, todo: int, seconds: float) -> BatchResult:
+        failures = tuple(JobFailure(job=j, error=e, attempts=self.attempts.get(j, 0)) for j, e in self.failed.items())
+        self.events.write("batch_finished", ran=self.ran, failed=len(failures), blocked=len(self.blocked),
+                          seconds=round(seconds, 3))
+        outputs = tuple(j.output for j in self.jobs if j.output and j.id in self.done)
+        return BatchResult(jobs=len(self.jobs), skipped=len(self.jobs) - todo, ran=self.ran, failed=failures,
+                           blocked=tuple(self.blocked), outputs=outputs, seconds=seconds)

@@ -53,12 +53,16 @@ def run_job(job: Job) -> Outcome:
 
 
 def _run(job: Job) -> None:
-    from localize import run as pipeline
+    """One job through the public API. An understand job leaves its episode's speaker clusters for the series
+    cast without merging it: its series' market jobs merge every episode's (see localize.apps.catalog.plan)."""
+    import localize
+    from localize.stages.script.speakers.cast import contributions_only
 
     if job.kind == "understand":
-        pipeline.prepare_episode(job.path, options=job.options)
+        with contributions_only():
+            localize.prepare_episode(job.path, options=job.options)
     elif job.kind == "market" and job.market:
         overrides = {job.market: job.overrides} if job.overrides else None
-        pipeline.localize_episode(job.path, [job.market], job.out, options=job.options, overrides=overrides)
+        localize.localize_episode(job.path, [job.market], job.out, options=job.options, overrides=overrides)
     else:  # pragma: no cover - the planner makes only these two kinds
         raise ValueError(f"unknown job kind {job.kind!r}")
