@@ -12,7 +12,7 @@ import soundfile as sf
 
 from localize.core.artifacts import Line, TargetLine
 from localize.core.cache import ArtifactStore
-from localize.stages.voice.dub import dub_lines
+from localize.stages.voice.dub import DubRequest, dub_lines
 from localize.stages.voice.tts import SYNTHESIZERS, Synthesizer, SynthesizerBase
 
 BUILTIN = ("espeak", "piper", "kokoro", "xtts")
@@ -84,8 +84,10 @@ def _dub(tmp_path: Path, synth: Synthesizer) -> dict[str, int]:
     lines, targets, original = _episode(tmp_path)
     out = tmp_path / f"out-{synth.expressive}"
     out.mkdir()
-    track = dub_lines(lines, targets, synthesizer=synth, voice="v", language="en", max_speed=1.3, out_dir=out,
-                      duration_ms=8000, original=original, store=ArtifactStore(tmp_path / "cache"))
+    request = DubRequest(synthesizer=synth, voice="v", language="en", max_speed=1.3, duration_ms=8000,
+                         original=original)
+    track = dub_lines(lines, targets, request, out_dir=out, store=ArtifactStore(tmp_path / "cache"))
+    assert (track.backend, track.voice, track.language, track.max_speed) == ("fake", "v", "en", 1.3)
     return {ln.id: ln.pitch_range for ln in track.lines}
 
 

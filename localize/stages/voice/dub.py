@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,8 @@ def pitch_ranges(audio: Path, lines: Sequence[Line]) -> dict[str, int]:
             for ln in lines if measured[ln.id] > 0 and typical[ln.speaker] > 0}
 
 
-def _references(voices: dict[str, CharacterVoice], original: Path | None, out_dir: Path,
-                chosen: dict[str, Path]) -> dict[str, Path]:
+def _references(voices: Mapping[str, CharacterVoice], original: Path | None, out_dir: Path,
+                chosen: Mapping[str, Path]) -> dict[str, Path]:
     """Each character's reference clip for a cloning backend: the user's `chosen` clip, else their
     cleanest original speech."""
     out = dict(chosen)
@@ -88,7 +89,7 @@ def _references(voices: dict[str, CharacterVoice], original: Path | None, out_di
     return out
 
 
-def _pitch(pitch: dict[str, float], line: Line, line_voices: dict[str, str]) -> float:
+def _pitch(pitch: dict[str, float], line: Line, line_voices: Mapping[str, str]) -> float:
     return 1.0 if line.id in line_voices else pitch.get(line.speaker, 1.0)
 
 
@@ -118,35 +119,48 @@ def _synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference:
     return store.cached("clip", key, build, load)
 
 
+@dataclass(frozen=True, slots=True)
+class DubRequest:
+    """What one market's dub speaks with and fits into: everything :func:`dub_lines` needs but the lines,
+    where their clips go and the cache."""
+
+    synthesizer: Synthesizer
+    voice: str  # the market's voice: a speaker the cast gives none speaks in it
+    language: str
+    max_speed: float  # the fastest a clip may be stretched to fit its slot
+    duration_ms: int  # the episode's: the last line may borrow silence up to it
+    # The episode's speech (16 kHz mono): each line's loudness and intonation, and the cast's reference
+    # clips for a cloning backend; without it the clips keep their own level and range.
+    original: Path | None = None
+    # The cast's voice per speaker (localize.stages.voice.casting); without it every line uses `voice` and
+    # nothing is pitch-shifted.
+    voices: Mapping[str, CharacterVoice] = field(default_factory=dict)
+    line_voices: Mapping[str, str] = field(default_factory=dict)  # line id -> a voice a reviewer chose for it
+    # Line id -> the machine's text of a line a reviewer edited. A character's pitch shift is measured on the
+    # machine's lines in the cast voice (cached clips), so a reviewer's edit or re-voice of one line does
+    # not move the pitch of the character's other lines.
+    machine_text: Mapping[str, str] = field(default_factory=dict)
+    # Speaker -> a user's recording a cloning backend speaks them like (localize.stages.voice.references),
+    # over their cleanest speech in `original`.
+    references: Mapping[str, Path] = field(default_factory=dict)
+
+
 def dub_lines(
     lines: Sequence[Line],
     targets: Sequence[TargetLine],
+    request: DubRequest,
     *,
-    synthesizer: Synthesizer,
-    voice: str,
-    language: str,
-    max_speed: float,
     out_dir: Path,
-    duration_ms: int,
-    original: Path | None = None,
-    voices: dict[str, CharacterVoice] | None = None,
-    line_voices: dict[str, str] | None = None,
-    machine_text: dict[str, str] | None = None,
     store: ArtifactStore | None = None,
     advance: Callable[[int], None] = lambda n: None,
-    references: dict[str, Path] | None = None,
 ) -> DubTrack:
-    """`voices`: the cast's voice per speaker (localize.stages.voice.casting); without it every line uses `voice`
-    and nothing is pitch-shifted. `line_voices`: line id -> a voice a reviewer chose for that line.
-    `machine_text`: line id -> the machine's text of a line a reviewer edited. A character's pitch
-    shift is measured on the machine's lines in the cast voice (cached clips), so a reviewer's edit
-    or re-voice of one line does not move the pitch of the character's other lines.
-    `store`: caches each synthesized line, so re-dubbing after one edit synthesizes one line.
-    `references`: speaker -> a user's recording a cloning backend speaks them like (localize.stages.voice.references),
-    over their cleanest speech in `original`."""
-    voices, line_voices, machine_text = voices or {}, line_voices or {}, machine_text or {}
+    """A clip per line with text in `out_dir`, fitted to its slot, and the track describing them.
+
+    `store`: caches each synthesized line, so re-dubbing after one edit synthesizes one line."""
+    synthesizer, voice, original = request.synthesizer, request.voice, request.original
+    voices, line_voices, machine_text = request.voices, request.line_voices, request.machine_text
     todo = [(ln, t) for ln, t in zip(lines, targets, strict=True) if t.text.strip()]
-    references = _references(voices, original, out_dir, references or {}) if synthesizer.clones else {}
+    references = _references(voices, original, out_dir, request.references) if synthesizer.clones else {}
     naturals, trimmed_clips = [], {}
     spoken = {}
     ranges = (pitch_ranges(original, [ln for ln, _ in todo])
@@ -169,8 +183,8 @@ def dub_lines(
     advance(len(lines) - len(todo))
     pitch = {spk: (voices[spk].pitch or pitch_ratio(voices[spk].f0_hz, [c for c, _ in clips], clips[0][1]))
              if spk in voices else 1.0 for spk, clips in trimmed_clips.items()}
-    fits = plan_track(naturals, [(ln.start_ms, ln.end_ms) for ln, _ in todo], max_speed=max_speed,
-                      duration_ms=duration_ms)
+    fits = plan_track(naturals, [(ln.start_ms, ln.end_ms) for ln, _ in todo], max_speed=request.max_speed,
+                      duration_ms=request.duration_ms)
     clips = []
     for (line, _), fit in zip(todo, fits, strict=True):
         trimmed = out_dir / f"{line.id}.trim.wav"
@@ -200,6 +214,6 @@ def dub_lines(
         log.debug("%s: %d ms in a %d ms slot: %s at %.2fx, %+.1f dB", line.id, natural, line.duration_ms,
                   fit.decision, fit.speed, gain)
     return DubTrack(
-        language=language, backend=synthesizer.name, voice=voice, sample_rate=DUB_RATE,
-        max_speed=max_speed, lines=tuple(dubbed),
+        language=request.language, backend=synthesizer.name, voice=voice, sample_rate=DUB_RATE,
+        max_speed=request.max_speed, lines=tuple(dubbed),
     )
