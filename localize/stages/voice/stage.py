@@ -17,7 +17,7 @@ from localize.core.stage import Built, Stage
 from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio
 from localize.stages.voice.casting import CharacterVoice, cast_voices
-from localize.stages.voice.dub import DUB_RATE, dub_lines
+from localize.stages.voice.dub import DUB_RATE, DubRequest, dub_lines
 from localize.stages.voice.tts import SYNTHESIZERS, Synthesizer
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def dub_market(
     """The market's dub: a clip per line in the artifact's folder, described by ``dub.json``.
 
     `references`: speaker -> the user's reference clip for a cloning backend (localize.stages.voice.references).
-    `machine_text`: the machine's text of lines a reviewer overrode (see localize.stages.voice.dub.dub_lines)."""
+    `machine_text`: the machine's text of lines a reviewer overrode (see localize.stages.voice.dub.DubRequest)."""
     original = audio.asr
     line_voices = line_voices or {}
     references = references if voice.synthesizer.clones else {}
@@ -160,10 +160,11 @@ def dub_market(
 
     def build(tmp: Path) -> None:
         task = progress.task(f"{market.tag} dub", len(script.lines))
-        track = dub_lines(script.lines, translation.lines, synthesizer=voice.synthesizer, voice=voice.voice,
-                          language=market.language, max_speed=market.max_speed, out_dir=tmp,
-                          duration_ms=script.duration_ms, original=original, voices=voices, line_voices=line_voices,
-                          machine_text=machine_text, store=store, advance=task.advance, references=references)
+        request = DubRequest(synthesizer=voice.synthesizer, voice=voice.voice, language=market.language,
+                             max_speed=market.max_speed, duration_ms=script.duration_ms, original=original,
+                             voices=voices, line_voices=line_voices, machine_text=machine_text or {},
+                             references=references or {})
+        track = dub_lines(script.lines, translation.lines, request, out_dir=tmp, store=store, advance=task.advance)
         task.done()
         jsonio.save(track, tmp / "dub.json")
 
