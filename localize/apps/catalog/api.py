@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from localize.core.progress import Progress
 from localize.apps.catalog.db import StateDB, default_url
 from localize.apps.catalog.events import EventLog
 from localize.apps.catalog.executors import make_executor
@@ -15,6 +14,7 @@ from localize.apps.catalog.plan import Job, OverrideSource, plan_catalog
 from localize.apps.catalog.runner import BatchResult, RetryPolicy, run_jobs
 from localize.apps.catalog.spec import CatalogSpec, load_catalog, parse_catalog
 from localize.apps.catalog.status import CatalogStatus, catalog_status
+from localize.core.progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from localize.core.db import default_url, open_engine
+from localize.core.db import default_url as default_url  # re-exported: api.py and the tests import it from here
+from localize.core.db import open_engine
 from localize.core.errors import BatchBusyError, ConfigError
 
 metadata = MetaData()

@@ -13,9 +13,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from localize.core.errors import ConfigError, MissingExtraError
 from localize.apps.catalog.plan import Job
 from localize.apps.catalog.work import Outcome, init_worker, run_job
+from localize.core.errors import ConfigError, MissingExtraError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class LocalExecutor:
                 broken = True
                 outcomes.append(_died(job, "a worker process died (killed, or out of memory)"))
         if broken:  # every job still in the broken pool is lost with it: report them and start a new pool
-            for future, job in list(self._running.items()):
+            for job in list(self._running.values()):
                 outcomes.append(_died(job, "a worker process died (killed, or out of memory)"))
             self._running.clear()
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -23,13 +23,13 @@ from typing import Any
 
 import msgspec
 
-from localize.stages.script.asr import AsrOptions
-from localize.core.cache import file_sha256, stage_key
-from localize.core.markets import get_market, load_markets
-from localize.core.options import RunOptions
 from localize.apps.catalog.db import StateDB
 from localize.apps.catalog.sources import EpisodeFile, expand_episodes
 from localize.apps.catalog.spec import CatalogSpec, SeriesSpec
+from localize.core.cache import file_sha256, stage_key
+from localize.core.markets import get_market, load_markets
+from localize.core.options import RunOptions
+from localize.stages.script.asr import AsrOptions
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
-from localize.core.progress import NullProgress, Progress, Task
 from localize.apps.catalog.db import HEARTBEAT_S, StateDB
 from localize.apps.catalog.events import EventLog
 from localize.apps.catalog.executors import Executor
 from localize.apps.catalog.plan import Job, is_done
 from localize.apps.catalog.work import Outcome
+from localize.core.progress import NullProgress, Progress, Task
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class _Coordinator:
             try:
                 if not self.db.heartbeat(self.owner):
                     log.error("another batch took over the database; this one's remaining jobs may run twice")
-            except Exception as exc:  # noqa: BLE001 - a lost heartbeat must not kill the batch
+            except Exception as exc:  # a lost heartbeat must not kill the batch
                 log.warning("heartbeat to the database failed: %s", exc)
 
     def release(self) -> None:

@@ -9,8 +9,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from localize.core.errors import InputError, MissingExtraError
 from localize.apps.catalog.spec import is_url
+from localize.core.errors import InputError, MissingExtraError
 
 log = logging.getLogger(__name__)
 _MAGIC = ("*", "?", "[")

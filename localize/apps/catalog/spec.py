@@ -142,7 +142,8 @@ def parse_catalog(path: Path | str, text: str) -> CatalogSpec:
                 raise ConfigError(f"{where}: {name} must be one of {', '.join(allowed)}, "
                                   f"not {getattr(settings, name)!r}.")
         series.append(SeriesSpec(
-            name=s.name, episodes=tuple(_absolute(base, e) for e in s.episodes), markets=tuple(dict.fromkeys(s.markets)),
+            name=s.name, episodes=tuple(_absolute(base, e) for e in s.episodes),
+            markets=tuple(dict.fromkeys(s.markets)),
             bible=_absolute(base, s.bible) if s.bible else None, cast=_absolute(base, s.cast) if s.cast else None,
             settings=settings,
         ))

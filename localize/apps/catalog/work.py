@@ -7,9 +7,9 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from localize.apps.catalog.plan import Job
 from localize.core import cache
 from localize.core.errors import LocalizeError, ToolFailedError
-from localize.apps.catalog.plan import Job
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +42,7 @@ def run_job(job: Job) -> Outcome:
         with cache.watch() as events:
             _run(job)
         ok, error, transient, tb = True, "", False, ""
-    except Exception as exc:  # noqa: BLE001 - reported to the coordinator, which retries or fails the job
+    except Exception as exc:  # reported to the coordinator, which retries or fails the job
         ok, error = False, f"{type(exc).__name__}: {exc}"
         transient = not isinstance(exc, LocalizeError) or isinstance(exc, ToolFailedError)
         tb = traceback.format_exc()
