@@ -37,7 +37,26 @@ _EXPORTS = {
     "serve": "localize.apps.review.server",
 }
 
-__all__ = sorted(_EXPORTS)
+# Spelled out (not sorted(_EXPORTS)) so linters and type checkers see the re-exports; a test keeps it equal to _EXPORTS.
+__all__ = [
+    "ExportResult",
+    "LineReview",
+    "MarketReview",
+    "QaRow",
+    "ReviewLine",
+    "ReviewStore",
+    "SignOff",
+    "act",
+    "create_app",
+    "default_url",
+    "export",
+    "find_markets",
+    "needs_render",
+    "rerender",
+    "review_market",
+    "serve",
+    "sign_off",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -54,6 +73,15 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from localize.apps.review.export import ExportResult, QaRow, export
-    from localize.apps.review.market import MarketReview, ReviewLine, act, find_markets, needs_render, rerender, review_market, sign_off
+    from localize.apps.review.market import (
+        MarketReview,
+        ReviewLine,
+        act,
+        find_markets,
+        needs_render,
+        rerender,
+        review_market,
+        sign_off,
+    )
     from localize.apps.review.server import create_app, serve
     from localize.apps.review.store import LineReview, ReviewStore, SignOff, default_url

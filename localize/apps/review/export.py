@@ -13,10 +13,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from localize.core import jsonio
-from localize.core.errors import ConfigError, InputError
 from localize.apps.review.market import MarketReview, find_markets, review_market
 from localize.apps.review.store import ReviewStore
+from localize.core import jsonio
+from localize.core.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 

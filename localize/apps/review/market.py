@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import localize
+from localize.apps.review.store import DB_NAME, LineReview, ReviewStore, SignOff
 from localize.core import jsonio
 from localize.core.artifacts import LineOverride, MarketResult, Report, ReportLine
 from localize.core.cache import file_sha256
 from localize.core.errors import ConfigError, InputError, LocalizeError, UnknownNameError
 from localize.core.markets import Market, StyleGuide, get_market, load_markets
 from localize.core.progress import Progress
-from localize.apps.review.store import DB_NAME, LineReview, ReviewStore, SignOff
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from localize.core import jsonio
-from localize.core.errors import ConfigError, LocalizeError
 from localize.apps.review.market import MarketReview, act, find_markets, needs_render, rerender, review_market, sign_off
 from localize.apps.review.store import ReviewStore
+from localize.core import jsonio
+from localize.core.errors import ConfigError, LocalizeError
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class Renders:
                 error = ""
             except LocalizeError as exc:
                 error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - shown on the page; the traceback goes to the log
+            except Exception as exc:  # shown on the page; the traceback goes to the log
                 log.exception("re-render of %s failed", market_dir)
                 error = f"re-render failed (a bug in localize): {exc.__class__.__name__}: {exc}"
             with job.lock:

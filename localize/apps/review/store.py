@@ -21,7 +21,9 @@ from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Tabl
 from sqlalchemy.exc import SQLAlchemyError
 
 from localize.core.artifacts import LineOverride
-from localize.core.db import DB_NAME, default_url, open_engine  # DB_NAME, default_url: re-exported
+from localize.core.db import DB_NAME as DB_NAME  # re-exported: market.py imports it from here
+from localize.core.db import default_url as default_url  # re-exported: the review API and tests import it from here
+from localize.core.db import open_engine
 from localize.core.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,5 +28,5 @@ def peaks(video: str | Path, bins: int = 800) -> dict[str, Any]:
     if len(samples) == 0:
         return {"duration_ms": 0, "peaks": [0.0] * bins}
     edges = np.linspace(0, len(samples), bins + 1).astype(int)
-    levels = [float(np.abs(samples[a:b]).max()) if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    levels = [float(np.abs(samples[a:b]).max()) if b > a else 0.0 for a, b in itertools.pairwise(edges)]
     return {"duration_ms": duration_ms, "peaks": [round(v, 4) for v in levels]}
