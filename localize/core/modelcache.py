@@ -55,4 +55,4 @@ def shared(kind: str, key: str, load: Callable[[], T]) -> T:
     with _lock:
         if (kind, key) not in _models:
             _models[(kind, key)] = load()
-        return _models[(kind, key)]  # type: ignore[no-any-return]
+        return _models[(kind, key)]

@@ -118,7 +118,7 @@ def _part_paths(e: ModelEntry) -> list[Path]:
     if e.assemble == "concat":  # Whisper: part N's data/model.bin.partN
         return [package_dir(p, e.id) / "data" / f"model.bin.part{i}" for i, p in enumerate(e.packages, start=1)]
     paths = []  # "parts": one data/partNN.bin per package
-    for i, p in enumerate(e.packages, start=1):
+    for p in e.packages:
         found = sorted((package_dir(p, e.id) / "data").glob("part*.bin"))
         if len(found) != 1:
             raise ModelError(f"model {e.id!r}: package {p} should hold one data/part*.bin, found {len(found)}; "

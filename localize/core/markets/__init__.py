@@ -160,4 +160,7 @@ def get_market(tag: str, markets: dict[str, Market] | None = None) -> Market:
     raise UnknownNameError("market", tag, markets, "add it in a --markets-file")
 
 
-__all__ = ["AiLabel", "LlmSettings", "LoudnessTarget", "Market", "StyleGuide", "SubtitleStyle", "builtin_markets", "get_market", "load_markets"]
+__all__ = [
+    "AiLabel", "LlmSettings", "LoudnessTarget", "Market", "StyleGuide", "SubtitleStyle",
+    "builtin_markets", "get_market", "load_markets",
+]

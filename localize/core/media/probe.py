@@ -28,7 +28,7 @@ def probe(path: str | Path) -> MediaInfo:
     video = next((s for s in streams if s.get("codec_type") == "video" and not _is_cover(s)), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     duration = float(data.get("format", {}).get("duration") or 0.0)
-    if video is None and audio is None or duration <= 0:
+    if (video is None and audio is None) or duration <= 0:
         raise MediaError(path, "has no audio or video stream", "pass a video such as an .mp4")
     return MediaInfo(
         path=str(path),
