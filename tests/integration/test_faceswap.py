@@ -149,7 +149,7 @@ def test_insightface_backend_loads_and_swaps_with_a_tiny_model(tmp_path: Path, m
     monkeypatch.setenv("LOCALIZE_INSWAPPER_MODEL", str(swapper))
     monkeypatch.setenv("LOCALIZE_INSIGHTFACE_PACK", str(pack))
     proc = FaceSwapProcessor([swap], series="demo", market="en-US", backend="insightface")
-    assert proc.cache_options()["version"].startswith("insightface-")
+    assert proc.model_version().startswith("insightface-") and proc.cache_options()["key"]
     cap = cv2.VideoCapture(str(shared_media("video/talking_man_outdoors.mp4")))
     ok, frame = cap.read()
     cap.release()

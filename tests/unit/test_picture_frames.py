@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from localize.core.artifacts import OcrCue, OcrTrack
-from localize.core.errors import ConfigError
+from localize.core.errors import ConfigError, UnknownNameError
 from localize.stages.picture.frames import (
     FrameFormat,
     decode_argv,
@@ -122,5 +122,7 @@ def test_needs_removal():
 
 
 def test_removal_options_are_checked():
-    with pytest.raises(ConfigError, match="telea"):
+    with pytest.raises(UnknownNameError, match="telea"):  # the inpainters' registry lists the known names
         RemovalOptions(method="fast")
+    with pytest.raises(ConfigError, match="radius"):
+        RemovalOptions(radius=0)

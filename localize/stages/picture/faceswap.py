@@ -10,6 +10,9 @@ refuses the whole swap without one. Two swappers:
   Landmarks are smoothed between frames and reset at a jump (a cut or a new face).
 * ``insightface``: the user's inswapper-class ONNX model (localize/stages/picture/faceswap_insightface.py).
 
+Swappers follow the :class:`Swapper` protocol and are found by name in :data:`FACE_SWAPPERS`; a package
+adds one through the ``localize.backends`` entry-point group as ``"faceswap.<name>" = "module:Class"``.
+
 Which face is the character's: the face track linked to the character's voice
 (localize/stages/picture/mouth.py, ``character_boxes``), or the largest frontal face in the frame when no
 track is given. A market swaps one character's face.
@@ -23,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from localize.core.errors import ConfigError, InputError, UnknownNameError
+from localize.core.errors import ConfigError, InputError
+from localize.core.registry import Registry
+from localize.core.stage import Stage
 from localize.stages.picture.consent import CheckedConsent, check_consent
 
 if TYPE_CHECKING:
@@ -34,9 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Bump when the classic swap changes its pixels, so cached pictures are rebuilt.
+# Bump when the frame processor's tracking (smoothing, holding, matching the track) changes its pixels.
+FACE_SWAP = Stage("faceswap", version=1)
+# The classic swapper's model version: bump when its warp or blend changes its pixels.
 CLASSIC_VERSION = 2
-BACKENDS = ("classic", "insightface")
 SMOOTHING = 0.5  # weight of the previous frame's landmarks (exponential moving average)
 RESET_JUMP = 0.12  # landmarks moving more than this fraction of the face size: no smoothing (a cut)
 HOLD_FRAMES = 2  # a face missed by the detector keeps its last landmarks this many frames
@@ -51,11 +57,23 @@ CharacterBoxes = Callable[[int], "tuple[int, int, int, int] | None"]
 
 
 class Swapper(Protocol):
-    version: str
+    """Pastes a target face over a frame's face. Made by name (:data:`FACE_SWAPPERS`) with the
+    processor's `backend_options` as keyword arguments."""
+
+    @classmethod
+    def model_version(cls, **options: Any) -> str:
+        """What identifies its pixels in a cache key, for these options, without loading a model."""
+        ...
 
     def set_target(self, target_bgr: np.ndarray, target: Face) -> None: ...
 
     def swap(self, frame: np.ndarray, face: Face) -> np.ndarray: ...
+
+
+FACE_SWAPPERS = Registry("faceswap", {
+    "classic": "localize.stages.picture.faceswap:ClassicSwapper",
+    "insightface": "localize.stages.picture.faceswap_insightface:InsightfaceSwapper",
+})
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -167,7 +185,9 @@ def face_mask(points: np.ndarray, shape: tuple[int, int], *, shrink: float = 0.0
 class ClassicSwapper:
     """Landmarks, triangle warp, colour correction and a seamless blend; no learned model."""
 
-    version = f"classic-{CLASSIC_VERSION}"
+    @classmethod
+    def model_version(cls, **options: Any) -> str:
+        return f"classic-{CLASSIC_VERSION}"
 
     def __init__(self) -> None:
         self._target: np.ndarray | None = None
@@ -222,13 +242,8 @@ class SwapStats:
 
 
 def make_swapper(backend: str, options: dict[str, Any] | None = None) -> Swapper:
-    if backend == "classic":
-        return ClassicSwapper()
-    if backend == "insightface":
-        from localize.stages.picture.faceswap_insightface import InsightfaceSwapper
-
-        return InsightfaceSwapper(**(options or {}))
-    raise UnknownNameError("face swap backend", backend, BACKENDS)
+    """The swapper `backend` names in FACE_SWAPPERS (UnknownNameError listing the known ones)."""
+    return FACE_SWAPPERS.create(backend, **(options or {}))
 
 
 class FaceSwapProcessor:
@@ -247,14 +262,14 @@ class FaceSwapProcessor:
             raise ConfigError(f"market {market!r}: {len(swaps)} face swaps; this version swaps one character's face "
                               "per market (the largest face), so keep one [[picture.face_swap]] entry.")
         backend = backend or swaps[0].backend
-        if backend not in BACKENDS:
-            raise UnknownNameError("face swap backend", backend, BACKENDS)
+        swapper_class = FACE_SWAPPERS.load(backend)  # an unknown name fails here, listing the known ones
         # Refused here, before any frame is touched, unless every face has a valid consent record.
         self.consents: tuple[CheckedConsent, ...] = tuple(
             check_consent(character=s.character, face=s.face, record=s.consent, series=series, market=market)
             for s in swaps)
         self.swaps = tuple(swaps)
         self.backend = backend
+        self._swapper_class = swapper_class
         self._backend_options = dict(backend_options or {})
         self._swapper: Swapper | None = None
         self._landmarker: Any = None
@@ -264,15 +279,16 @@ class FaceSwapProcessor:
         self._boxes = character_boxes
         self._boxes_key = boxes_key if character_boxes is not None else "largest"
 
+    def model_version(self) -> str:
+        """The swapper's model version (its backend options' models, hashed)."""
+        return self._swapper_class.model_version(**self._backend_options)
+
     def cache_options(self) -> dict:
-        version = (ClassicSwapper.version if self.backend == "classic"
-                   else make_swapper_version(self.backend, self._backend_options))
-        return {
-            "backend": self.backend, "version": version, "smoothing": SMOOTHING, "reset_jump": RESET_JUMP,
-            "hold": HOLD_FRAMES, "face": self._boxes_key, "min_overlap": MIN_OVERLAP,
-            "faces": [{"character": c.character, "face_sha256": c.face_sha256, "consent_sha256": c.record_sha256}
-                      for c in self.consents],
-        }
+        return {"key": FACE_SWAP.key(
+            inputs=[h for c in self.consents for h in (c.face_sha256, c.record_sha256)],
+            backend=self.backend, model_version=self.model_version(),
+            options={"smoothing": SMOOTHING, "reset_jump": RESET_JUMP, "hold": HOLD_FRAMES, "face": self._boxes_key,
+                     "min_overlap": MIN_OVERLAP, "characters": [c.character for c in self.consents]})}
 
     def prepare(self) -> None:
         from localize.stages.picture.landmarks import landmarker
@@ -284,7 +300,7 @@ class FaceSwapProcessor:
         if not faces:
             raise InputError(target_path, "no frontal face found in the target face image",
                              "give a well-lit, frontal photo of the face")
-        self._swapper = make_swapper(self.backend, self._backend_options)
+        self._swapper = self._swapper_class(**self._backend_options)
         self._swapper.set_target(target, faces[0])
         self._last, self._missed = None, 0
         log.info("face swap (%s): %s -> face of %s (consent %s)", self.backend, self.consents[0].character,
@@ -356,10 +372,3 @@ def _face_of(points: np.ndarray) -> Face:
     x0, y0 = points.min(0)
     x1, y1 = points.max(0)
     return Face(box=(int(x0), int(y0), int(x1), int(y1)), points=points)
-
-
-def make_swapper_version(backend: str, options: dict[str, Any]) -> str:
-    from localize.stages.picture.faceswap_insightface import swapper_version
-
-    return swapper_version(**options)
-

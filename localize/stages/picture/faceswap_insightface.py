@@ -117,6 +117,11 @@ def _digest_state(path: Path, size: int, mtime_ns: int) -> str:
 class InsightfaceSwapper:
     """insightface's INSwapper on each frame's face, with the target identity from the pack's ArcFace."""
 
+    @classmethod
+    def model_version(cls, swapper_model: str | Path | None = None, pack_dir: str | Path | None = None,
+                      providers: tuple[str, ...] = ()) -> str:
+        return swapper_version(swapper_model, pack_dir, providers)
+
     def __init__(self, swapper_model: str | Path | None = None, pack_dir: str | Path | None = None,
                  providers: tuple[str, ...] = ("CPUExecutionProvider",)) -> None:
         model_zoo = _insightface()

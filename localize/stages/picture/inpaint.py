@@ -3,31 +3,79 @@
 The boxes and time spans come from the OCR track (:mod:`localize.stages.script.ocr`). Inside each cue's box,
 on each frame of its span (widened by `pad_ms`, OCR places boundaries to within a sample), the
 text's pixels are masked: bright, unsaturated strokes (subtitles are drawn white or pale yellow
-with a dark outline), dilated to cover the outline and the anti-aliasing around it. OpenCV's
-inpainting (Telea's fast marching method by default, Navier-Stokes as ``method="ns"``) then
-fills the mask from the pixels around it. Only the box (plus a margin) is touched.
+with a dark outline), dilated to cover the outline and the anti-aliasing around it. An
+:class:`Inpainter` then fills the mask from the pixels around it: OpenCV's Telea fast marching
+method by default (``"telea"``), Navier-Stokes as ``method="ns"``; others come from the
+``localize.backends`` entry-point group as ``"inpaint.<name>" = "module:Class"`` (:data:`INPAINTERS`).
+Only the box (plus a margin) is touched.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from localize.core.errors import ConfigError, MissingExtraError
+from localize.core.registry import Registry
+from localize.core.stage import Stage
 
 if TYPE_CHECKING:
     import numpy as np
 
     from localize.core.artifacts import OcrCue, OcrTrack
 
-INPAINT_VERSION = 1
-METHODS = ("telea", "ns")
+# Bump when the mask (text_mask, remove_text) changes what a removal paints out.
+SUBTITLE_REMOVAL = Stage("remove-subtitles", version=1)
+
+
+class Inpainter(Protocol):
+    """Fills the masked pixels of a picture from the pixels around them. Made by name with no
+    arguments (:data:`INPAINTERS`), so making one is cheap: a model loads on the first :meth:`inpaint`."""
+
+    name: str
+
+    def model_version(self) -> str:
+        """What identifies its output in a cache key (a model's hash; "" for a fixed algorithm)."""
+        ...
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
+        """`image` (BGR uint8) with the pixels where `mask` (uint8, same height and width) is non-zero
+        filled in, reading about `radius` pixels around them; the same shape."""
+        ...
+
+
+class TeleaInpainter:
+    """OpenCV's fast marching method (Telea 2004): ``cv2.inpaint`` with ``INPAINT_TELEA``."""
+
+    name = "telea"
+    _flag = "INPAINT_TELEA"
+
+    def model_version(self) -> str:
+        return ""
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
+        import cv2
+
+        return cv2.inpaint(image, mask, radius, getattr(cv2, self._flag))
+
+
+class NavierStokesInpainter(TeleaInpainter):
+    """OpenCV's Navier-Stokes based inpainting: ``cv2.inpaint`` with ``INPAINT_NS``."""
+
+    name = "ns"
+    _flag = "INPAINT_NS"
+
+
+INPAINTERS = Registry("inpaint", {
+    "telea": "localize.stages.picture.inpaint:TeleaInpainter",
+    "ns": "localize.stages.picture.inpaint:NavierStokesInpainter",
+})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemovalOptions:
-    method: str = "telea"  # cv2.INPAINT_TELEA, or "ns" (cv2.INPAINT_NS)
+    method: str = "telea"  # the Inpainter's name in INPAINTERS: "telea" (cv2.INPAINT_TELEA), "ns" (cv2.INPAINT_NS)...
     radius: int = 5  # inpainting neighbourhood, in pixels
     pad_ms: int = 120  # each cue's span is widened by this on both sides
     box_margin: float = 0.25  # the box grows by this share of its height on every side
@@ -36,8 +84,7 @@ class RemovalOptions:
     dilate: float = 0.12  # the text mask grows by this share of the box height (the outline)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"subtitle removal method must be one of {', '.join(METHODS)}, not {self.method!r}.")
+        INPAINTERS.load(self.method)  # an unknown name: UnknownNameError listing the known ones
         if self.radius < 1 or self.pad_ms < 0 or self.box_margin < 0 or self.dilate < 0:
             raise ConfigError("subtitle removal radius must be 1 or more, and pad_ms, box_margin and dilate 0 or more.")
 
@@ -53,11 +100,14 @@ class SubtitleRemover:
     _starts: list[int] = field(default_factory=list, init=False)
     _cues: list[OcrCue] = field(default_factory=list, init=False)
     _longest: int = field(default=0, init=False)
+    _inpainter: Inpainter | None = field(default=None, init=False)
 
     def cache_options(self) -> dict:
         from dataclasses import asdict
 
-        return {"ocr": self.track_key, "version": INPAINT_VERSION, **asdict(self.options)}
+        inpainter = INPAINTERS.create(self.options.method)
+        return {"key": SUBTITLE_REMOVAL.key(inputs=[self.track_key], backend=self.options.method,
+                                            model_version=inpainter.model_version(), options=asdict(self.options))}
 
     def prepare(self) -> None:
         try:
@@ -67,9 +117,11 @@ class SubtitleRemover:
         self._cues = sorted(self.track.cues, key=lambda c: c.start_ms)
         self._starts = [c.start_ms for c in self._cues]
         self._longest = max((c.end_ms - c.start_ms for c in self._cues), default=0)
+        self._inpainter = INPAINTERS.create(self.options.method)
 
     def release(self) -> None:
         self._cues, self._starts = [], []
+        self._inpainter = None
 
     def active(self, t_ms: int) -> list[OcrCue]:
         """The cues on screen at `t_ms`, spans widened by pad_ms."""
@@ -80,7 +132,7 @@ class SubtitleRemover:
 
     def process(self, frame: np.ndarray, index: int, t_ms: int) -> np.ndarray:
         for cue in self.active(t_ms):
-            remove_text(frame, cue.box, self.options)
+            remove_text(frame, cue.box, self.options, self._inpainter)
         return frame
 
 
@@ -97,9 +149,10 @@ def text_mask(roi: np.ndarray, box_height: int, options: RemovalOptions) -> np.n
     return cv2.dilate(strokes, kernel)
 
 
-def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: RemovalOptions) -> None:
-    """Inpaint the text inside `box` (x, y, w, h in frame pixels) of `frame`, in place."""
-    import cv2
+def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: RemovalOptions,
+                inpainter: Inpainter | None = None) -> None:
+    """Inpaint the text inside `box` (x, y, w, h in frame pixels) of `frame`, in place, with `inpainter`
+    (default: the one `options.method` names)."""
 
     height, width = frame.shape[:2]
     x, y, w, h = box
@@ -119,8 +172,8 @@ def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: Remo
     mask[:, x1 - cx0 :] = 0
     if not mask.any():
         return
-    flag = cv2.INPAINT_TELEA if options.method == "telea" else cv2.INPAINT_NS
-    frame[cy0:cy1, cx0:cx1] = cv2.inpaint(roi, mask, r, flag)
+    inpainter = inpainter or INPAINTERS.create(options.method)
+    frame[cy0:cy1, cx0:cx1] = inpainter.inpaint(roi, mask, r)
 
 
 def needs_removal(mode: str, subtitles: str, track: OcrTrack | None) -> bool:
@@ -133,4 +186,5 @@ def needs_removal(mode: str, subtitles: str, track: OcrTrack | None) -> bool:
     return mode == "on" or subtitles in ("burned", "both")
 
 
-__all__ = ["RemovalOptions", "SubtitleRemover", "needs_removal", "remove_text", "text_mask"]
+__all__ = ["INPAINTERS", "SUBTITLE_REMOVAL", "Inpainter", "NavierStokesInpainter", "RemovalOptions", "SubtitleRemover",
+           "TeleaInpainter", "needs_removal", "remove_text", "text_mask"]

@@ -12,6 +12,9 @@ the dub at 80 frames a second, Wav2Lip's audio features) and ``face`` 1x6x96x96 
 lower half blanked, then a reference face; RGB in 0..1), output 1x3x96x96 in 0..1. Name the
 file with ``LOCALIZE_WAV2LIP_MODEL`` or `model=`; models/manifest.toml (``wav2lip-onnx``) holds
 its sha256 once filled in. Wav2Lip's released weights are for non-commercial research use.
+
+Backends are found by name in :data:`LIP_SYNCERS` (a market's ``picture.lip_sync``); a package adds one
+through the ``localize.backends`` entry-point group as ``"lipsync.<name>" = "module:Class"``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from localize.core.errors import MissingExtraError, ModelError
+from localize.core.errors import MissingExtraError, ModelError, UnknownNameError
+from localize.core.registry import Registry
+from localize.core.stage import Stage
 from localize.stages.picture.faces import Box, FaceTracks
 
 if TYPE_CHECKING:
@@ -37,6 +42,8 @@ FACE_SIZE = 96
 MEL_STEP = 16  # mel frames per window
 MEL_RATE = 80  # mel frames per second (16 kHz, hop 200)
 SAMPLE_RATE = 16000
+# Bump when the processor (which frames, the crop, the paste) changes its pixels.
+LIP_SYNC = Stage("lipsync", version=1)
 
 
 class LipSyncBackend(Protocol):
@@ -53,6 +60,17 @@ class LipSyncBackend(Protocol):
         ...
 
     def release(self) -> None: ...
+
+
+LIP_SYNCERS = Registry("lipsync", {"wav2lip-onnx": "localize.stages.picture.lipsync:Wav2LipOnnx"})
+
+
+def lip_sync_backend(name: str) -> type[LipSyncBackend]:
+    """The backend class `name` names (a market's ``picture.lip_sync``); UnknownNameError listing the known ones."""
+    try:
+        return LIP_SYNCERS.load(name)
+    except UnknownNameError as exc:
+        raise UnknownNameError(exc.kind, exc.name, exc.known, "set picture.lip_sync in the market") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -221,8 +239,9 @@ class LipSyncProcessor:
         self.synced = 0  # frames redrawn
 
     def cache_options(self) -> dict:
-        return {"backend": self.backend.name, "model": self.backend.model_version(), "audio": self.audio_key,
-                "spans": [[s.start_ms, s.end_ms, s.track] for s in self.spans]}
+        return {"key": LIP_SYNC.key(inputs=[self.audio_key], backend=self.backend.name,
+                                    model_version=self.backend.model_version(),
+                                    options={"spans": [[s.start_ms, s.end_ms, s.track] for s in self.spans]})}
 
     def prepare(self) -> None:
         import numpy as np
