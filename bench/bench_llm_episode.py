@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 def understand(work: Path) -> Path:
     """The fused script of the episode, written by a child process (Whisper and OCR stay out of this one)."""
     out = work / "script.json"
-    code = ("import sys, localize; from localize import jsonio; "
+    code = ("import sys, localize; from localize.core import jsonio; "
             "s = localize.transcribe(sys.argv[1], cache_dir=sys.argv[2]); jsonio.save(s, sys.argv[3])")
     subprocess.run([sys.executable, "-c", code, str(EPISODE), str(work / "cache"), str(out)], check=True)
     return out

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
-from localize import jsonio, localize_episode  # noqa: E402
+from localize import localize_episode  # noqa: E402
+from localize.core import jsonio  # noqa: E402
 from localize.core.artifacts import DubTrack, Script  # noqa: E402
 from localize.core.options import RunOptions  # noqa: E402
 from localize.stages.picture.faces import FaceTracks, HaarDetector, track_faces  # noqa: E402

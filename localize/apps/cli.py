@@ -104,7 +104,7 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _asr_options(language: str | None, asr_model: str) -> Any:
-    from localize.stages.script.asr import AsrOptions
+    from localize import AsrOptions
 
     return AsrOptions(model=asr_model, language=language)
 
@@ -155,7 +155,7 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 
 def _parse_references(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
     """SPEAKER=CLIP pairs, each clip checked (an audio file of 3-30 s) before any work starts."""
-    from localize.stages.voice.references import check_reference
+    from localize import check_reference
 
     pairs = []
     for value in values:
@@ -206,8 +206,8 @@ def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[
         **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from localize.core.options import RunOptions
-    from localize.run import localize_episode
-    from localize.stages.render.credentials import Credentials
+    from localize import localize_episode
+    from localize import Credentials
 
     if bool(c2pa_cert) != bool(c2pa_key):
         raise click.UsageError("--c2pa-cert and --c2pa-key go together: pass both, or neither.")
@@ -237,23 +237,12 @@ def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[
 @_user_errors
 def transcribe(episode: Path, out: Path, **understanding: Any) -> None:
     """Transcribe EPISODE into a timed, speaker-labelled script (speech fused with burned-in subtitles)."""
-    from localize.core import jsonio
-    from localize.core.options import RunOptions
-    from localize.run import transcribe as run_transcribe
+    import localize
 
-    options = RunOptions(**_understanding(**understanding))
+    options = localize.RunOptions(**_understanding(**understanding))
     with RichProgress() as progress:
-        script = run_transcribe(episode, options=options, progress=progress)
-    if out.suffix.lower() in {".srt", ".vtt", ".ass"}:
-        from localize.core.markets import SubtitleStyle
-        from localize.stages.render.subtitles import Cue, build_ssa
-
-        subs = build_ssa([Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=ln.text, speaker=ln.speaker)
-                          for ln in script.lines],
-                         style=SubtitleStyle())
-        jsonio.atomic_write_text(out, subs.to_string(out.suffix.lower().lstrip(".")))
-    else:
-        jsonio.save(script, out)
+        script = localize.transcribe(episode, options=options, progress=progress)
+    localize.save_script(script, out)
     speakers = len({ln.speaker for ln in script.lines})
     origins = ", ".join(f"{o} {sum(ln.origin == o for ln in script.lines)}" for o in sorted({ln.origin for ln in script.lines}))
     _console().print(f"{len(script.lines)} lines ({script.language}; {origins}; {speakers} speakers) -> {out}")
@@ -294,7 +283,7 @@ def backends(as_json: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from localize.backends import backend_status
+    from localize import backend_status
 
     if as_json:
         import json
@@ -323,7 +312,7 @@ def cast_show(cast_file: Path) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from localize.stages.script.speakers import CastRegistry
+    from localize import CastRegistry
 
     registry = CastRegistry.load(cast_file, _series_of(cast_file))
     table = Table("id", "name", "lines", "episodes", "voices", "reference")
@@ -341,7 +330,7 @@ def cast_show(cast_file: Path) -> None:
 @_user_errors
 def cast_rename(cast_file: Path, character: str, name: str) -> None:
     """Give CHARACTER (an id such as C01) a NAME."""
-    from localize.stages.script.speakers import CastRegistry
+    from localize import CastRegistry
 
     registry = CastRegistry.load(cast_file, _series_of(cast_file))
     registry.rename(character, name)
@@ -357,7 +346,7 @@ def cast_rename(cast_file: Path, character: str, name: str) -> None:
 @_user_errors
 def cast_voice(cast_file: Path, character: str, backend: str, voice: str) -> None:
     """Choose the VOICE a TTS BACKEND uses for CHARACTER in every episode."""
-    from localize.stages.script.speakers import CastRegistry
+    from localize import CastRegistry
 
     registry = CastRegistry.load(cast_file, _series_of(cast_file))
     registry.set_voice(character, backend, voice)
@@ -374,7 +363,7 @@ def cast_voice(cast_file: Path, character: str, backend: str, voice: str) -> Non
 @_user_errors
 def cast_reference(cast_file: Path, character: str, clip: Path | None, clear: bool) -> None:
     """A voice-cloning backend speaks CHARACTER like CLIP (3-30 s of their voice) in every episode."""
-    from localize.stages.script.speakers import CastRegistry
+    from localize import CastRegistry
 
     if (clip is None) == (not clear):
         raise click.UsageError("give either a CLIP or --clear.")
@@ -404,7 +393,7 @@ def tm() -> None:
 @_user_errors
 def tm_import(tm_file: Path, scripts: tuple[Path, ...]) -> None:
     """Approve every line of reviewed market SCRIPTS (out/<episode>/<market>/script.json) into TM_FILE."""
-    from localize.stages.translate.tm import TranslationMemory
+    from localize import TranslationMemory
 
     with TranslationMemory(tm_file) as memory:
         for script in scripts:

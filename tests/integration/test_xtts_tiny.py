@@ -24,7 +24,7 @@ import pytest
 pytest.importorskip("TTS.tts.models.xtts", reason="coqui-tts does not import here: pip install 'localize[xtts]' "
                     "(torch and torchaudio 2.8.0)", exc_type=ImportError)
 
-from localize import modelstore  # noqa: E402
+from localize.core import models as modelstore  # noqa: E402
 from localize.core.cache import file_sha256  # noqa: E402
 from localize.core.errors import ModelError, UnknownNameError  # noqa: E402
 from localize.stages.voice.tts.xtts import FILES, MODEL_ID, XttsSynthesizer  # noqa: E402

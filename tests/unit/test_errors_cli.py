@@ -7,7 +7,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from localize import run as pipeline
+import localize as pipeline  # the CLI calls the public API
 from localize.apps.cli import EXIT_USER_ERROR, main
 from localize.core.markets import builtin_markets
 

@@ -11,7 +11,7 @@ import charset_normalizer
 import pysubs2
 import pysubs2.formats
 
-from localize.core.artifacts import Word
+from localize.core.artifacts import Script, Word
 from localize.core.errors import SubtitleError
 from localize.core.jsonio import atomic_write_text
 from localize.stages.render.subtitle_check import check_timed_text, normalise_vtt
@@ -158,3 +158,18 @@ def write_subtitles(subs: pysubs2.SSAFile, directory: Path, stem: str = "subtitl
         atomic_write_text(path, subs.to_string(fmt))
         out.append(path)
     return tuple(out)
+
+
+def save_script(script: Script, path: str | Path) -> Path:
+    """Write a script as its JSON artifact, or as a subtitle file when `path` ends in .srt, .vtt or .ass
+    (one cue per line, the speaker kept in ASS); atomic, like every artifact."""
+    from localize.core import jsonio
+    from localize.core.markets import SubtitleStyle
+
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in ("srt", "vtt", "ass"):
+        return jsonio.save(script, path)
+    cues = [Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=ln.text, speaker=ln.speaker) for ln in script.lines]
+    atomic_write_text(path, build_ssa(cues, style=SubtitleStyle()).to_string(kind))
+    return path
