@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 
 from localize.core.artifacts import Line, Script
-from localize.stages.translate.bible import Bible, BibleCharacter, Term
 from localize.core.cache import ArtifactStore
 from localize.core.errors import ToolFailedError
 from localize.core.markets import get_market
-from localize.core.options import RunOptions
-from localize.stages.translate.adapt import AdaptOptions
+from localize.core.options import AdaptOptions, RunOptions
 from localize.stages.translate.adapting import adapt_lines
+from localize.stages.translate.bible import Bible, BibleCharacter, Term
 from localize.stages.translate.llamacpp import LlamaCppAdapter, resolve_gguf
 from localize.stages.translate.openai_backend import OpenAIAdapter, OpenAIConfig
 
 pytestmark = pytest.mark.integration
-xllamacpp = pytest.importorskip("xllamacpp", reason="the llamacpp extra is not installed: pip install 'localize[llamacpp]'")
+xllamacpp = pytest.importorskip("xllamacpp",
+                                reason="the llamacpp extra is not installed: pip install 'localize[llamacpp]'")
 
 LINES = (
     Line(id="L001", start_ms=0, end_ms=2600, text="你竟然敢背叛我，我绝不会原谅你！", speaker="C01"),
@@ -64,8 +64,8 @@ def test_adaptation_on_the_real_model(adapter: LlamaCppAdapter) -> None:
 
 
 def test_a_shorter_rewrite_is_shorter(adapter: LlamaCppAdapter) -> None:
-    from localize.stages.translate.adapt import AdaptRequest, LineRequest, spoken_length
     from localize.core.markets import StyleGuide
+    from localize.stages.translate.adapt import AdaptRequest, LineRequest, spoken_length
 
     long = "Listen to me carefully, because I am only going to say this one single time: I will never forgive you."
     request = AdaptRequest(source_language="zh", target_language="en", market="en-US", style=StyleGuide(),
@@ -128,5 +128,5 @@ def test_the_real_server_refuses_a_wrong_key_and_the_adapter_says_so(llama_serve
         urllib.request.urlopen(request, timeout=30)
     assert info.value.code == 401
     adapter = OpenAIAdapter(OpenAIConfig(base_url=llama_server, api_key="wrong", model="qwen", retries=0))
-    with pytest.raises(ToolFailedError, match="HTTP 401.*OPENAI_API_KEY"):
+    with pytest.raises(ToolFailedError, match=r"HTTP 401.*OPENAI_API_KEY"):
         adapter.translate(["妈，我没事。"], "zh", "en")

@@ -180,8 +180,10 @@ def test_prompt_carries_glossary_names_context_and_budgets(server: ChatServer) -
     assert payload["source_language"] == "zh" and payload["target_language"] == "en"
     assert payload["glossary"] == [{"source": "林家", "target": "the Lin family"}, {"source": "总裁", "target": "CEO"}]
     assert payload["characters"] == [{"id": "C01", "name": "Lily Lin"}, {"id": "C02", "name": "Mr. Gu"}]
-    assert payload["previous_lines"] == [{"speaker": "C02", "text": "你是谁？"}, {"speaker": "C01", "text": "我是新来的保姆。"}]
-    assert [(ln["id"], ln["speaker"], ln["budget"]) for ln in payload["lines"]] == [("l1", "C01", 30), ("l2", "C02", 18)]
+    assert payload["previous_lines"] == [{"speaker": "C02", "text": "你是谁？"},
+                                         {"speaker": "C01", "text": "我是新来的保姆。"}]
+    assert [(ln["id"], ln["speaker"], ln["budget"]) for ln in payload["lines"]] == [("l1", "C01", 30),
+                                                                                    ("l2", "C02", 18)]
     assert payload["style_guide"]["formality"] == "informal" and payload["style_guide"]["currency"] == "USD"
     assert "synopsis" in payload and "heiress" in payload["synopsis"]
 

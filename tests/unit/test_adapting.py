@@ -9,11 +9,12 @@ from __future__ import annotations
 import pytest
 
 from localize.core.artifacts import Line, TargetLine
-from localize.stages.translate.bible import Bible, BibleCharacter, Term
 from localize.core.errors import LocalizeError
 from localize.core.markets import get_market
-from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, MalformedAnswer, spoken_length
+from localize.core.options import AdaptOptions
+from localize.stages.translate.adapt import AdaptRequest, LineAnswer, MalformedAnswer, spoken_length
 from localize.stages.translate.adapting import adapt_lines
+from localize.stages.translate.bible import Bible, BibleCharacter, Term
 
 MARKET = get_market("en-US")  # speaking rate 15 chars/s: a 2 s line has a 30-character budget
 
@@ -79,7 +80,7 @@ def test_over_budget_lines_are_sent_back_for_shorter_rewrites() -> None:
 
 def test_lines_still_over_budget_after_the_tries_are_flagged() -> None:
     fake = Scripted(lambda req, ln: LineAnswer(id=ln.id, text="x" * (60 if not req.rewrite else 50)))
-    out, first, final = adapt_lines(fake, [line(0, "好")], source="zh", market=MARKET, bible=Bible(),
+    out, _, final = adapt_lines(fake, [line(0, "好")], source="zh", market=MARKET, bible=Bible(),
                                     options=AdaptOptions(rewrite_tries=2))
     assert len(fake.requests) == 3  # first answer + two rewrite rounds
     assert spoken_length(out[0].text) == 50 and "over-budget" in out[0].flags and final == 0

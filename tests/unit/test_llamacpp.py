@@ -17,12 +17,11 @@ import pytest
 
 from localize.core import models as modelstore
 from localize.core.errors import ConfigError, ModelError, NoRouteError
-from localize.core.markets import get_market, load_markets
+from localize.core.markets import StyleGuide, get_market, load_markets
 from localize.core.options import RunOptions
 from localize.stages.script.asr import AsrOptions
 from localize.stages.translate.adapt import AdaptRequest, LineRequest, answer_schema, parse_answer
 from localize.stages.translate.llamacpp import LlamaCppAdapter, resolve_gguf
-from localize.core.markets import StyleGuide
 
 
 def _fake_parts(tmp_path: Path, monkeypatch, chunks: list[bytes]) -> modelstore.ModelEntry:
@@ -34,7 +33,8 @@ def _fake_parts(tmp_path: Path, monkeypatch, chunks: list[bytes]) -> modelstore.
         (root / "data" / f"part{i:02d}.bin").write_bytes(chunk)
         roots[f"fake_part{i}"] = root
     whole = b"".join(chunks)
-    e = modelstore.ModelEntry(id=f"fake-gguf-{tmp_path.name}", stage="translate", format="gguf", source="pypi:fake", upstream="",
+    e = modelstore.ModelEntry(id=f"fake-gguf-{tmp_path.name}", stage="translate", format="gguf", source="pypi:fake",
+                              upstream="",
                               licence="Apache-2.0", files={"model.gguf": hashlib.sha256(whole).hexdigest()},
                               packages=tuple(roots), assemble="parts")
     monkeypatch.setattr(modelstore, "package_dir", lambda package, model_id: roots[package])

@@ -9,7 +9,12 @@ import pytest
 from localize.core.errors import ConfigError, LocalizeError
 from localize.stages.translate import TRANSLATORS
 from localize.stages.translate.openai_backend import (
-    ANY_PAIR, OpenAIAdapter, OpenAIConfig, OpenAITranslator, TokenBucket, retry_after_s,
+    ANY_PAIR,
+    OpenAIAdapter,
+    OpenAIConfig,
+    OpenAITranslator,
+    TokenBucket,
+    retry_after_s,
 )
 
 ENV_NAMES = ("LOCALIZE_OPENAI_BASE_URL", "OPENAI_BASE_URL", "LOCALIZE_OPENAI_API_KEY", "OPENAI_API_KEY",

@@ -64,7 +64,7 @@ FAKES = {cls.name: cls for cls in (EsEn, EnPt, EsPt, Anything, Broken)}
 @pytest.fixture(autouse=True)
 def fake_translators(monkeypatch):
     module = types.ModuleType("localize_test_fake_translators")
-    for name, cls in FAKES.items():
+    for cls in FAKES.values():
         setattr(module, cls.__name__, cls)
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr(TRANSLATORS, "_builtins",
@@ -287,8 +287,8 @@ def test_a_translator_with_an_adapt_method_is_not_an_adapter_unless_registered(a
 
 
 def test_an_adapter_only_backend_adapts_and_the_translators_make_its_fallback(adapters):
-    from localize.stages.translate.stage import plan_market, preferences
     from localize.core.options import RunOptions
+    from localize.stages.translate.stage import plan_market, preferences
 
     market = _market("only_adapts", "es_pt")
     prefs = preferences(market, RunOptions())  # a name only ADAPTERS knows is a known name

@@ -35,7 +35,8 @@ def test_a_new_approval_replaces_the_old_and_survives_reopening(tmp_path: Path) 
 
 def test_import_of_a_reviewed_market_script(tmp_path: Path) -> None:
     script = LocalizedScript(episode="ep01", market="pt-BR", source_language="es", target_language="pt", lines=(
-        LocalizedLine(id="L001", speaker="C01", start_ms=0, end_ms=900, source_text="Pues aquí", target_text="Bem aqui"),
+        LocalizedLine(id="L001", speaker="C01", start_ms=0, end_ms=900, source_text="Pues aquí",
+                      target_text="Bem aqui"),
         LocalizedLine(id="L002", speaker="C01", start_ms=900, end_ms=1200, source_text="...", target_text=""),
     ))
     path = jsonio.save(script, tmp_path / "script.json")

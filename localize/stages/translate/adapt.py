@@ -20,12 +20,11 @@ import os
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from localize.core.options import AdaptOptions
 from localize.core.errors import LocalizeError
 from localize.core.markets import StyleGuide
 from localize.stages.translate import Adapter
@@ -186,7 +185,7 @@ def parse_answer(content: str, request: AdaptRequest) -> list[LineAnswer]:
     text = _FENCE.sub("", content.strip())
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         # Small local models often wrap the object in prose ("Here it is: {...}").
         start, end = text.find("{"), text.rfind("}")
         try:
@@ -227,6 +226,3 @@ def glossary_flags(source: str, target: str, glossary: Sequence[tuple[str, str]]
         if src and src.casefold() in source.casefold() and tgt.casefold() not in folded:
             flags.append(f"glossary:{src}->{tgt}")
     return tuple(flags)
-
-
-# AdaptOptions lives in localize.core.options (imported above).

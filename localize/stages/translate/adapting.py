@@ -7,12 +7,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from localize.core.artifacts import Line, TargetLine
-from localize.stages.translate.bible import Bible
 from localize.core.errors import LocalizeError
 from localize.core.markets import Market
+from localize.core.options import AdaptOptions
 from localize.stages.translate import Adapter
-from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, LineRequest, budget_chars, \
-    glossary_flags, spoken_length
+from localize.stages.translate.adapt import (
+    AdaptRequest,
+    LineAnswer,
+    LineRequest,
+    budget_chars,
+    glossary_flags,
+    spoken_length,
+)
+from localize.stages.translate.bible import Bible
 
 log = logging.getLogger(__name__)
 

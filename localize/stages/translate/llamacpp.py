@@ -33,8 +33,16 @@ from typing import Any
 
 from localize.core import modelcache
 from localize.core.errors import ConfigError, MissingExtraError, ModelError, ModelIntegrityError
-from localize.stages.translate.adapt import AdaptRequest, LineAnswer, MalformedAnswer, answer_schema, build_messages, parse_answer, \
-    plain_translate, prompts_digest
+from localize.stages.translate.adapt import (
+    AdaptRequest,
+    LineAnswer,
+    MalformedAnswer,
+    answer_schema,
+    build_messages,
+    parse_answer,
+    plain_translate,
+    prompts_digest,
+)
 from localize.stages.translate.openai_backend import ANY_PAIR
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from localize.core.errors import ConfigError, MissingExtraError, ModelError
-from localize.stages.translate.adapt import AdaptRequest, LineAnswer, MalformedAnswer, build_messages, parse_answer, plain_translate
+from localize.stages.translate.adapt import (
+    AdaptRequest,
+    LineAnswer,
+    MalformedAnswer,
+    build_messages,
+    parse_answer,
+    plain_translate,
+)
 from localize.stages.translate.openai_backend import ANY_PAIR
 
 log = logging.getLogger(__name__)

@@ -33,12 +33,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from localize.core.errors import ConfigError, ToolFailedError
-from localize.stages.translate.adapt import AdaptOptions, AdaptRequest, LineAnswer, MalformedAnswer, build_messages, parse_answer, \
-    plain_translate
+from localize.core.options import AdaptOptions
+from localize.stages.translate.adapt import (
+    AdaptRequest,
+    LineAnswer,
+    MalformedAnswer,
+    build_messages,
+    parse_answer,
+    plain_translate,
+)
 
 if TYPE_CHECKING:  # httpx and tenacity are imported when a request is sent: route planning imports this module
     import httpx
     from tenacity import RetryCallState
+    from tenacity.stop import stop_base
 
 log = logging.getLogger(__name__)
 ANY_PAIR = ("*", "*")
@@ -242,12 +250,12 @@ class OpenAIAdapter:
     def _completion(self, messages: list[dict[str, str]], what: str, sent: list[int]) -> tuple[str, str]:
         """(content, finish_reason) of one chat completion, retried on timeouts, lost connections and HTTP
         408/409/429/5xx with exponential backoff and jitter, or the server's Retry-After."""
-        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_any
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
         cfg = self.config
         retrying = Retrying(
             retry=retry_if_exception_type(_Retryable),
-            stop=stop_any(stop_after_attempt(cfg.retries + 1), self._waits_too_long),
+            stop=stop_after_attempt(cfg.retries + 1) | _stop_on_long_retry_after(cfg.max_retry_after_s),
             wait=self._wait, sleep=self._sleep, before_sleep=self._log_retry, reraise=True,
         )
         try:
@@ -330,11 +338,6 @@ class OpenAIAdapter:
         base = wait_exponential(multiplier=cfg.backoff_s, max=cfg.max_backoff_s)(state)
         return base * (1.0 + cfg.jitter * self._rng.random())
 
-    def _waits_too_long(self, state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        return (isinstance(exc, _Retryable) and exc.retry_after is not None
-                and exc.retry_after > self.config.max_retry_after_s)
-
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
@@ -345,6 +348,18 @@ class OpenAIAdapter:
         tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
         return ToolFailedError(f"the OpenAI-compatible endpoint {self.endpoint}", f"{what} ({tries})",
                                problem.rstrip("."))
+
+
+def _stop_on_long_retry_after(max_s: float) -> stop_base:
+    """tenacity stop condition: the server asked to wait longer than `max_s` (the caller then gives up)."""
+    from tenacity.stop import stop_base
+
+    class StopOnLongRetryAfter(stop_base):
+        def __call__(self, state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            return isinstance(exc, _Retryable) and exc.retry_after is not None and exc.retry_after > max_s
+
+    return StopOnLongRetryAfter()
 
 
 def _error_detail(resp: httpx.Response) -> str:

@@ -27,7 +27,13 @@ from typing import Any
 
 from localize.core.errors import ConfigError, ModelError
 from localize.stages.translate.llm import (
-    ModelSource, check_device, dtype_kwargs, fingerprint, free_memory, import_torch_transformers, model_source,
+    ModelSource,
+    check_device,
+    dtype_kwargs,
+    fingerprint,
+    free_memory,
+    import_torch_transformers,
+    model_source,
     require_packages,
 )
 from localize.stages.translate.openai_backend import ANY_PAIR

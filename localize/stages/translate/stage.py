@@ -13,22 +13,22 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from localize.core import jsonio
 from localize.core.artifacts import Line, Script, TargetLine, Translation
-from localize.stages.translate.bible import Bible, load_bible
 from localize.core.cache import ArtifactStore, file_sha256, stage_key
 from localize.core.errors import ConfigError, LocalizeError, ModelIntegrityError, NoRouteError
 from localize.core.markets import Market
 from localize.core.options import RunOptions
-from localize.stages.translate.tm import Match, open_tm
 from localize.stages.translate import ADAPTERS, TRANSLATORS, Adapter
 from localize.stages.translate.adapting import adapt_lines, budgets, over_budget
+from localize.stages.translate.bible import Bible, load_bible
 from localize.stages.translate.route import AUTO, Factory, Leg, auto_route, plan_route, translate_lines
 from localize.stages.translate.subtitles import align_human_translation
+from localize.stages.translate.tm import Match, TranslationMemory
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _first_adapter(prefs: Sequence[str], factory: Factory) -> tuple[Adapter | No
     for name in prefs:
         if not _is_adapter(name):
             continue
-        adapter: Adapter = factory(name)
+        adapter = cast(Adapter, factory(name))  # the name is in ADAPTERS
         try:
             adapter.available()
         except ModelIntegrityError:
@@ -138,7 +138,7 @@ def plan_market(market: Market, source: str, prefs: tuple[str, ...], need_machin
     if prefs == (AUTO,):
         legs = auto_route(source, market.language, factory)
         if legs and _is_adapter(legs[0].backend):  # registered in both: the leg's backend adapts
-            return legs[0].translator, (), legs[1:]
+            return cast(Adapter, legs[0].translator), (), legs[1:]
         return None, legs, ()
     adapter, rest = _first_adapter(prefs, factory)
     try:
@@ -153,7 +153,7 @@ def plan_market(market: Market, source: str, prefs: tuple[str, ...], need_machin
 def _memory_hits(script: Script, market: Market, options: RunOptions) -> dict[int, Match]:
     if options.tm_file is None or script.language == market.language:
         return {}
-    with open_tm(options.tm_file) as tm:
+    with TranslationMemory(options.tm_file) as tm:
         found = {i: tm.lookup(ln.text, script.language, market.language, threshold=options.tm_threshold)
                  for i, ln in enumerate(script.lines)}
     hits = {i: m for i, m in found.items() if m is not None}
