@@ -48,7 +48,8 @@ def extract_audio(source: Source, store: ArtifactStore) -> Audio:
     key = AUDIO.key(inputs=[source.sha256], options={"asr_rate": ASR_RATE, "bed_rate": BED_RATE})
 
     def build(tmp: Path) -> None:
-        run_ffmpeg(extract_audio_argv(source.path, tmp / "asr.wav", rate=ASR_RATE, channels=1), f"decoding {source.path}")
-        run_ffmpeg(extract_audio_argv(source.path, tmp / "bed.wav", rate=BED_RATE, channels=2), f"decoding {source.path}")
+        what = f"decoding {source.path}"
+        run_ffmpeg(extract_audio_argv(source.path, tmp / "asr.wav", rate=ASR_RATE, channels=1), what)
+        run_ffmpeg(extract_audio_argv(source.path, tmp / "bed.wav", rate=BED_RATE, channels=2), what)
 
     return AUDIO.cached(store, key, build, lambda p: Audio(key=key, asr=p / "asr.wav", bed=p / "bed.wav"))

@@ -104,7 +104,9 @@ def normalise(src: Path, dst: Path, *, lufs: float, true_peak: float, lra: float
         gain_db = lufs - first["input_i"]
     for _ in range(NORMALISE_ROUNDS):
         argv = _apply_argv(src, dst, shape=shape, gain_db=gain_db, ceiling=10 ** (ceiling_db / 20), rate=rate)
-        miss = lufs - loudnorm_summary(run_ffmpeg(argv, "normalising loudness"))["input_i"]
+        measured = loudnorm_summary(run_ffmpeg(argv, "normalising loudness"))["input_i"]
+        assert isinstance(measured, float), measured  # loudnorm prints input_i as a number
+        miss = lufs - measured
         if abs(miss) <= 0.2:
             break
         gain_db += miss

@@ -9,9 +9,9 @@ from localize.core import jsonio
 from localize.core.artifacts import DubTrack, Script
 from localize.core.cache import ArtifactStore
 from localize.core.markets import Market
+from localize.core.options import RunOptions
 from localize.core.progress import Progress
 from localize.core.stage import Built, Stage
-from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio
 from localize.stages.mix.mixer import CODEC_HEADROOM_DB, mix_dub, normalise
 from localize.stages.voice.dub import DUB_RATE

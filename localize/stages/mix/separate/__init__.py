@@ -15,13 +15,11 @@ count); ``dialogue + background`` equals the input for ``classic``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from localize.core.options import SeparateOptions
 from localize.core.registry import Registry
-
 
 # SeparateOptions lives in localize.core.options (imported above).
 

@@ -87,7 +87,7 @@ class ClassicSeparator:
 
 
 def stft_size(rate: int) -> tuple[int, int]:
-    n_fft = 1 << max(int(round(np.log2(rate * WINDOW_S))), 8)
+    n_fft = 1 << max(round(np.log2(rate * WINDOW_S)), 8)
     return n_fft, n_fft // 4
 
 

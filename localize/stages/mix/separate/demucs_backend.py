@@ -32,11 +32,11 @@ REPO_ENV = "LOCALIZE_DEMUCS_REPO"
 
 def _import_demucs() -> Any:
     try:
-        import torch  # noqa: F401
         import demucs
         import demucs.apply
         import demucs.pretrained
         import demucs.repo
+        import torch  # noqa: F401
     except ImportError as exc:
         raise MissingExtraError("demucs", "demucs", "demucs") from exc
     return demucs
@@ -115,11 +115,11 @@ def load_model(name: str) -> Any:
     candidates: list[Path] = []
     env = os.environ.get(REPO_ENV)
     if env:
-        repo = Path(env).expanduser()
-        if not repo.is_dir():
+        env_repo = Path(env).expanduser()
+        if not env_repo.is_dir():
             raise ModelError(f"{REPO_ENV}={env} is not a folder; point it at the folder holding "
                              f"{name}.yaml and its .th weight files.")
-        candidates.append(repo)
+        candidates.append(env_repo)
     candidates.append(Path(torch.hub.get_dir()) / "checkpoints")
     for folder in candidates:
         looked.append(str(folder))
@@ -176,7 +176,7 @@ def _from_hf_cache(name: str) -> Any:
             bag = yaml.safe_load(fh)
         models = [load_safetensors_model(hf_hub_download(repo_id, f"{sig}.safetensors", local_files_only=True))
                   for sig in bag["models"]]
-    except Exception as exc:  # noqa: BLE001 - any miss in the cache means "not here"
+    except Exception as exc:  # any miss in the cache means "not here"
         log.debug("demucs %s not in the Hugging Face cache: %r", name, exc)
         return None
     model = BagOfModels(models, bag.get("weights"), bag.get("segment"))
