@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from localize.core.artifacts import DubTrack
-from localize.stages.script.asr import AsrOptions
-from localize.stages.script.asr.faster_whisper import FasterWhisperRecognizer
 from localize.core.errors import MissingExtraError
+from localize.stages.script.asr import RECOGNIZERS, AsrOptions, Recognizer
 
 log = logging.getLogger(__name__)
-VERSION = 2
+RECOGNIZER = "faster-whisper"  # a name in localize.stages.script.asr.RECOGNIZERS
+MODEL = "base"  # the packaged Whisper base: offline, and fast enough to hear every line
 MAX_TOKENS = 120  # a subtitle line is far shorter; a clip Whisper loops on stops here
 # Whisper cannot be forced into a language it does not know; those lines are not scored.
 _NO_WHISPER = frozenset({"ast", "oc"})
@@ -41,29 +41,22 @@ def cer(reference: str, hypothesis: str) -> float:
     return round(min(float(jiwer.cer(ref, hyp)), 1.0), 3)
 
 
-def backcheck(track: DubTrack, clips: Path, texts: Mapping[str, str], *, model: str = "base",
+def recognizer(name: str = RECOGNIZER, model: str = MODEL) -> Recognizer:
+    """The back-transcription's recognizer, by name from the ASR registry (its model loads on first use)."""
+    return RECOGNIZERS.create(name, options=AsrOptions(model=model, vad=False))
+
+
+def backcheck(track: DubTrack, clips: Path, texts: Mapping[str, str], asr: Recognizer, *,
               advance: Callable[[int], None] = lambda n: None) -> dict[str, float]:
-    """Line id -> CER of the dubbed clip's transcription against its target text (capped at 1.0)."""
+    """Line id -> CER of the dubbed clip's transcription by `asr` against its target text (capped at 1.0);
+    a language Whisper does not know scores no line."""
     language = track.language.split("-")[0].lower()
     if language in _NO_WHISPER:
         return {}
-    recognizer = FasterWhisperRecognizer(AsrOptions(model=model, language=language, vad=False))
-    whisper = recognizer._load()
     out = {}
-    try:
-        for line in track.lines:
-            # Greedy at temperature 0 only: no sampled fallback, so a clip always scores the same.
-            segments, _ = whisper.transcribe(str(clips / line.clip), language=language, beam_size=1,
-                                             temperature=0.0, vad_filter=False, condition_on_previous_text=False,
-                                             without_timestamps=True, max_new_tokens=MAX_TOKENS)
-            heard = " ".join(seg.text.strip() for seg in segments)
-            out[line.id] = cer(texts.get(line.id, ""), heard)
-            log.debug("%s: heard %r, CER %.2f", line.id, heard, out[line.id])
-            advance(1)
-    finally:
-        recognizer.release()
+    for line in track.lines:
+        heard = asr.transcribe_clip(clips / line.clip, language, max_tokens=MAX_TOKENS)
+        out[line.id] = cer(texts.get(line.id, ""), heard)
+        log.debug("%s: heard %r, CER %.2f", line.id, heard, out[line.id])
+        advance(1)
     return out
-
-
-def model_version(model: str = "base") -> str:
-    return f"{FasterWhisperRecognizer(AsrOptions(model=model)).model_version()}:v{VERSION}"

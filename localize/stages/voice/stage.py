@@ -16,6 +16,7 @@ from localize.core.progress import Progress
 from localize.core.stage import Built, Stage
 from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio
+from localize.stages.voice import backcheck
 from localize.stages.voice.casting import CharacterVoice, cast_voices
 from localize.stages.voice.dub import DUB_RATE, DubRequest, dub_lines
 from localize.stages.voice.tts import SYNTHESIZERS, Synthesizer
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 CASTING = Stage("casting", version=3)
 DUB = Stage("dub", version=4)  # bumped when the fit planner or the delivery gain changes what a dub holds
-BACKCHECK = Stage("backcheck", version=1)
+BACKCHECK = Stage("backcheck", version=2)  # bumped when how a clip is transcribed or scored changes
 PITCH_KEY = "@pitch"  # old cast files kept "<backend>@pitch" in voices; now Character.pitch (migrated on load)
 
 
@@ -172,19 +173,19 @@ def dub_market(
 
 
 def backcheck_market(market: Market, dub: Built[DubTrack], translation: Translation,
-                     store: ArtifactStore, progress: Progress) -> dict[str, float]:
-    """Each dubbed line transcribed back by Whisper: its character error rate against its text.
+                     store: ArtifactStore, progress: Progress, *, asr: str = backcheck.RECOGNIZER) -> dict[str, float]:
+    """Each dubbed line transcribed back by the recognizer `asr` (Whisper base): its character error rate
+    against its text.
 
     Cached per line on what Whisper hears (text, voice, speed, pitch; not the delivery gain, which an
     edit of another line shifts), so a reviewer's one-line edit transcribes one line again. A cloning
     backend's lines also key on the whole dub (their reference clips)."""
-    from localize.stages.voice import backcheck
-
     texts = {t.id: t.text for t in translation.lines}
-    version = backcheck.model_version()
+    recognizer = backcheck.recognizer(asr)
+    version = recognizer.model_version()
     track = dub.value
     whole = [dub.key] if SYNTHESIZERS.load(track.backend).clones else []
-    keys = {ln.id: BACKCHECK.key(inputs=whole, backend="faster-whisper", model_version=version,
+    keys = {ln.id: BACKCHECK.key(inputs=whole, backend=recognizer.name, model_version=version,
                                  options={"text": texts.get(ln.id, ""), "language": track.language,
                                           "tts": track.backend, "voice": ln.voice, "speed": ln.speed,
                                           "pitch": ln.pitch, "range": ln.pitch_range})
@@ -196,7 +197,11 @@ def backcheck_market(market: Market, dub: Built[DubTrack], translation: Translat
     missing = tuple(ln for ln in track.lines if ln.id not in found)
     if missing:
         task = progress.task(f"{market.tag} back-transcribe", len(missing))
-        fresh = backcheck.backcheck(replace(track, lines=missing), dub.path, texts, advance=task.advance)
+        try:
+            fresh = backcheck.backcheck(replace(track, lines=missing), dub.path, texts, recognizer,
+                                        advance=task.advance)
+        finally:
+            recognizer.release()
         task.done()
         for ln in missing:
             found[ln.id] = fresh.get(ln.id)

@@ -44,6 +44,11 @@ class Recognizer(Protocol):
         """Transcribe a 16 kHz mono WAV into words with timings."""
         ...
 
+    def transcribe_clip(self, clip: Path, language: str, *, max_tokens: int | None = None) -> str:
+        """The text heard in a short clip (a dubbed line), decoded deterministically: the same clip always
+        gives the same text. Decoding stops after `max_tokens` tokens where given."""
+        ...
+
     def release(self) -> None: ...
 
 

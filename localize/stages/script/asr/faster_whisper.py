@@ -104,6 +104,16 @@ class FasterWhisperRecognizer:
             detected_language=detected or info.language, detected_probability=float(detected_p or info.language_probability),
         )
 
+    def transcribe_clip(self, clip: Path, language: str, *, max_tokens: int | None = None) -> str:
+        """The text heard in a short clip, greedy at temperature 0 (no sampled fallback, no carried context),
+        so a clip always reads the same; decoding stops after `max_tokens` where Whisper loops."""
+        model = self._load()
+        segments, _ = model.transcribe(str(clip), language=language, beam_size=1, temperature=0.0,
+                                       vad_filter=self.options.vad, condition_on_previous_text=False,
+                                       without_timestamps=True,
+                                       **({"max_new_tokens": max_tokens} if max_tokens else {}))
+        return " ".join(seg.text.strip() for seg in segments)
+
     def detect_language(self, media: Path, seconds: float = 30.0) -> tuple[str, float]:
         """(language, probability) heard in the speech of the first `seconds` of `media`: one encoder pass,
         no decoding, so a run can check its translation routes before the heavy work."""

@@ -1,0 +1,97 @@
+"""The back-transcription takes its recognizer from the ASR registry by name and uses only the
+Recognizer protocol: transcribe_clip() for the text, model_version() for the cache key, release()."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from localize.core.artifacts import DubLine, DubTrack, TargetLine, Translation
+from localize.core.cache import ArtifactStore
+from localize.core.markets import get_market, load_markets
+from localize.core.progress import NullProgress
+from localize.core.stage import Built
+from localize.stages.script.asr import RECOGNIZERS
+from localize.stages.voice import backcheck
+from localize.stages.voice.stage import backcheck_market
+
+HEARD = {"L1.wav": "Olá, tudo bem?", "L2.wav": "adeus amigos"}
+
+
+class FakeRecognizer:
+    name = "fake-asr"
+    version = "fake:1"
+    calls: ClassVar[list[tuple[str, str, int | None]]] = []
+    released = 0
+
+    def __init__(self, options=None) -> None:
+        self.options = options
+
+    def model_version(self) -> str:
+        return FakeRecognizer.version
+
+    def transcribe_clip(self, clip: Path, language: str, *, max_tokens: int | None = None) -> str:
+        FakeRecognizer.calls.append((clip.name, language, max_tokens))
+        return HEARD[clip.name]
+
+    def release(self) -> None:
+        FakeRecognizer.released += 1
+
+
+@pytest.fixture
+def fake_asr(monkeypatch):
+    module = types.ModuleType("localize_test_fake_asr")
+    module.FakeRecognizer = FakeRecognizer
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    specs = RECOGNIZERS.specs()
+    monkeypatch.setattr(RECOGNIZERS, "specs", lambda: {**specs, "fake": f"{module.__name__}:FakeRecognizer"})
+    FakeRecognizer.calls, FakeRecognizer.released, FakeRecognizer.version = [], 0, "fake:1"
+    return FakeRecognizer
+
+
+def _dub(tmp_path: Path) -> tuple[Built[DubTrack], Translation]:
+    lines = tuple(DubLine(id=i, slot_start_ms=0, slot_end_ms=1000, dub_start_ms=0, dub_end_ms=900, natural_ms=900,
+                          speed=1.0, overflow_ms=0, clip=f"{i}.wav", voice="pt-br") for i in ("L1", "L2"))
+    track = DubTrack(language="pt-BR", backend="espeak", voice="pt-br", sample_rate=48000, max_speed=1.3,
+                     lines=lines)
+    translation = Translation(source_language="es", target_language="pt", lines=(
+        TargetLine(id="L1", source_text="hola", text="Olá, tudo bem?", route=("test",)),
+        TargetLine(id="L2", source_text="adios", text="Adeus, amigo.", route=("test",))))
+    return Built(key="dub-key", value=track, path=tmp_path / "dub"), translation
+
+
+def test_the_recognizer_comes_from_the_registry_by_name(tmp_path: Path, fake_asr) -> None:
+    dub, translation = _dub(tmp_path)
+    store = ArtifactStore(tmp_path / "cache")
+    market = get_market("pt-BR", load_markets())
+    scores = backcheck_market(market, dub, translation, store, NullProgress(), asr="fake")
+    assert scores == {"L1": 0.0, "L2": backcheck.cer("Adeus, amigo.", "adeus amigos")} and scores["L2"] > 0
+    assert fake_asr.calls == [("L1.wav", "pt", backcheck.MAX_TOKENS), ("L2.wav", "pt", backcheck.MAX_TOKENS)]
+    assert fake_asr.released == 1
+
+    fake_asr.calls.clear()
+    assert backcheck_market(market, dub, translation, store, NullProgress(), asr="fake") == scores
+    assert fake_asr.calls == []  # cached per line
+
+    fake_asr.version = "fake:2"  # another model: the lines are heard again
+    assert backcheck_market(market, dub, translation, store, NullProgress(), asr="fake") == scores
+    assert len(fake_asr.calls) == 2
+
+
+def test_the_default_recognizer_is_faster_whisper_base_without_vad() -> None:
+    recognizer = backcheck.recognizer()
+    assert recognizer.name == "faster-whisper"
+    assert (recognizer.options.model, recognizer.options.vad) == ("base", False)
+    assert recognizer.model_version().startswith("whisper-base:")
+
+
+def test_a_language_whisper_does_not_know_is_not_scored(tmp_path: Path, fake_asr) -> None:
+    dub, _ = _dub(tmp_path)
+    track = DubTrack(language="oc", backend="espeak", voice="oc", sample_rate=48000, max_speed=1.3,
+                     lines=dub.value.lines)
+    assert backcheck.backcheck(track, dub.path, {"L1": "x"}, fake_asr()) == {}
+    assert fake_asr.calls == []
