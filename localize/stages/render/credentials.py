@@ -15,18 +15,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from localize.core.options import Credentials
-from localize.core.cache import file_sha256
 from localize.core.errors import ConfigError, InputError, MissingExtraError
+from localize.core.options import Credentials
 
 log = logging.getLogger(__name__)
 
 AI_COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 CERT_ENV, KEY_ENV = "LOCALIZE_C2PA_CERT", "LOCALIZE_C2PA_KEY"
-from localize.core.options import ALGORITHMS  # noqa: E402 - the accepted C2PA algorithms
 
 
 # Credentials lives in localize.core.options (imported above).

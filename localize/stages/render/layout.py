@@ -18,6 +18,7 @@ opening punctuation, or inside a run of Latin letters or digits. All times are i
 
 from __future__ import annotations
 
+import itertools
 import math
 import unicodedata
 from collections.abc import Sequence
@@ -137,7 +138,8 @@ def _units(text: str, rules: LayoutRules, *, cut_long: bool = True) -> tuple[lis
     text = " ".join(text.split())
     if not _spaced(text):
         if text_script(text) != "thai":  # Chinese and Japanese: a space only between Latin words or numbers
-            text = "".join(ch for i, ch in enumerate(text) if ch != " " or _latin(text[i - 1]) and _latin(text[i + 1]))
+            text = "".join(ch for i, ch in enumerate(text)
+                           if ch != " " or (_latin(text[i - 1]) and _latin(text[i + 1])))
         return _clusters(text), ""
     units: list[str] = []
     for word in text.split(" "):
@@ -332,7 +334,7 @@ def time_pieces(pieces: Sequence[str], start_ms: int, end_ms: int, *, words: Seq
             acc += w
             cut.append(start_ms + span * acc / total)
     edges = [float(start_ms), *cut, float(end_ms)]
-    durations = _at_least([b - a for a, b in zip(edges, edges[1:])], weights, span, min_cue_ms)
+    durations = _at_least([b - a for a, b in itertools.pairwise(edges)], weights, span, min_cue_ms)
     times, at = [], float(start_ms)
     for d in durations:
         times.append(round(at))
@@ -341,7 +343,7 @@ def time_pieces(pieces: Sequence[str], start_ms: int, end_ms: int, *, words: Seq
     times = [min(max(t, start_ms), end_ms) for t in times]
     for i in range(1, len(times)):  # monotonic after rounding
         times[i] = max(times[i], times[i - 1])
-    return tuple(zip(times, times[1:]))
+    return tuple(itertools.pairwise(times))
 
 
 # --- lines ---------------------------------------------------------------------------------------------

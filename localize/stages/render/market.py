@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from localize.core import jsonio
 from localize.core.jsonio import atomic_write_text
 from localize.core.media import run_ffmpeg
-from localize.stages.script.ocr.frames import video_geometry
-from localize.stages.render.layout import LAYOUT_VERSION, LayoutReport
-from localize.stages.render.subtitles import Cue, write_subtitles
 from localize.stages.render.credentials import Credentials, sign_video
 from localize.stages.render.fonts import DEFAULT_FONT, choose_font
+from localize.stages.render.layout import LAYOUT_VERSION, LayoutReport
 from localize.stages.render.presets import output_size, resolve_preset, safe_area, subtitle_outputs
 from localize.stages.render.styles import label_subtitles, market_subtitles
+from localize.stages.render.subtitles import Cue, write_subtitles
 from localize.stages.render.video import RENDER_VERSION, RenderSpec, render_argv
+from localize.stages.script.ocr.frames import video_geometry
 
 LAYOUT_FILE = "layout.json"
 

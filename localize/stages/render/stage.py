@@ -36,8 +36,8 @@ def render_market(
                               "title": f"{episode} ({market.tag})"})
 
     def build(tmp: Path) -> None:
-        video = render_market_video(market, picture=picture.value if picture else source.path, audio=mix.value, cues=cues,
-                                    out_dir=tmp, title=f"{episode} ({market.tag})", credentials=credentials)
+        video = render_market_video(market, picture=picture.value if picture else source.path, audio=mix.value,
+                                    cues=cues, out_dir=tmp, title=f"{episode} ({market.tag})", credentials=credentials)
         loud = measure(video, target_lufs=market.loudness.integrated_lufs,
                        target_true_peak=market.loudness.true_peak_dbtp)
         jsonio.save(loud, tmp / "loudness.json")

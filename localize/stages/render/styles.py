@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import msgspec
 import pysubs2
 
-from localize.stages.render.layout import Layout, LayoutRules, layout_cues
-from localize.stages.render.subtitles import Cue, build_ssa
 from localize.stages.render.fonts import DEFAULT_FONT, ChosenFont, choose_font
+from localize.stages.render.layout import Layout, LayoutRules, layout_cues
 from localize.stages.render.presets import SafeArea, safe_area
+from localize.stages.render.subtitles import Cue, build_ssa
 
 if TYPE_CHECKING:
     from localize.core.markets import Market

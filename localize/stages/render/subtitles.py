@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import charset_normalizer
 import pysubs2
@@ -14,8 +15,11 @@ import pysubs2.formats
 from localize.core.artifacts import Script, Word
 from localize.core.errors import SubtitleError
 from localize.core.jsonio import atomic_write_text
-from localize.stages.render.subtitle_check import check_timed_text, normalise_vtt
 from localize.stages.render.layout import LayoutRules, break_rows
+from localize.stages.render.subtitle_check import check_timed_text, normalise_vtt
+
+if TYPE_CHECKING:
+    from localize.core.markets import SubtitleStyle
 
 # The encodings subtitle files come in: Unicode (with a BOM or without), Chinese GB2312/GBK/GB18030, and
 # Windows-1252 from Western tools. charset-normalizer picks among them by how cleanly each reads.
@@ -118,7 +122,7 @@ def _ass_colour(hex_rgb: str) -> pysubs2.Color:
     return pysubs2.Color(int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16), 0)
 
 
-def build_ssa(cues: Sequence[Cue], *, style: object, play_res: tuple[int, int] = (0, 0)) -> pysubs2.SSAFile:
+def build_ssa(cues: Sequence[Cue], *, style: SubtitleStyle, play_res: tuple[int, int] = (0, 0)) -> pysubs2.SSAFile:
     """An SSAFile with one 'Default' style built from a market's SubtitleStyle."""
     subs = pysubs2.SSAFile()
     scale = 1.0

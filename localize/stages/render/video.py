@@ -60,10 +60,11 @@ def render_argv(spec: RenderSpec) -> list[str]:
     if spec.width and spec.height:
         video = video.filter("scale", spec.width, spec.height, force_original_aspect_ratio="decrease").filter(
             "pad", spec.width, spec.height, "(ow-iw)/2", "(oh-ih)/2", color="black").filter("setsar", 1)
+    fonts = {"fontsdir": str(spec.fonts_dir)} if spec.fonts_dir else {}
     if spec.burn is not None:
-        video = video.filter("ass", str(spec.burn), **({"fontsdir": str(spec.fonts_dir)} if spec.fonts_dir else {}))
+        video = video.filter("ass", str(spec.burn), **fonts)
     if spec.label_ass is not None:
-        video = video.filter("ass", str(spec.label_ass), **({"fontsdir": str(spec.fonts_dir)} if spec.fonts_dir else {}))
+        video = video.filter("ass", str(spec.label_ass), **fonts)
     elif spec.label_file is not None:
         x, y = "w-tw-(h/60)", "h/60"
         if spec.label_area is not None:
@@ -75,7 +76,8 @@ def render_argv(spec: RenderSpec) -> list[str]:
     if spec.label_file or spec.label_ass or spec.burn or (spec.width and spec.height):
         options.update({"c:v": CODECS[spec.codec], "preset": spec.preset, "pix_fmt": "yuv420p"})
         if spec.video_bitrate:
-            options.update({"b:v": spec.video_bitrate, "maxrate": spec.video_bitrate, "bufsize": _double(spec.video_bitrate)})
+            options.update({"b:v": spec.video_bitrate, "maxrate": spec.video_bitrate,
+                            "bufsize": _double(spec.video_bitrate)})
         else:
             options["crf"] = spec.crf
         if spec.codec == "h265":
