@@ -13,7 +13,6 @@ from typing import Protocol
 from localize.core.options import AsrOptions
 from localize.core.registry import Registry
 
-
 # AsrOptions lives in localize.core.options (imported above).
 
 

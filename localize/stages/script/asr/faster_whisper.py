@@ -101,7 +101,8 @@ class FasterWhisperRecognizer:
                 out.append(words)
         return RawTranscript(
             language=info.language, language_probability=float(info.language_probability), segments=tuple(out),
-            detected_language=detected or info.language, detected_probability=float(detected_p or info.language_probability),
+            detected_language=detected or info.language,
+            detected_probability=float(detected_p or info.language_probability),
         )
 
     def transcribe_clip(self, clip: Path, language: str, *, max_tokens: int | None = None) -> str:

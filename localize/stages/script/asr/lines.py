@@ -64,7 +64,8 @@ def cut_lines(segments: Iterable[Sequence[RawWord]], rules: LineRules, speaker: 
     lines = []
     for i, group in enumerate(groups, start=1):
         words = tuple(
-            Word(start_ms=w.start_ms, end_ms=max(w.end_ms, w.start_ms), text=w.text.strip(), probability=round(w.probability, 4))
+            Word(start_ms=w.start_ms, end_ms=max(w.end_ms, w.start_ms), text=w.text.strip(),
+                 probability=round(w.probability, 4))
             for w in group
         )
         confidence = sum(w.probability for w in group) / len(group)
