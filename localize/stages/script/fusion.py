@@ -25,13 +25,12 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from localize.core.options import FusionRules
 from localize.core.artifacts import Line, OcrCue, Word
-
+from localize.core.options import FusionRules
 
 # FusionRules lives in localize.core.options (imported above).
+_DEFAULT_RULES = FusionRules()  # frozen: one shared default is safe
 
 
 def _plain(text: str) -> str:
@@ -77,13 +76,13 @@ def _mend_edges(read: str, words: Sequence[Word], spaced: bool) -> str:
 
 
 def fuse(asr_lines: Sequence[Line], cues: Sequence[OcrCue], language: str,
-         rules: FusionRules = FusionRules()) -> tuple[Line, ...]:
+         rules: FusionRules = _DEFAULT_RULES) -> tuple[Line, ...]:
     spaced = language not in {"zh", "ja", "th", "lo", "km", "my"}
     cues = sorted(cues, key=lambda c: c.start_ms)
     taken: dict[int, list[Word]] = {i: [] for i in range(len(cues))}
     leftovers: list[tuple[Line, list[Word]]] = []
     for line in asr_lines:
-        rest = []
+        rest: list[Word] = []
         for word in line.words:
             mid = (word.start_ms + word.end_ms) // 2
             home = next((i for i, c in enumerate(cues)

@@ -22,14 +22,11 @@ Readers are found by name (:data:`READERS`); the built-in one, ``rapidocr``, nee
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from localize.core.options import OcrOptions
-from localize.core.errors import ConfigError
 from localize.core.registry import Registry
 from localize.stages.script.ocr.merge import TextBox
 
@@ -40,6 +37,7 @@ if TYPE_CHECKING:
 
 
 # OcrOptions lives in localize.core.options (imported above).
+_DEFAULT_OPTIONS = OcrOptions()  # frozen: one shared default is safe
 
 
 class Reader(Protocol):
@@ -62,7 +60,7 @@ READERS = Registry("ocr", {"rapidocr": "localize.stages.script.ocr.rapidocr_back
 
 def read_burned_subtitles(
     video: Path,
-    options: OcrOptions = OcrOptions(),
+    options: OcrOptions = _DEFAULT_OPTIONS,
     progress_advance: Callable[[int], None] = lambda n: None,
 ) -> OcrTrack:
     """Read the subtitles burned into `video`'s picture into timed cues.

@@ -13,7 +13,7 @@ import logging
 import math
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,8 +178,8 @@ def grab_stills(src: Path, first_ms: int, every_ms: int, count: int, strip: Stri
     pass, whichever decodes less.
     """
     times = [first_ms + k * every_ms for k in range(count)]
-    proc = subprocess.run(keyframes_argv(src), capture_output=True, text=True, errors="replace", check=False)
-    keyframes = parse_keyframes(proc.stdout) if proc.returncode == 0 else []
+    probe = subprocess.run(keyframes_argv(src), capture_output=True, text=True, errors="replace", check=False)
+    keyframes = parse_keyframes(probe.stdout) if probe.returncode == 0 else []
     planned = plan_stills(times, keyframes, every_ms // 2)
     if should_seek(planned, keyframes, times[-1] + every_ms):
         log.debug("stills by seeking to %s ms", planned)
@@ -213,7 +213,7 @@ def grab_still(src: Path, at_ms: int, strip: Strip) -> np.ndarray | None:
     return np.frombuffer(proc.stdout[:size], np.uint8).reshape(strip.out_height, strip.out_width)
 
 
-def stream_strip(src: Path, step_ms: int, strip: Strip) -> Iterator[np.ndarray]:
+def stream_strip(src: Path, step_ms: int, strip: Strip) -> Generator[np.ndarray, None, None]:
     """Yield the strip every `step_ms` through the whole video; ffmpeg stops when the caller does."""
     argv = stream_argv(src, step_ms, strip)
     log.debug("running: %s", " ".join(argv))

@@ -113,7 +113,7 @@ def join_boxes(boxes: Sequence[TextBox]) -> tuple[str, Box | None, float]:
             text += (" " if gap > 0.6 * height else "") + normalise(right.text)
         parts.append(text)
     weights = [max(1, len(text_key(b.text))) for b in kept]
-    confidence = sum(w * b.confidence for w, b in zip(weights, kept)) / sum(weights)
+    confidence = sum(w * b.confidence for w, b in zip(weights, kept, strict=True)) / sum(weights)
     return normalise(" ".join(parts)), union_box([b.box for b in kept]), confidence
 
 

@@ -1,8 +1,8 @@
 """RapidOCR: the PP-OCRv4 Chinese detection and recognition models packaged in rapidocr_onnxruntime.
 
 The recognizer reads simplified and traditional Chinese, Latin letters and digits, so
-the language hint may be "ch" (or "zh") or "en": the same models serve all three. The models ship inside the wheel (15 MB):
-nothing is downloaded.
+the language hint may be "ch" (or "zh") or "en": the same models serve all three. The models ship inside the wheel
+(15 MB): nothing is downloaded.
 """
 
 from __future__ import annotations
