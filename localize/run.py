@@ -16,7 +16,8 @@ from pathlib import Path
 from localize.stages.script.speakers.cast import open_cast
 from localize.core import jsonio, modelcache
 from localize.core.artifacts import (
-    DubTrack, EpisodeResult, LineOverride, LocalizedLine, LocalizedScript, MarketResult, Report, Script, Translation,
+    RUN_FILE, DubTrack, EpisodeResult, LineOverride, LocalizedLine, LocalizedScript, MarketResult, Report, RunRecord,
+    Script, Translation,
 )
 from localize.core.cache import ArtifactStore
 from localize.core.errors import ConfigError, InputError
@@ -27,12 +28,12 @@ from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio, Source, extract_audio, open_source
 from localize.stages.mix.stage import mix_market, separate_background
 from localize.stages.picture.faceswap_market import face_swap_processor, labelled, publish_face_swap
-from localize.stages.picture.market import market_picture, resolve_subtitles
+from localize.stages.picture.market import check_picture, market_picture, resolve_subtitles
 from localize.stages.render.credentials import Credentials, credentials_from
 from localize.stages.render.presets import resolve_preset
 from localize.stages.render.report import write_report
 from localize.stages.render.stage import build_report, layout, render_market
-from localize.stages.script.stage import build_script
+from localize.stages.script.stage import build_script, source_subtitles
 from localize.stages.translate.overrides import Reviewed, apply_overrides
 from localize.stages.translate.preflight import check_routes
 from localize.stages.translate.stage import preferences, translate_market
@@ -128,7 +129,7 @@ def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
     for m in chosen:
         preferences(m, options)
         resolve_preset(m.render)  # an unknown preset or codec fails before any work
-        face_swap_processor(m, options)  # a face swap without a valid consent record fails before any work
+        check_picture(m, options)  # no consent record for a face swap, an unknown backend: before any work
     credentials = credentials_from(options.c2pa)
     references = reference_overrides(options.references, open_cast(options))  # a bad clip fails before any work
     check_routes(path, list(chosen), options)  # no route, or a model failing its sha256: before any work
@@ -203,8 +204,13 @@ def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
         from localize.stages.picture.lipstage import lip_sync_processor
 
         lip_sync = [lip_sync_processor(market, episode.source, script.value, dub, store, progress)]
-    market = resolve_subtitles(market, episode.source, script.value.language, store, options, progress)  # "auto"
-    picture = market_picture(market, episode.source, store, options, progress, script.value, lip_sync)
+
+    def subtitles() -> Keyed:  # the source's burned-in subtitles (the OCR track), read when the picture asks
+        return Keyed(*source_subtitles(episode.source, store, options, progress))
+
+    market = resolve_subtitles(market, episode.source, script.value.language, options, subtitles)  # "auto"
+    picture = market_picture(market, episode.source, store, options, progress, script.value, lip_sync,
+                             subtitles=subtitles)
     render = render_market(market, episode.source, episode.name, mix, reviewed.key, script.value,
                            reviewed.translation, store, picture, plan.credentials)
     task.done()
@@ -220,18 +226,6 @@ def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
     _save_run(directory, episode.source.path, out, options)
     log.info("%s: wrote %s", market.tag, directory)
     return result
-
-
-RUN_FILE = "run.json"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunRecord:
-    """``run.json``: what produced a market's folder, so a reviewer's edit can re-run it (:func:`relocalize`)."""
-
-    source: str
-    out: str
-    options: RunOptions
 
 
 def _save_run(directory: Path, source: Path, out: Path, options: RunOptions) -> None:

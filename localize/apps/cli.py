@@ -374,11 +374,13 @@ def cast_reference(cast_file: Path, character: str, clip: Path | None, clear: bo
 
 
 def _series_of(cast_file: Path) -> str:
-    import json
+    from localize.core import jsonio
+    from localize.core.artifacts import Cast
+    from localize.core.errors import LocalizeError
 
     try:
-        return str(json.loads(cast_file.read_text(encoding="utf-8")).get("series", ""))
-    except (OSError, ValueError, AttributeError):
+        return jsonio.load(Cast, cast_file).series
+    except (OSError, LocalizeError):
         return cast_file.parent.name
 
 

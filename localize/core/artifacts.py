@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from localize.core.options import RunOptions
+
 SCHEMA_VERSION = 1
 
 
@@ -308,3 +310,16 @@ class Cast:
     # episode -> the character id of each of its speaker clusters, as merged (see speakers.cast.merge_cast);
     # an episode recorded here is not matched or counted again.
     episodes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """``run.json`` beside a published market: what produced the folder (absolute paths), so a reviewer's
+    edit can re-run it (``localize.relocalize``)."""
+
+    source: str
+    out: str
+    options: RunOptions

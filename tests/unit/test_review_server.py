@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import json
 import re
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import localize.apps.review.market as review_market_module
 import localize.apps.review.server as review_server
 from localize.apps.review import ReviewStore, create_app
 from localize.core import jsonio
+from localize.core.artifacts import RunRecord
 from localize.core.options import RunOptions
 from tests.unit.test_review_market import _market, _render
 
@@ -85,9 +85,8 @@ def test_market_json_carries_the_markets_reading_speed(tmp_path: Path, store: Re
     markets_file = tmp_path / "markets.toml"
     markets_file.write_text('[en-US]\nname = "US, slow readers"\nlanguage = "en"\nstyle = { reading_speed_cps = 13.5 }\n',
                             encoding="utf-8")
-    options = jsonio.to_dict(RunOptions(markets_files=(markets_file,)))  # as `localize run` saves it
-    (custom / "run.json").write_text(json.dumps({"source": "ep01.mp4", "out": str(tmp_path), "options": options}),
-                                     encoding="utf-8")
+    jsonio.save(RunRecord(source="ep01.mp4", out=str(tmp_path), options=RunOptions(markets_files=(markets_file,))),
+                custom / "run.json")  # as `localize run` saves it
     _market(tmp_path, market="xx-XX")  # neither built in nor in a markets file: the default
     with TestClient(create_app(tmp_path, store=store, render=_render)) as client:
         speed = {m: client.get(f"/api/market/ep01/{m}").json()["reading_speed_cps"] for m in ("zh-CN", "en-US", "xx-XX")}

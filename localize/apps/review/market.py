@@ -7,7 +7,6 @@ A market folder is ``out/<episode>/<market>/`` as `localize run` publishes it; i
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import localize
 from localize.apps.review.store import DB_NAME, LineReview, ReviewStore, SignOff
 from localize.core import jsonio
-from localize.core.artifacts import LineOverride, MarketResult, Report, ReportLine
+from localize.core.artifacts import RUN_FILE, LineOverride, MarketResult, Report, ReportLine, RunRecord
 from localize.core.cache import file_sha256
 from localize.core.errors import ConfigError, InputError, LocalizeError, UnknownNameError
 from localize.core.markets import Market, StyleGuide, get_market, load_markets
@@ -25,7 +24,6 @@ log = logging.getLogger(__name__)
 
 
 ACTIONS = ("approve", "edit", "revoice", "issue")
-RUN_FILE = "run.json"  # what `localize run` saved beside a market folder, for localize.relocalize
 DEFAULT_READING_CPS = StyleGuide().reading_speed_cps
 
 
@@ -114,8 +112,8 @@ def market_settings(market_dir: str | Path) -> Market | None:
     run_file = market_dir / RUN_FILE
     if run_file.is_file():
         try:
-            files = tuple(json.loads(run_file.read_text(encoding="utf-8"))["options"].get("markets_files") or ())
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            files = tuple(str(f) for f in jsonio.load(RunRecord, run_file).options.markets_files)
+        except (OSError, LocalizeError, ValueError) as exc:
             log.warning("%s cannot be read (%s); using the built-in markets", run_file, exc)
     try:
         known = load_markets(*files)
