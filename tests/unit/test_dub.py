@@ -103,3 +103,36 @@ def test_an_expressive_backend_gets_each_lines_range_from_the_original(tmp_path:
     ranges = _dub(tmp_path, synth)
     assert ranges["L1"] == 200 and ranges["L3"] == 40  # the excited line and the monotone one
     assert synth.ranges == {f"line {k}": v for k, v in ranges.items()}
+
+
+def test_the_voice_stage_keys_every_artifact_through_a_stage_object() -> None:
+    import ast
+
+    import localize.stages.voice as voice
+
+    for path in Path(voice.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = {node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                 for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        assert "stage_key" not in calls, f"{path} assembles a cache key by hand"
+        for node in ast.walk(tree):  # no loose version constants beside the Stage objects
+            if isinstance(node, ast.Assign):
+                assert not any(isinstance(t, ast.Name) and t.id == "VERSION" for t in node.targets), path
+
+
+def test_a_synthesized_line_keeps_its_cache_key(tmp_path: Path) -> None:
+    from localize.core.cache import stage_key
+    from localize.stages.voice.dub import CLIP
+
+    options = {"text": "hola", "voice": "v", "range": 140}
+    assert CLIP.key(inputs=[], backend="fake", model_version="fake:1", options=options) == \
+        stage_key("clip", inputs=[], backend="fake", model_version="fake:1", options=options)  # clips cached so far
+    store = ArtifactStore(tmp_path / "cache")
+    synth = RecordingFake(expressive=False)
+    lines, targets, _ = _episode(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    dub_lines(lines[:1], targets[:1], DubRequest(synthesizer=synth, voice="v", language="en", max_speed=1.3,
+                                                 duration_ms=8000), out_dir=out, store=store)
+    key = CLIP.key(inputs=[], backend="fake", model_version="fake:1", options={"text": "line L0", "voice": "v"})
+    assert CLIP.get(store, key) is not None

@@ -18,15 +18,18 @@ import numpy as np
 import soundfile as sf
 
 from localize.core.artifacts import DubLine, DubTrack, Line, TargetLine
-from localize.core.cache import ArtifactStore, file_sha256, stage_key
+from localize.core.cache import ArtifactStore, file_sha256
 from localize.stages.voice.casting import CharacterVoice, cut, pitch_range_st, pitch_ratio
 from localize.core.media.ffmpeg import run_ffmpeg, stretch_argv
+from localize.core.stage import Stage
 from localize.stages.voice.tts import Synthesizer
 from localize.stages.voice.tts.fit import plan_track, trim_silence
 
 log = logging.getLogger(__name__)
 DUB_RATE = 48000
 MAX_DELIVERY_DB = 9.0  # how far a line's loudness may move from the episode's typical line
+# One synthesized line, edge silence trimmed (cached across dubs); bumped when what a clip holds changes.
+CLIP = Stage("clip", version=0)
 
 
 def _level_db(samples: np.ndarray) -> float:
@@ -113,10 +116,10 @@ def _synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference:
         clip = load(out)
         (out / "clip.wav").unlink()
         return clip
-    key = stage_key("clip", inputs=[file_sha256(reference)] if reference else [], backend=synthesizer.name,
-                    model_version=synthesizer.model_version(voice),
-                    options={"text": text, "voice": voice, **({"range": pitch_range} if pitch_range != 100 else {})})
-    return store.cached("clip", key, build, load)
+    key = CLIP.key(inputs=[file_sha256(reference)] if reference else [], backend=synthesizer.name,
+                   model_version=synthesizer.model_version(voice),
+                   options={"text": text, "voice": voice, **({"range": pitch_range} if pitch_range != 100 else {})})
+    return CLIP.cached(store, key, build, load)
 
 
 @dataclass(frozen=True, slots=True)
