@@ -25,7 +25,14 @@ import numpy as np
 from localize.core.artifacts import Script
 from localize.stages.script.speakers.cast import MATCH_THRESHOLD, CastRegistry
 from localize.stages.script.speakers.cluster import DEFAULT_THRESHOLD, cluster_speakers
-from localize.stages.script.speakers.embed import MIN_RELIABLE_MS, MIN_WINDOW_MS, Embedder, embed_lines, model_version, reliable_mask
+from localize.stages.script.speakers.embed import (
+    MIN_RELIABLE_MS,
+    MIN_WINDOW_MS,
+    Embedder,
+    embed_lines,
+    model_version,
+    reliable_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +45,10 @@ __all__ = [
     "Diarization",
     "Embedder",
     "assign_speakers",
-    "diarize",
-    "label_speakers",
     "cluster_speakers",
+    "diarize",
     "embed_lines",
+    "label_speakers",
     "model_version",
     "reliable_mask",
 ]
@@ -112,7 +119,8 @@ def label_speakers(
         "speakers: %d lines -> %d speakers (%s)", len(diarization.labels), count,
         ", ".join(f"{names[k]}: {diarization.counts[k]}" for k in range(count)),
     )
-    lines = tuple(replace(line, speaker=names[label]) for line, label in zip(script.lines, diarization.labels))
+    lines = tuple(replace(line, speaker=names[label])
+                  for line, label in zip(script.lines, diarization.labels, strict=True))
     return replace(script, lines=lines)
 
 

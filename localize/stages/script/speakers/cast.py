@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from localize.core.options import RunOptions
 from localize.core import jsonio
 from localize.core.artifacts import Cast, Character, EpisodeClusters
 from localize.core.errors import ConfigError, LocalizeError, UnknownNameError
+from localize.core.options import RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class CastRegistry:
             # Pairs under the threshold weigh -1000: the assignment first makes as many pairs
             # above the threshold as it can, then the most similar of those.
             rows, cols = linear_sum_assignment(np.where(sims >= self.threshold, sims, -1000.0), maximize=True)
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=True):
                 if sims[r, c] >= self.threshold:
                     ids[r] = known[c]
             for r, character_id in enumerate(ids):

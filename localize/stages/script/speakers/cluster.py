@@ -103,7 +103,7 @@ def _dissolve(unit: np.ndarray, steady: np.ndarray, labels: np.ndarray) -> np.nd
     """Attach every cluster that is a single unsteady line to the nearest other cluster."""
     labels = np.asarray(labels, dtype=int).copy()
     ids, counts = np.unique(labels, return_counts=True)
-    lone = {int(c) for c, count in zip(ids, counts) if count == 1 and not steady[labels == c].any()}
+    lone = {int(c) for c, count in zip(ids, counts, strict=True) if count == 1 and not steady[labels == c].any()}
     kept = [int(c) for c in ids if int(c) not in lone]
     if not lone or not kept:
         return labels
