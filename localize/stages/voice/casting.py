@@ -115,7 +115,7 @@ def cast_voices(
     for ln in lines:
         by_speaker[ln.speaker].append(ln)
     used: dict[str, int] = defaultdict(int)
-    out = {}
+    out: dict[str, CharacterVoice] = {}
     for speaker in sorted(by_speaker, key=lambda s: by_speaker[s][0].start_ms):
         spans = reference_spans(by_speaker[speaker])
         f0 = 0.0
@@ -130,8 +130,9 @@ def cast_voices(
             voice = _closest_variant(base_voice, f0, cut(samples, rate, spans), rate, audition, probes[speaker],
                                      taken={v.voice for v in out.values()})
         voice = voice or _variant(backend, base_voice, f0, used)
+        kept_pitch = (chosen_pitch or {}).get(speaker, 0.0) if voice == (chosen or {}).get(speaker) else 0.0
         out[speaker] = CharacterVoice(speaker=speaker, voice=voice, f0_hz=round(f0, 1), reference=spans,
-                                      pitch=(chosen_pitch or {}).get(speaker, 0.0) if voice == (chosen or {}).get(speaker) else 0.0)
+                                      pitch=kept_pitch)
         log.info("casting: %s (%.0f Hz) -> %s:%s", speaker, f0, backend, voice)
     return out
 

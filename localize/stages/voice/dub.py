@@ -19,9 +19,9 @@ import soundfile as sf
 
 from localize.core.artifacts import DubLine, DubTrack, Line, TargetLine
 from localize.core.cache import ArtifactStore, file_sha256
-from localize.stages.voice.casting import CharacterVoice, cut, pitch_range_st, pitch_ratio
 from localize.core.media.ffmpeg import run_ffmpeg, stretch_argv
 from localize.core.stage import Stage
+from localize.stages.voice.casting import CharacterVoice, cut, pitch_range_st, pitch_ratio
 from localize.stages.voice.tts import Synthesizer
 from localize.stages.voice.tts.fit import plan_track, trim_silence
 
@@ -164,7 +164,8 @@ def dub_lines(
     voices, line_voices, machine_text = request.voices, request.line_voices, request.machine_text
     todo = [(ln, t) for ln, t in zip(lines, targets, strict=True) if t.text.strip()]
     references = _references(voices, original, out_dir, request.references) if synthesizer.clones else {}
-    naturals, trimmed_clips = [], {}
+    naturals: list[int] = []
+    trimmed_clips: dict[str, list[tuple[np.ndarray, int]]] = {}
     spoken = {}
     ranges = (pitch_ranges(original, [ln for ln, _ in todo])
               if original is not None and synthesizer.expressive else {})

@@ -6,16 +6,16 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from localize.stages.script.speakers.cast import edit_cast, open_cast
 from localize.core import jsonio
 from localize.core.artifacts import DubTrack, Script, Translation
 from localize.core.cache import ArtifactStore, file_sha256
 from localize.core.errors import ConfigError, LocalizeError
 from localize.core.markets import Market
+from localize.core.options import RunOptions
 from localize.core.progress import Progress
 from localize.core.stage import Built, Stage
-from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio
+from localize.stages.script.speakers.cast import edit_cast, open_cast
 from localize.stages.voice import backcheck
 from localize.stages.voice.casting import CharacterVoice, cast_voices
 from localize.stages.voice.dub import DUB_RATE, DubRequest, dub_lines
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 CASTING = Stage("casting", version=3)
 DUB = Stage("dub", version=4)  # bumped when the fit planner or the delivery gain changes what a dub holds
 BACKCHECK = Stage("backcheck", version=2)  # bumped when how a clip is transcribed or scored changes
-PITCH_KEY = "@pitch"  # old cast files kept "<backend>@pitch" in voices; now Character.pitch (migrated on load)
 
 
 @dataclass(frozen=True, slots=True)

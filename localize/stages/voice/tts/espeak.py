@@ -63,4 +63,5 @@ class EspeakSynthesizer(SynthesizerBase):
             text = f'<speak><prosody range="{int(pitch_range)}%">{escape(text)}</prosody></speak>'
         proc = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True, check=False)
         if proc.returncode != 0 or not out.is_file():
-            raise ToolFailedError("espeak-ng", f"speaking with voice {voice}", last_line(proc.stderr.decode(errors="replace")))
+            raise ToolFailedError("espeak-ng", f"speaking with voice {voice}",
+                                  last_line(proc.stderr.decode(errors="replace")))

@@ -20,7 +20,8 @@ def _voice_files(voice: str) -> tuple[Path, Path, str]:
         model_id = PACKAGED[voice]
         root = resolve(model_id)
         onnx = root / "data" / f"{voice}.onnx"
-        return onnx, onnx.with_name(onnx.name + ".json"), f"{model_id}:{entry(model_id).files['data/' + onnx.name][:16]}"
+        digest = entry(model_id).files["data/" + onnx.name][:16]
+        return onnx, onnx.with_name(onnx.name + ".json"), f"{model_id}:{digest}"
     onnx = Path(voice).expanduser()
     config = onnx.with_name(onnx.name + ".json")
     if onnx.suffix != ".onnx" or not onnx.is_file() or not config.is_file():
@@ -61,7 +62,8 @@ class PiperSynthesizer(SynthesizerBase):
             from localize.core.modelcache import shared
 
             onnx, config, _ = _voice_files(voice)
-            self._voices[voice] = shared("piper", str(onnx), lambda: PiperVoice.load(str(onnx), config_path=str(config)))
+            self._voices[voice] = shared("piper", str(onnx),
+                                         lambda: PiperVoice.load(str(onnx), config_path=str(config)))
         with wave.open(str(out), "wb") as wav:
             self._voices[voice].synthesize_wav(text, wav)
 
