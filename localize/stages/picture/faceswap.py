@@ -98,7 +98,7 @@ def delaunay(points: np.ndarray, shape: tuple[int, int]) -> list[tuple[int, int,
     for x, y in points:
         subdiv.insert((float(min(max(x, 0), w - 1)), float(min(max(y, 0), h - 1))))
     triangles = []
-    for t in subdiv.getTriangleList():
+    for t in np.asarray(subdiv.getTriangleList()):  # an (n, 6) array; OpenCV's stubs say a sequence of floats
         corners = t.reshape(3, 2)
         idx = []
         for c in corners:

@@ -15,6 +15,7 @@ releases them even when one fails.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import tempfile
@@ -27,11 +28,11 @@ from typing import TYPE_CHECKING, Protocol
 import ffmpeg  # ffmpeg-python
 
 from localize.core.cache import ArtifactStore
-from localize.core.stage import Built, Stage
 from localize.core.errors import ToolFailedError
 from localize.core.media.ffmpeg import last_line, require_ffmpeg
-from localize.stages.script.ocr.frames import video_geometry
 from localize.core.progress import NullProgress, Progress
+from localize.core.stage import Built, Stage
+from localize.stages.script.ocr.frames import video_geometry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -139,10 +140,8 @@ def process_video(
             if not finished:
                 decoder.kill()  # a processor or the encoder failed
             decoder.stdout.close()
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 encoder.stdin.close()
-            except BrokenPipeError:
-                pass
             dec_code, enc_code = decoder.wait(), encoder.wait()
         if not finished:
             dec_code = 0  # killed by us: the encoder failed

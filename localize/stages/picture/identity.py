@@ -62,7 +62,8 @@ def sample_frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
     """The frames of a video at `indices` (decoded in order, so they match frame for frame)."""
     import cv2
 
-    wanted, got = set(indices), {}
+    wanted = set(indices)
+    got: dict[int, np.ndarray] = {}
     cap = cv2.VideoCapture(str(path))
     try:
         i = 0

@@ -85,7 +85,8 @@ class Landmarker:
 
         h, w = bgr.shape[:2]
         scale = min(1.0, DETECT_WIDTH / w)
-        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+        small = (cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+                 if scale < 1 else bgr)
         rects = self._detector(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), upsample)
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         found = []

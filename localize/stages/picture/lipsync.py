@@ -92,13 +92,13 @@ def _mel_basis(rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> 
     """Slaney-style mel filterbank (as librosa's default), n_mels x (n_fft // 2 + 1)."""
     import numpy as np
 
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+    def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
         f = np.asarray(f, dtype=np.float64)
         lin = f / (200.0 / 3)
         log_part = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
         return np.where(f >= 1000.0, log_part, lin)
 
-    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+    def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
         m = np.asarray(m, dtype=np.float64)
         return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
 
