@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Bump when detection or tracking changes what a faces artifact holds.
-FACES_VERSION = 1
+# A change in what detection or tracking finds bumps FACES (localize/stages/picture/lipstage.py).
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_WIDTH = 320
 Box = tuple[int, int, int, int]  # x, y, width, height in source pixels

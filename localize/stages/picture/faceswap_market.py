@@ -28,8 +28,7 @@ import msgspec
 
 from localize.core import jsonio
 from localize.core.artifacts import FaceSwapNote
-from localize.core.cache import stage_key
-from localize.core.stage import Built
+from localize.core.stage import Built, Stage
 from localize.stages.picture.consent import copy_beside
 from localize.stages.picture.faceswap import CharacterBoxes, FaceSwapProcessor
 
@@ -45,7 +44,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FACE_SWAP_LABEL = "AI face swap"
-IDENTITY_VERSION = 1
+# Bump when the identity measure (identity.py) or its strip changes.
+IDENTITY = Stage("faceswap-identity", version=1)
+# Which face track is the character's (a key only, no artifact): bump when character_boxes changes.
+CHARACTER_FACE = Stage("faceswap-face", version=1)
 IDENTITY_SAMPLES = 8
 STRIP = "face_swap_strip.png"
 
@@ -75,8 +77,9 @@ def face_swap_processor(market: Market, options: RunOptions, *, source: Source |
     from localize.stages.picture.mouth import link_speakers
 
     character = plain.consents[0].character
-    faces_key, tracks, activity = episode_faces(source, store, method=market.picture.lip_mouth, progress=progress)
-    links = {slot: track for slot, track in link_speakers(script.lines, tracks, activity).items()
+    faces = episode_faces(source, store, method=market.picture.lip_mouth, progress=progress)
+    tracks = faces.value.tracks
+    links = {slot: track for slot, track in link_speakers(script.lines, tracks, faces.value.activity).items()
              if slot.rsplit("@", 1)[0] == character}
     if not links:
         log.warning("%s: no face track speaks %s's lines; swapping the largest face in each frame",
@@ -85,7 +88,7 @@ def face_swap_processor(market: Market, options: RunOptions, *, source: Source |
     log.info("%s: %s's face is track(s) %s", market.tag, character, ", ".join(sorted(set(links.values()))))
     return FaceSwapProcessor(swaps, series=series, market=market.tag,
                              character_boxes=character_boxes(tracks, links, character),
-                             boxes_key=stage_key("faceswap-face", inputs=[faces_key], options=links))
+                             boxes_key=CHARACTER_FACE.key(inputs=[faces.key], options=links))
 
 
 def character_boxes(tracks: FaceTracks, links: dict[str, str], character: str) -> CharacterBoxes:
@@ -116,18 +119,17 @@ def publish_face_swap(swap: FaceSwapProcessor, *, source: Path, picture: Built[P
 
     directory.mkdir(parents=True, exist_ok=True)
     consent = swap.consents[0]
-    key = stage_key("faceswap-identity", inputs=[picture.key, consent.face_sha256],
-                    options={"version": IDENTITY_VERSION, "samples": IDENTITY_SAMPLES})
+    key = IDENTITY.key(inputs=[picture.key, consent.face_sha256], options={"samples": IDENTITY_SAMPLES})
 
     def build(tmp: Path) -> None:
         m = measure_swap(source, picture.value, Path(consent.face), samples=IDENTITY_SAMPLES, strip=tmp / STRIP)
         jsonio.save(m, tmp / "identity.json")
 
-    identity, folder = store.cached("faceswap-identity", key, build,
-                                    lambda p: (jsonio.load(SwapIdentity, p / "identity.json"), p))
+    measured = IDENTITY.built(store, key, build, lambda p: jsonio.load(SwapIdentity, p / "identity.json"))
+    identity = measured.value
     strip = ""
-    if (folder / STRIP).is_file():
-        shutil.copyfile(folder / STRIP, directory / STRIP)
+    if (measured.path / STRIP).is_file():
+        shutil.copyfile(measured.path / STRIP, directory / STRIP)
         strip = STRIP
     notes = []
     for c in swap.consents:

@@ -34,7 +34,7 @@ from localize.stages.picture.mouth import MouthActivity, MouthCurve
 
 log = logging.getLogger(__name__)
 
-LIPALIGN_VERSION = 1
+# A change in the alignment bumps LIPALIGN (localize/stages/picture/lipstage.py).
 OPEN_LEVEL = 0.3  # mouth activity (0..1 per face) that counts as opening
 CLOSED_LEVEL = 0.25  # ... and as closed
 SEARCH_MS = 400  # how far from a slot's start (and end) the lips' closure is looked for

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MOUTH_VERSION = 1
+# A change in the activity measured bumps FACES (localize/stages/picture/lipstage.py), the artifact holding it.
 METHODS = ("haar", "dlib")
 MIN_COVER = 0.6  # a track must be on screen for this share of a line to speak it
 MIN_TALK = 0.08  # how much more active (0..1 scale) in a speaker's lines than outside them a talking face is

@@ -14,8 +14,7 @@ from localize.core.errors import MissingExtraError
 
 log = logging.getLogger(__name__)
 
-# Bump when detection changes what a shots artifact holds.
-SHOTS_VERSION = 1
+# A change in what detection finds bumps FACES (localize/stages/picture/lipstage.py), the artifact holding shots.
 THRESHOLD = 27.0  # ContentDetector's default: mean HSV change between frames that counts as a cut
 MIN_SHOT_MS = 400
 
