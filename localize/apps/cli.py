@@ -30,8 +30,15 @@ class RichProgress:
     """Draws the library's progress reports with rich, on stderr."""
 
     def __init__(self, *, eta: bool = False) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         console = _console(stderr=True)
         columns = [TimeElapsedColumn(), TimeRemainingColumn()] if eta else [TimeElapsedColumn()]
@@ -76,7 +83,7 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the one place that reports our bugs
+        except Exception as exc:  # the one place that reports our bugs
             if _database_lost(exc):
                 click.echo(f"error: the database stopped answering ({exc.__class__.__name__}: "
                            f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}); check the server, then "
@@ -122,8 +129,10 @@ _common = [
     click.option("--asr-backend", default="faster-whisper", show_default=True, help="Speech recognition backend."),
     click.option("--asr-model", default="base", show_default=True,
                  help="Whisper model: 'base' (packaged) or a local CTranslate2 model directory."),
-    click.option("--source-subs", type=click.Path(path_type=Path), help="Take the source script from this subtitle file instead of ASR."),
-    click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: $LOCALIZE_CACHE_DIR or ~/.cache/localize/artifacts)."),
+    click.option("--source-subs", type=click.Path(path_type=Path),
+                 help="Take the source script from this subtitle file instead of ASR."),
+    click.option("--cache-dir", type=click.Path(path_type=Path),
+                 help="Artifact cache (default: $LOCALIZE_CACHE_DIR or ~/.cache/localize/artifacts)."),
     click.option("--ocr", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                  help="Read burned-in subtitles (auto: when the 'ocr' extra is installed)."),
     click.option("--speakers", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
@@ -161,7 +170,8 @@ def _parse_references(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
     for value in values:
         speaker, sep, clip = value.partition("=")
         if not sep or not speaker.strip() or not clip:
-            raise click.BadParameter(f"{value!r}: expected SPEAKER=CLIP, e.g. SPEAKER_00=ana.wav", param_hint="--reference")
+            raise click.BadParameter(f"{value!r}: expected SPEAKER=CLIP, e.g. SPEAKER_00=ana.wav",
+                                     param_hint="--reference")
         pairs.append((speaker.strip(), check_reference(clip)))
     return tuple(pairs)
 
@@ -171,7 +181,8 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
     for value in values:
         tag, sep, file = value.partition("=")
         if not sep or not tag or not file:
-            raise click.BadParameter(f"{value!r}: expected MARKET=FILE, e.g. pt-BR=ep01.pt.srt", param_hint="--translation")
+            raise click.BadParameter(f"{value!r}: expected MARKET=FILE, e.g. pt-BR=ep01.pt.srt",
+                                     param_hint="--translation")
         pairs.append((tag, Path(file)))
     return tuple(pairs)
 
@@ -200,14 +211,13 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
               help="The private key (PEM) of --c2pa-cert. Default: $LOCALIZE_C2PA_KEY.")
 @_with(_common)
 @_user_errors
-def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...], translation: tuple[str, ...],
-        translate_backend: str | None, bible_file: Path | None, tm_file: Path | None, tts_backend: str | None,
-        separation: str, references: tuple[str, ...], c2pa_cert: Path | None, c2pa_key: Path | None,
-        **understanding: Any) -> None:
+def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...],
+        translation: tuple[str, ...], translate_backend: str | None, bible_file: Path | None, tm_file: Path | None,
+        tts_backend: str | None, separation: str, references: tuple[str, ...], c2pa_cert: Path | None,
+        c2pa_key: Path | None, **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
+    from localize import Credentials, localize_episode
     from localize.core.options import RunOptions
-    from localize import localize_episode
-    from localize import Credentials
 
     if bool(c2pa_cert) != bool(c2pa_key):
         raise click.UsageError("--c2pa-cert and --c2pa-key go together: pass both, or neither.")
@@ -244,7 +254,8 @@ def transcribe(episode: Path, out: Path, **understanding: Any) -> None:
         script = localize.transcribe(episode, options=options, progress=progress)
     localize.save_script(script, out)
     speakers = len({ln.speaker for ln in script.lines})
-    origins = ", ".join(f"{o} {sum(ln.origin == o for ln in script.lines)}" for o in sorted({ln.origin for ln in script.lines}))
+    origins = ", ".join(f"{o} {sum(ln.origin == o for ln in script.lines)}"
+                        for o in sorted({ln.origin for ln in script.lines}))
     _console().print(f"{len(script.lines)} lines ({script.language}; {origins}; {speakers} speakers) -> {out}")
 
 
@@ -414,7 +425,8 @@ def tm_import(tm_file: Path, scripts: tuple[Path, ...]) -> None:
 @click.option("--address", help="Ray cluster address (with --executor ray); default: a local Ray instance.")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel jobs (default: cores, bounded by memory).")
 @click.option("--db", help="Database URL (default: sqlite:///OUT/localize.db; postgresql+psycopg://... for teams).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Artifact cache (default: $LOCALIZE_CACHE_DIR or ~/.cache/localize/artifacts).")
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="Artifact cache (default: $LOCALIZE_CACHE_DIR or ~/.cache/localize/artifacts).")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Retries of a failed job, with exponential backoff.")
 @_user_errors
@@ -475,7 +487,8 @@ def status(out: Path, db: str | None, as_json: bool) -> None:
 
 
 _review_options = [
-    click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (local only by default)."),
+    click.option("--host", default="127.0.0.1", show_default=True,
+                 help="Address to listen on (local only by default)."),
     click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True),
     click.option("--db", help="Review database URL (default: sqlite:///OUT/localize.db, shared with the catalog)."),
 ]
