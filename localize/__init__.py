@@ -64,7 +64,49 @@ _EXPORTS = {
 }
 _MODULES = {"artifacts": "localize.core.artifacts"}
 
-__all__ = sorted([*_EXPORTS, *_MODULES])
+# Spelled out (not computed) so linters and type checkers see the re-exports;
+# tests/unit/test_public_exports.py keeps it equal to sorted([*_EXPORTS, *_MODULES]).
+__all__ = [
+    "AdaptOptions",
+    "AsrOptions",
+    "CastRegistry",
+    "Catalog",
+    "ConfigError",
+    "ConsentRecord",
+    "Credentials",
+    "DubTrack",
+    "EpisodeResult",
+    "FusionRules",
+    "InputError",
+    "LineOverride",
+    "LocalizeError",
+    "Market",
+    "MarketResult",
+    "MediaError",
+    "MissingExtraError",
+    "OcrOptions",
+    "Progress",
+    "Report",
+    "ReviewStore",
+    "RunOptions",
+    "Script",
+    "SeparateOptions",
+    "Translation",
+    "TranslationMemory",
+    "artifacts",
+    "backend_status",
+    "check_reference",
+    "get_market",
+    "load_markets",
+    "load_subtitles",
+    "localize_episode",
+    "prepare_episode",
+    "probe",
+    "relocalize",
+    "review_market",
+    "save_script",
+    "transcribe",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -87,13 +129,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from localize.apps.review import ReviewStore, review_market
     from localize.backends import backend_status
     from localize.core import artifacts
-    from localize.core.artifacts import (DubTrack, EpisodeResult, LineOverride, MarketResult, Report, Script,
-                                         Translation)
+    from localize.core.artifacts import DubTrack, EpisodeResult, LineOverride, MarketResult, Report, Script, Translation
     from localize.core.errors import ConfigError, InputError, LocalizeError, MediaError, MissingExtraError
     from localize.core.markets import Market, get_market, load_markets
     from localize.core.media.probe import probe
-    from localize.core.options import (AdaptOptions, AsrOptions, Credentials, FusionRules, OcrOptions, RunOptions,
-                                       SeparateOptions)
+    from localize.core.options import (
+        AdaptOptions,
+        AsrOptions,
+        Credentials,
+        FusionRules,
+        OcrOptions,
+        RunOptions,
+        SeparateOptions,
+    )
     from localize.core.progress import Progress
     from localize.run import localize_episode, prepare_episode, relocalize, transcribe
     from localize.stages.picture.consent import ConsentRecord
