@@ -177,6 +177,11 @@ class RunOptions:
     # Who speaks each line: "auto" when the `speakers` extra is installed, "on" requires it, "off".
     speakers: str = "auto"
     n_speakers: int | None = None  # the episode's cast size, when known
+    speakers_backend: str = "resemblyzer"  # the speaker-embedding backend (SPEAKER_BACKENDS)
+    # With a series cast: merge this episode's speakers into it and label the lines with its characters.
+    # False: only leave the episode's speaker clusters for the cast (a catalog's parallel understand jobs,
+    # whose market jobs merge them all in episode order).
+    cast_merge: bool = True
     # A series cast (JSON) that keeps characters across episodes; created when missing.
     cast_file: Path | None = None
     series: str = ""  # the cast's series; default: the cast file's folder name

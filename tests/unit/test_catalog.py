@@ -450,17 +450,16 @@ def test_jobs_run_through_the_public_api(monkeypatch: pytest.MonkeyPatch, tmp_pa
     import localize
     from localize.apps.catalog import work
     from localize.core.options import RunOptions
-    from localize.stages.script.speakers.cast import merging_deferred
 
     calls: list[tuple[str, bool]] = []
     monkeypatch.setattr(localize, "prepare_episode",
-                        lambda path, options: calls.append(("prepare", merging_deferred())), raising=False)
+                        lambda path, options: calls.append(("prepare", options.cast_merge)), raising=False)
     monkeypatch.setattr(localize, "localize_episode",
-                        lambda path, markets, out, options, overrides: calls.append(("market", merging_deferred())),
+                        lambda path, markets, out, options, overrides: calls.append(("market", options.cast_merge)),
                         raising=False)
     common = {"series": "s", "episode": "ep01", "path": "ep01.mp4", "input_hash": "h", "out": str(tmp_path),
               "options": RunOptions()}
     assert work.run_job(Job(id="u", kind="understand", market=None, depends=(), **common)).ok
     assert work.run_job(Job(id="m", kind="market", market="en-US", depends=("u",), **common)).ok
     # Understanding leaves the cast's merge to the market jobs.
-    assert calls == [("prepare", True), ("market", False)]
+    assert calls == [("prepare", False), ("market", True)]

@@ -4,6 +4,7 @@ one, in either order; concurrent writers lose no character; the speaker backend 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,9 +16,8 @@ from localize.core.cache import ArtifactStore
 from localize.core.options import RunOptions
 from localize.stages.script import stage as script_stage
 from localize.stages.script.speakers import Diarization
-from localize.stages.script.speakers import backends
 from localize.stages.script.speakers.backends import SPEAKER_BACKENDS, Resemblyzer, SpeakerBackend
-from localize.stages.script.speakers.cast import CastRegistry, contributions_only, publish_cast
+from localize.stages.script.speakers.cast import CastRegistry, publish_cast
 
 
 def voice(seed: int) -> tuple[float, ...]:
@@ -70,7 +70,6 @@ class _NoProgress:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> dict[str, threading.Barrier | None]:
     gate: dict[str, threading.Barrier | None] = {"barrier": None}
-    monkeypatch.setattr(backends, "DEFAULT_SPEAKER_BACKEND", "fake")
     real = SPEAKER_BACKENDS.create
 
     def create(name: str, **options: object) -> object:
@@ -81,7 +80,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> dict[str, threading.Barrier | None]
 
 
 def options_for(root: Path) -> RunOptions:
-    return RunOptions(cast_file=root / "series" / "cast.json", series="series", speakers="on")
+    return RunOptions(cast_file=root / "series" / "cast.json", series="series", speakers="on", speakers_backend="fake")
 
 
 def labels_of(script: Script) -> list[str]:
@@ -103,9 +102,8 @@ def test_episodes_understood_at_once_give_the_cast_they_give_one_by_one(
 
         def job(episode: str, options: RunOptions = options, root: Path = root) -> None:
             try:
-                with contributions_only():  # the catalog's understand jobs
-                    understand(episode, root, options)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+                understand(episode, root, replace(options, cast_merge=False))  # the catalog's understand jobs
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=job, args=(ep,)) for ep in order]
@@ -140,10 +138,10 @@ def test_concurrent_writers_lose_no_character(tmp_path: Path, fake: dict[str, th
 
 
 def test_the_speaker_backend_is_found_by_name(tmp_path: Path, fake: dict[str, threading.Barrier | None]) -> None:
-    assert "resemblyzer" in SPEAKER_BACKENDS.names() and backends.DEFAULT_SPEAKER_BACKEND == "fake"
+    assert "resemblyzer" in SPEAKER_BACKENDS.names() and RunOptions().speakers_backend == "resemblyzer"
     assert SPEAKER_BACKENDS.load("resemblyzer") is Resemblyzer
     assert isinstance(Resemblyzer(), SpeakerBackend) and Resemblyzer.requires == "resemblyzer"
-    script = understand("ep01", tmp_path, RunOptions(speakers="on"))  # no cast: episode-local labels
+    script = understand("ep01", tmp_path, RunOptions(speakers="on", speakers_backend="fake"))  # no cast: local labels
     assert labels_of(script) == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00", "SPEAKER_01"]
 
 

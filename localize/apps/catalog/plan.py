@@ -28,8 +28,7 @@ from localize.apps.catalog.sources import EpisodeFile, expand_episodes
 from localize.apps.catalog.spec import CatalogSpec, SeriesSpec
 from localize.core.cache import file_sha256, stage_key
 from localize.core.markets import get_market, load_markets
-from localize.core.options import RunOptions
-from localize.stages.script.asr import AsrOptions
+from localize.core.options import AsrOptions, RunOptions
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from localize.apps.catalog.plan import Job
 from localize.core import cache
@@ -56,11 +56,9 @@ def _run(job: Job) -> None:
     """One job through the public API. An understand job leaves its episode's speaker clusters for the series
     cast without merging it: its series' market jobs merge every episode's (see localize.apps.catalog.plan)."""
     import localize
-    from localize.stages.script.speakers.cast import contributions_only
 
     if job.kind == "understand":
-        with contributions_only():
-            localize.prepare_episode(job.path, options=job.options)
+        localize.prepare_episode(job.path, options=replace(job.options, cast_merge=False))
     elif job.kind == "market" and job.market:
         overrides = {job.market: job.overrides} if job.overrides else None
         localize.localize_episode(job.path, [job.market], job.out, options=job.options, overrides=overrides)

@@ -147,18 +147,17 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
 
     The episode leaves its clusters for the cast (its own file) and the cast merges every episode's in name
     order (localize.stages.script.speakers.cast): episodes understood at once give the cast they give one by
-    one. Within ``contributions_only()`` the merge waits and the lines keep SPEAKER_nn labels."""
-    from localize.stages.script.speakers.backends import DEFAULT_SPEAKER_BACKEND, SPEAKER_BACKENDS
+    one. With ``options.cast_merge`` off the merge waits and the lines keep SPEAKER_nn labels."""
+    from localize.stages.script.speakers.backends import SPEAKER_BACKENDS
 
-    # RunOptions.speakers_backend names the backend once RunOptions has it; until then, the default.
-    backend = SPEAKER_BACKENDS.create(getattr(options, "speakers_backend", DEFAULT_SPEAKER_BACKEND))
+    backend = SPEAKER_BACKENDS.create(options.speakers_backend)
     if backend.requires and not _wanted(options.speakers, backend.requires, "speaker diarization"):
         return key, script
     if options.speakers == "off":
         return key, script
     from localize.core.artifacts import EpisodeClusters
     from localize.stages.script.speakers import Diarization, label_speakers
-    from localize.stages.script.speakers.cast import contribute, merging_deferred, publish_cast
+    from localize.stages.script.speakers.cast import contribute, publish_cast
 
     spk_key = SPEAKERS.key(inputs=[key, audio.key], backend=backend.name, model_version=backend.model_version(),
                            options={"n_speakers": options.n_speakers})
@@ -177,7 +176,7 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
         return spk_key, script
     episode = source.path.stem
     contribute(options, EpisodeClusters(episode=episode, centroids=found.centroids, counts=found.counts))
-    cast = None if merging_deferred() else publish_cast(options)
+    cast = publish_cast(options) if options.cast_merge else None
     return spk_key, label_speakers(script, found, cast=cast, episode=episode)
 
 

@@ -26,7 +26,6 @@ other's characters or voices.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -394,22 +393,3 @@ def publish_cast(options: RunOptions) -> CastRegistry | None:
         if merged.to_cast() != before or not path.is_file():
             merged.save()
     return merged
-
-
-_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("localize_cast_deferred", default=False)
-
-
-@contextmanager
-def contributions_only() -> Iterator[None]:
-    """Within it, understanding an episode leaves its contribution but does not merge the series cast (its
-    script keeps episode-local SPEAKER_nn labels): for episodes understood in parallel, whose merge waits
-    until they all have contributed (the catalog's market jobs depend on every understand job of the series)."""
-    token = _DEFERRED.set(True)
-    try:
-        yield
-    finally:
-        _DEFERRED.reset(token)
-
-
-def merging_deferred() -> bool:
-    return _DEFERRED.get()
