@@ -55,7 +55,7 @@ class FaceTrack:
         i = min(int(pos), len(self.boxes) - 1)
         j = min(i + 1, len(self.boxes) - 1)
         f = pos - i
-        return tuple(round(a + (b - a) * f) for a, b in zip(self.boxes[i], self.boxes[j]))  # type: ignore[return-value]
+        return tuple(round(a + (b - a) * f) for a, b in zip(self.boxes[i], self.boxes[j], strict=True))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,14 +124,14 @@ class HaarDetector:
         side = max(int(min(small.shape) * self.min_face_frac), 20)
         found = self._cascade.detectMultiScale(small, scaleFactor=1.1, minNeighbors=self.min_neighbors,
                                                minSize=(side, side))
-        return suppress([tuple(round(v / scale) for v in box) for box in found])  # type: ignore[misc]
+        return suppress([tuple(round(v / scale) for v in box) for box in found])
 
 
 def suppress(boxes: Sequence[Box], *, inside: float = 0.5) -> list[Box]:
     """Largest first; a box mostly (`inside`) within a kept larger one is the same face found twice."""
     kept: list[Box] = []
     for box in sorted(boxes, key=lambda b: -b[2] * b[3]):
-        x, y, w, h = box
+        _, _, w, h = box
         if all(_inter(box, k) < inside * w * h for k in kept):
             kept.append(box)
     return kept
@@ -157,7 +157,7 @@ def link_tracks(samples: Sequence[tuple[int, Sequence[Box]]], shots: Shots, *, s
     done: list[dict] = []
     for t_ms, boxes in samples:
         shot = shots.at(t_ms).index
-        still = []
+        still: list[dict] = []
         for tr in open_:
             (still if tr["shot"] == shot and t_ms - tr["hits"][-1][0] <= max_gap_ms else done).append(tr)
         open_ = still
@@ -190,7 +190,7 @@ def _finish(track_id: str, shot: int, hits: list[tuple[int, Box]], step_ms: int)
     grid = np.arange(times[0], times[-1] + 1, step_ms)
     filled = np.stack([np.interp(grid, times, smooth[:, j]) for j in range(4)], axis=1)
     return FaceTrack(id=track_id, shot=shot, start_ms=int(times[0]), step_ms=step_ms,
-                     boxes=tuple(tuple(int(round(v)) for v in row) for row in filled),  # type: ignore[misc]
+                     boxes=tuple(tuple(round(v) for v in row) for row in filled),
                      detections=len(hits))
 
 

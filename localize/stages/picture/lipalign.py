@@ -19,7 +19,6 @@ track and the report. Lines without a talking face are left where the dubbing st
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace

@@ -48,7 +48,7 @@ class MouthCurve:
     values: tuple[float, ...]  # 0 = closed / still, 1 = wide open, per track
 
     def window(self, start_ms: int, end_ms: int) -> tuple[list[int], list[float]]:
-        pairs = [(t, v) for t, v in zip(self.times_ms, self.values) if start_ms <= t < end_ms]
+        pairs = [(t, v) for t, v in zip(self.times_ms, self.values, strict=True) if start_ms <= t < end_ms]
         return [t for t, _ in pairs], [v for _, v in pairs]
 
     def mean(self, start_ms: int, end_ms: int) -> float | None:
@@ -85,7 +85,7 @@ def lip_aspect_ratio(points: np.ndarray) -> float:
 
     p = points
     height = (np.linalg.norm(p[61] - p[67]) + np.linalg.norm(p[62] - p[66]) + np.linalg.norm(p[63] - p[65])) / 3
-    return float(height / max(np.linalg.norm(p[60] - p[64]), 1e-6))
+    return float(height / max(float(np.linalg.norm(p[60] - p[64])), 1e-6))
 
 
 def scale01(values: Sequence[float]) -> list[float]:
@@ -134,6 +134,7 @@ def mouth_activity(video: Path, tracks: FaceTracks, *, method: str = "haar") -> 
             grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if landmarker is None else None
             for tr, box in on:
                 if landmarker is None:
+                    assert grey is not None  # converted above whenever there is no landmarker
                     score = haar_mouth_score(grey, box)
                 else:
                     x, y, w, h = box
@@ -162,8 +163,9 @@ def link_speakers(lines: Sequence[Line], tracks: FaceTracks, activity: MouthActi
         speakers = {ln.speaker for ln in lines if _covers((tr.start_ms, tr.end_ms), ln.start_ms, ln.end_ms)}
         for speaker in speakers:
             own = [ln for ln in lines if ln.speaker == speaker]
-            inside, outside = [], []
-            for t, v in zip(curve.times_ms, curve.values):
+            inside: list[float] = []
+            outside: list[float] = []
+            for t, v in zip(curve.times_ms, curve.values, strict=True):
                 (inside if any(ln.start_ms <= t < ln.end_ms for ln in own) else outside).append(v)
             if not inside:
                 continue

@@ -6,6 +6,7 @@ one shot from 0 to its duration.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def shots_from_cuts(cuts_ms: list[int], duration_ms: int) -> tuple[Shot, ...]:
         if cut - bounds[-1] >= MIN_SHOT_MS and duration_ms - cut >= MIN_SHOT_MS:
             bounds.append(cut)
     bounds.append(max(duration_ms, bounds[-1] + 1))
-    return tuple(Shot(index=i, start_ms=a, end_ms=b) for i, (a, b) in enumerate(zip(bounds, bounds[1:])))
+    return tuple(Shot(index=i, start_ms=a, end_ms=b) for i, (a, b) in enumerate(itertools.pairwise(bounds)))
 
 
 def detect_shots(video: Path, duration_ms: int, *, threshold: float = THRESHOLD) -> Shots:
