@@ -143,7 +143,7 @@ class ArtifactStore:
         self,
         stage: str,
         key: str,
-        build: Callable[[Path], None],
+        build: Callable[[Path], object],  # what it returns is ignored: the folder is the artifact
         load: Callable[[Path], T],
     ) -> T:
         """Load the artifact if it exists, else build it into a temp dir first."""

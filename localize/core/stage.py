@@ -35,11 +35,11 @@ class Stage:
         return stage_key(self.name, inputs=inputs, backend=backend, model_version=model_version,
                          options=options, version=self.version)
 
-    def cached(self, store: ArtifactStore, key: str, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:
+    def cached(self, store: ArtifactStore, key: str, build: Callable[[Path], object], load: Callable[[Path], T]) -> T:
         """The artifact under `key`: loaded if it exists, else built into a temp folder first."""
         return store.cached(self.name, key, build, load)
 
-    def built(self, store: ArtifactStore, key: str, build: Callable[[Path], None],
+    def built(self, store: ArtifactStore, key: str, build: Callable[[Path], object],
               load: Callable[[Path], T]) -> Built[T]:
         """Like :meth:`cached`, with the key and the folder beside the value."""
         value = store.cached(self.name, key, build, load)
