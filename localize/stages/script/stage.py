@@ -9,17 +9,17 @@ from pathlib import Path
 
 from localize.core import jsonio
 from localize.core.artifacts import Line, OcrTrack, Script
+from localize.core.cache import ArtifactStore, file_sha256
+from localize.core.errors import InputError, LocalizeError
+from localize.core.options import RunOptions
+from localize.core.progress import NullProgress, Progress
+from localize.core.stage import Keyed, Stage
+from localize.stages.audio.stage import Audio, Source
+from localize.stages.render.subtitles import load_subtitles
 from localize.stages.script.asr import RECOGNIZERS, AsrOptions, RawTranscript
 from localize.stages.script.asr.chinese import to_script
 from localize.stages.script.asr.lines import LineRules, cut_lines
-from localize.core.cache import ArtifactStore, file_sha256
-from localize.core.errors import InputError, LocalizeError
 from localize.stages.script.fusion import fuse
-from localize.core.stage import Keyed, Stage
-from localize.core.options import RunOptions
-from localize.core.progress import NullProgress, Progress
-from localize.stages.audio.stage import Audio, Source
-from localize.stages.render.subtitles import load_subtitles
 
 log = logging.getLogger(__name__)
 ASR = Stage("asr", version=1)
