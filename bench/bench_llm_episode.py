@@ -102,7 +102,7 @@ def run_model(label: str, model: str, script, truth, refs, work: Path) -> dict:
         for name, source in (("asr+ocr", script), ("truth", truth)):
             store = ArtifactStore(work / f"cache-{label}-{name}")
             t0 = time.perf_counter()
-            _, tr = stage.translate_market(market, f"bench-{name}", source, store, RunOptions())
+            tr = stage.translate_market(market, f"bench-{name}", source, store, RunOptions()).value
             seconds = time.perf_counter() - t0
             chrf, pairs = score(source, tr, refs)
             results[name] = {"chrf": round(chrf, 1), "seconds": round(seconds, 1), "lines": len(tr.lines),

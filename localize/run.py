@@ -13,18 +13,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from localize.stages.script.speakers.cast import open_cast
 from localize.core import jsonio, modelcache
 from localize.core.artifacts import (
-    RUN_FILE, DubTrack, EpisodeResult, LineOverride, LocalizedLine, LocalizedScript, MarketResult, Report, RunRecord,
-    Script, Translation,
+    RUN_FILE,
+    DubTrack,
+    EpisodeResult,
+    LineOverride,
+    LocalizedLine,
+    LocalizedScript,
+    MarketResult,
+    Report,
+    RunRecord,
+    Script,
+    Translation,
 )
 from localize.core.cache import ArtifactStore
 from localize.core.errors import ConfigError, InputError
 from localize.core.markets import Market, get_market, load_markets
+from localize.core.options import RunOptions
 from localize.core.progress import NullProgress, Progress
 from localize.core.stage import Built, Keyed
-from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio, Source, extract_audio, open_source
 from localize.stages.mix.stage import mix_market, separate_background
 from localize.stages.picture.faceswap_market import face_swap_processor, labelled, publish_face_swap
@@ -33,14 +41,20 @@ from localize.stages.render.credentials import Credentials, credentials_from
 from localize.stages.render.presets import resolve_preset
 from localize.stages.render.report import write_report
 from localize.stages.render.stage import build_report, layout, render_market
+from localize.stages.script.speakers.cast import open_cast
 from localize.stages.script.stage import build_script, source_subtitles
 from localize.stages.translate.overrides import Reviewed, apply_overrides
 from localize.stages.translate.preflight import check_routes
 from localize.stages.translate.stage import preferences, translate_market
-from localize.stages.voice.stage import (
-    Voice, backcheck_market, cast_market_voices, choose_voice, dub_market, remember_pitch,
-)
 from localize.stages.voice.references import reference_overrides
+from localize.stages.voice.stage import (
+    Voice,
+    backcheck_market,
+    cast_market_voices,
+    choose_voice,
+    dub_market,
+    remember_pitch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +205,7 @@ def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
     """One market, stage after stage: translate, review, voice, mix, picture, render, publish."""
     script, store, options, progress = episode.script, episode.store, episode.options, episode.progress
     task = progress.task(f"{market.tag} translate", None)
-    machine = Keyed(*translate_market(market, script.key, script.value, store, options))
+    machine = translate_market(market, script.key, script.value, store, options)
     reviewed = apply_overrides(script.value, machine.key, machine.value, overrides)
     task.done()
     dub, backchecked = _dub(episode, market, plan, machine, reviewed)

@@ -80,9 +80,9 @@ def test_the_translation_stage_routes_zh_markets_through_the_llm(tmp_path: Path)
 
     script = Script(language="zh", lines=LINES[:2], duration_ms=6000, backend="test", model="none")
     store = ArtifactStore(tmp_path / "cache")
-    _, en = translate_market(get_market("en-US"), "script-key", script, store, RunOptions())
+    en = translate_market(get_market("en-US"), "script-key", script, store, RunOptions()).value
     assert [t.route for t in en.lines] == [("llamacpp:zh-en",)] * 2
-    _, pt = translate_market(get_market("pt-BR"), "script-key", script, store, RunOptions())
+    pt = translate_market(get_market("pt-BR"), "script-key", script, store, RunOptions()).value
     from localize.stages.translate.route import measured_routes
 
     best = measured_routes()[("zh", "pt")][0].via

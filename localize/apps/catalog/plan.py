@@ -26,14 +26,17 @@ import msgspec
 from localize.apps.catalog.db import StateDB
 from localize.apps.catalog.sources import EpisodeFile, expand_episodes
 from localize.apps.catalog.spec import CatalogSpec, SeriesSpec
-from localize.core.cache import file_sha256, stage_key
+from localize.core.cache import file_sha256
 from localize.core.markets import get_market, load_markets
 from localize.core.options import AsrOptions, RunOptions
+from localize.core.stage import Stage
 
 log = logging.getLogger(__name__)
 
-# Bump when what a job does changes in a way its inputs do not show.
-JOB_VERSION = 1
+# A job is done when its input hash matches the one it finished with; bump a version when what a job
+# does changes in a way its inputs do not show, so every such job runs again.
+UNDERSTAND_JOB = Stage("catalog-understand", version=1)
+MARKET_JOB = Stage("catalog-market", version=1)
 
 # (episode id, market) -> the reviewer's line overrides (LineOverride objects).
 OverrideSource = Callable[[str, str], Sequence[Any]]
@@ -129,7 +132,7 @@ def plan_catalog(spec: CatalogSpec, out: Path, db: StateDB, *, cache_dir: Path |
             understand = Job(
                 id=f"{series.name}/{f.name}/understand", kind="understand", series=series.name, episode=f.name,
                 path=f.path, market=None, depends=(), out=str(out / series.name), options=options,
-                input_hash=stage_key("catalog-understand", inputs=[sha], options={"run": base, "v": JOB_VERSION}),
+                input_hash=UNDERSTAND_JOB.key(inputs=[sha], options={"run": base}),
             )
             mine.append(understand)
             for tag, market in markets.items():
@@ -138,9 +141,8 @@ def plan_catalog(spec: CatalogSpec, out: Path, db: StateDB, *, cache_dir: Path |
                     id=f"{series.name}/{f.name}/{tag}", kind="market", series=series.name, episode=f.name,
                     path=f.path, market=tag, depends=(understand.id,), out=str(out / series.name),
                     options=options, overrides=lines,
-                    input_hash=stage_key("catalog-market", inputs=[understand.input_hash],
-                                         options={"market": _builtins(market), "overrides": _builtins(list(lines)),
-                                                  "v": JOB_VERSION}),
+                    input_hash=MARKET_JOB.key(inputs=[understand.input_hash], options={
+                        "market": _builtins(market), "overrides": _builtins(list(lines))}),
                 ))
         jobs.extend(_cast_edges(series, options, mine))
     return jobs

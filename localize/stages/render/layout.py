@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from localize.stages.render.subtitles import Cue
 
 # Bump when the layout of the same cues changes (renders key on it).
-LAYOUT_VERSION = 1
 
 _CLOSING = frozenset("，。、！？；：…‥」』）》〉】〕］｝”’,.!?;:)]}%»›ฯๆ")  # never starts a row or a cue
 _OPENING = frozenset("（「『《〈【〔［｛“‘([{«‹")  # never ends one
@@ -72,7 +71,7 @@ class LayoutRules:
         return text_width(row) if self.row_width else visible_len(row)
 
     def cache_options(self) -> dict[str, object]:
-        return {"version": LAYOUT_VERSION, "max_chars": self.max_chars, "max_rows": self.max_rows,
+        return {"max_chars": self.max_chars, "max_rows": self.max_rows,
                 "row_width": round(self.row_width, 3), "reading_cps": self.reading_cps,
                 "min_cue_ms": self.min_cue_ms, "gap_ms": self.gap_ms}
 
@@ -389,5 +388,5 @@ def layout_cues(cues: Sequence[Cue], rules: LayoutRules, *, end_ms: int = 0) -> 
     return Layout(cues=tuple(out), lines=tuple(lines), rules=rules)
 
 
-__all__ = ["LAYOUT_VERSION", "Layout", "LayoutReport", "LayoutRules", "LineLayout", "break_rows", "layout_cues",
+__all__ = ["Layout", "LayoutReport", "LayoutRules", "LineLayout", "break_rows", "layout_cues",
            "split_line", "time_pieces", "visible_len"]

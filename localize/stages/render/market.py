@@ -15,11 +15,11 @@ from localize.core.jsonio import atomic_write_text
 from localize.core.media import run_ffmpeg
 from localize.stages.render.credentials import Credentials, sign_video
 from localize.stages.render.fonts import DEFAULT_FONT, choose_font
-from localize.stages.render.layout import LAYOUT_VERSION, LayoutReport
+from localize.stages.render.layout import LayoutReport
 from localize.stages.render.presets import output_size, resolve_preset, safe_area, subtitle_outputs
 from localize.stages.render.styles import label_subtitles, market_subtitles
 from localize.stages.render.subtitles import Cue, write_subtitles
-from localize.stages.render.video import RENDER_VERSION, RenderSpec, render_argv
+from localize.stages.render.video import RenderSpec, render_argv
 from localize.stages.script.ocr.frames import video_geometry
 
 LAYOUT_FILE = "layout.json"
@@ -37,8 +37,8 @@ def render_options(market: Market, cues: Sequence[Cue], credentials: Credentials
     font = choose_font(market.subtitles.font, market.language, tuple(c.text for c in cues), check=burned)
     if market.ai_label.visible:
         choose_font(DEFAULT_FONT, market.language, (market.ai_label.text,))  # drawn: must be installed
-    return {"render": RENDER_VERSION, "preset": asdict(preset), "subtitles": market.render.subtitles,
-            "soft": soft, "burned": burned, "font": font.family, "layout": LAYOUT_VERSION,
+    return {"preset": asdict(preset), "subtitles": market.render.subtitles,
+            "soft": soft, "burned": burned, "font": font.family,
             "reading_cps": market.style.reading_speed_cps,
             "c2pa": credentials.cache_options() if credentials else None}
 

@@ -17,9 +17,6 @@ import ffmpeg  # ffmpeg-python
 from localize.core.langs import iso639_2
 from localize.stages.render.presets import CODECS, SafeArea
 
-# Bump when render_argv changes what it writes, so cached renders are rebuilt.
-RENDER_VERSION = 4
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RenderSpec:

@@ -19,10 +19,11 @@ import msgspec
 
 from localize.core import jsonio
 from localize.core.artifacts import Line, Script, TargetLine, Translation
-from localize.core.cache import ArtifactStore, file_sha256, stage_key
+from localize.core.cache import ArtifactStore, file_sha256
 from localize.core.errors import ConfigError, LocalizeError, ModelIntegrityError, NoRouteError
 from localize.core.markets import Market
 from localize.core.options import RunOptions
+from localize.core.stage import Keyed, Stage
 from localize.stages.translate import ADAPTERS, TRANSLATORS, Adapter
 from localize.stages.translate.adapting import adapt_lines, budgets, over_budget
 from localize.stages.translate.bible import Bible, load_bible
@@ -31,6 +32,8 @@ from localize.stages.translate.subtitles import align_human_translation
 from localize.stages.translate.tm import Match, TranslationMemory
 
 log = logging.getLogger(__name__)
+
+TRANSLATION = Stage("translation", version=1)
 
 
 def preferences(market: Market, options: RunOptions) -> tuple[str, ...]:
@@ -84,7 +87,8 @@ def _first_adapter(prefs: Sequence[str], factory: Factory) -> tuple[Adapter | No
 
 def translate_market(
     market: Market, script_key: str, script: Script, store: ArtifactStore, options: RunOptions
-) -> tuple[str, Translation]:
+) -> Keyed[Translation]:
+    """The market's translation of the script (a human one where given) and its key."""
     human = {tag.lower(): Path(p) for tag, p in options.translations}.get(market.tag.lower())
     prefs = preferences(market, options)
     human_lines = align_human_translation(script.lines, human) if human else ()
@@ -92,8 +96,8 @@ def translate_market(
     bible = load_bible(options.bible_file) if options.bible_file else Bible()
     hits = _memory_hits(script, market, options) if not human else {}
     adapter, route, after = plan_market(market, script.language, prefs, need_machine)
-    key = stage_key(
-        "translation", inputs=[script_key, file_sha256(human) if human else ""],
+    key = TRANSLATION.key(
+        inputs=[script_key, file_sha256(human) if human else ""],
         backend="+".join([*([adapter.name] if adapter else []), *(leg.label for leg in (*after, *route))]),
         model_version="|".join([*([adapter.model_version()] if adapter else []),
                                 *(leg.model_version() for leg in (*after, *route))]),
@@ -122,7 +126,7 @@ def translate_market(
         jsonio.save(Translation(source_language=script.language, target_language=market.language, lines=lines,
                                 within_budget_first=first, within_budget_final=final), tmp / "translation.json")
 
-    return key, store.cached("translation", key, build, lambda p: jsonio.load(Translation, p / "translation.json"))
+    return Keyed(key, TRANSLATION.cached(store, key, build, lambda p: jsonio.load(Translation, p / "translation.json")))
 
 
 def plan_market(market: Market, source: str, prefs: tuple[str, ...], need_machine: bool = True) \
