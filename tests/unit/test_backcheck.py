@@ -95,3 +95,19 @@ def test_a_language_whisper_does_not_know_is_not_scored(tmp_path: Path, fake_asr
                      lines=dub.value.lines)
     assert backcheck.backcheck(track, dub.path, {"L1": "x"}, fake_asr()) == {}
     assert fake_asr.calls == []
+
+
+def test_every_built_in_recognizer_can_back_transcribe_a_clip(tmp_path: Path, monkeypatch) -> None:
+    """whisperX lacked transcribe_clip: it decodes clips with the same weights through faster-whisper."""
+    from localize.core.options import AsrOptions
+    from localize.stages.script.asr import RECOGNIZERS
+    from localize.stages.script.asr.faster_whisper import FasterWhisperRecognizer
+
+    heard = []
+    monkeypatch.setattr(FasterWhisperRecognizer, "transcribe_clip",
+                        lambda self, clip, language, *, max_tokens=None: heard.append((clip, language)) or "hola")
+    for name in RECOGNIZERS.names():
+        recognizer = RECOGNIZERS.load(name)(AsrOptions(model="base"))
+        assert recognizer.transcribe_clip(tmp_path / "c.wav", "es") == "hola"
+        recognizer.release()
+    assert heard == [(tmp_path / "c.wav", "es")] * len(RECOGNIZERS.names())

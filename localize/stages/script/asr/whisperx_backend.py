@@ -36,9 +36,19 @@ class WhisperXRecognizer:
         self.batch_size = batch_size
         self._path, self._version = resolve_model(self.options.model)
         self._model: Any = None
+        self._clips: Any = None  # a FasterWhisperRecognizer on the same weights, for transcribe_clip
 
     def model_version(self) -> str:
         return f"whisperx:{self._version}"
+
+    def transcribe_clip(self, clip: Path, language: str, *, max_tokens: int | None = None) -> str:
+        """The text heard in a short clip (the back-check): no alignment is needed, so the same CTranslate2
+        weights decode it through faster-whisper, which whisperX wraps."""
+        from localize.stages.script.asr.faster_whisper import FasterWhisperRecognizer
+
+        if self._clips is None:
+            self._clips = FasterWhisperRecognizer(self.options)
+        return str(self._clips.transcribe_clip(clip, language, max_tokens=max_tokens))
 
     def recognize(self, audio: Path) -> RawTranscript:
         wx = _import_whisperx()
@@ -60,6 +70,9 @@ class WhisperXRecognizer:
 
     def release(self) -> None:
         self._model = None
+        if self._clips is not None:
+            self._clips.release()
+            self._clips = None
 
 
 # whisperX's VAD checkpoint ships inside its wheel (whisperx/assets/pytorch_model.bin) and was pickled
