@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from localize.core import jsonio, modelcache
 from localize.core.artifacts import (
@@ -243,13 +244,16 @@ def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
 
 
 def _save_run(directory: Path, source: Path, out: Path, options: RunOptions) -> None:
+    # Any: each of these fields is a Path | None, which mypy cannot tell from a ** of a dict[str, Path]
+    files: dict[str, Any] = {name: Path(value).resolve()
+                             for name in ("source_subs", "bible_file", "tm_file", "cast_file")
+                             if (value := getattr(options, name)) is not None}
     options = replace(
         options, cache_dir=options.cache_root().resolve(),
         markets_files=tuple(Path(p).resolve() for p in options.markets_files),
         translations=tuple((tag, Path(p).resolve()) for tag, p in options.translations),
         references=tuple((speaker, Path(p).resolve()) for speaker, p in options.references),
-        **{name: Path(value).resolve() for name in ("source_subs", "bible_file", "tm_file", "cast_file")
-           if (value := getattr(options, name)) is not None},
+        **files,
     )
     jsonio.save(RunRecord(source=str(source.resolve()), out=str(out.resolve()), options=options),
                 directory / RUN_FILE)
