@@ -148,7 +148,8 @@ def _market_json(review: MarketReview) -> dict[str, Any]:
     }
 
 
-def create_app(out: str | Path, *, store: ReviewStore | None = None, market_dir: str | Path | None = None,
+def create_app(out: str | Path, *, store: ReviewStore | None = None,  # noqa: C901 - a route table of small handlers
+               market_dir: str | Path | None = None,
                render: Callable[[Path, ReviewStore], object] | None = None) -> Starlette:
     """The review app for the output folder `out`; with `market_dir`, ``/`` opens that market's page.
 
