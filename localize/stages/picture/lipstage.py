@@ -39,10 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when shot detection (shots.py), face tracking (faces.py) or mouth activity (mouth.py) changes
-# what a faces artifact holds.
-FACES = Stage("faces", version=1)
-# Bump when lip alignment (lipalign.py) changes the dub it writes.
-LIPALIGN = Stage("lipalign", version=1)
+# what a faces artifact holds (v2: mouth.json carries the speech envelope the speaking-face link reads).
+FACES = Stage("faces", version=2)
+# Bump when lip alignment (lipalign.py) or the speaking-face link (mouth.speaking_faces) changes the dub
+# it writes (v2: the per-line link).
+LIPALIGN = Stage("lipalign", version=2)
 # Bump when the dub's voice track below changes.
 LIP_VOICE = Stage("lipvoice", version=1)
 

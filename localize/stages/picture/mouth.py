@@ -10,11 +10,26 @@ percentile -> 0, its 90th -> 1):
 * ``dlib`` (the `faces` extra): the inner-lip aspect ratio from dlib's 68 landmarks (mean
   height of the inner lips over their width). Its model's iBUG 300-W terms are NON-COMMERCIAL.
 
-The speaking face of a line is the track its speaker is linked to: each (speaker, track) pair
-is scored by the track's activity inside that speaker's lines above its activity outside them,
-and pairs are taken best first, each track going to one speaker and each speaker getting at
-most one track per shot. A speaker heard but never seen talking (an off-screen voice) keeps
-no face.
+The speaking face of a line (:func:`speaking_faces`) is decided per line among the face tracks on
+screen for most of it (`MIN_COVER`):
+
+* one face: it speaks the line when its mouth is active at all (at least `MIN_ACTIVE` of the line's
+  frames at `OPEN_LEVEL` or more), unless it is clearly quieter in this speaker's lines than in the
+  other speakers' lines on the same track (by `QUIET_MARGIN`): then the line is another person's,
+  off screen (a listener with a closed mouth);
+* two or more faces: the face whose mouth moves with the line's sound. The source's speech envelope
+  (:class:`SpeechEnvelope`, pre-emphasised 10 ms RMS smoothed over `ENVELOPE_SMOOTH_MS`, stored with the
+  activity) is read `MOUTH_LEAD_MS` after each frame (the lips move a little before the sound) and
+  correlated (Pearson, so each face's own scale does not matter) with each face's activity over the
+  line; the best face speaks it when it beats the next by `MIN_MARGIN`, else none is linked. Without an
+  envelope (an artifact from before it existed) the speaker-level link below decides.
+
+:func:`link_speakers` links whole speakers to tracks: each (speaker, track) pair is scored by the
+track's activity inside that speaker's lines above its activity outside them, and pairs are taken best
+first, each track going to one speaker and each speaker getting at most one track per shot.
+
+Tuned on the talking-head set's tune clips (bench/data/talking_heads.json: two single-face clips, the
+sample's source and one two-face shot), reported on the others (bench/bench_talking_heads.py).
 """
 
 from __future__ import annotations
@@ -39,6 +54,27 @@ MIN_COVER = 0.6  # a track must be on screen for this share of a line to speak i
 MIN_TALK = 0.08  # how much more active (0..1 scale) in a speaker's lines than outside them a talking face is
 MIN_OUTSIDE = 10  # frames of the face outside the speaker's lines needed to compare with
 CLOSED_LEVEL = 0.3
+OPEN_LEVEL = 0.3  # activity (0..1 per face) of an open mouth
+MIN_ACTIVE = 0.2  # share of a line's frames a lone face's mouth must be open on to speak it
+QUIET_MARGIN = 0.05  # a lone face this much less active in a speaker's lines than in others' is not theirs
+MIN_FRAMES = 10  # frames of a face inside a line needed to judge it
+ENVELOPE_STEP_MS = 10
+ENVELOPE_SMOOTH_MS = 150
+MOUTH_LEAD_MS = 80  # the sound follows the lips by about this much
+MIN_MARGIN = 0.05  # correlation by which the speaking face must beat the next one on screen
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechEnvelope:
+    """The source sound's loudness every `step_ms` (pre-emphasised RMS, smoothed; linear, 0..1)."""
+
+    step_ms: int
+    values: tuple[float, ...]
+
+    def at(self, t_ms: int) -> float:
+        if not self.values:
+            return 0.0
+        return self.values[min(max(t_ms // self.step_ms, 0), len(self.values) - 1)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +96,7 @@ class MouthCurve:
 class MouthActivity:
     method: str
     curves: tuple[MouthCurve, ...]
+    speech: SpeechEnvelope | None = None  # the source's speech envelope, for the speaking-face link
 
     def curve(self, track: str) -> MouthCurve | None:
         return next((c for c in self.curves if c.track == track), None)
@@ -112,8 +149,33 @@ def smooth(values: Sequence[float], width: int = 3) -> list[float]:
     return list(np.convolve(padded, np.ones(width) / width, mode="valid")[: len(v)])
 
 
-def mouth_activity(video: Path, tracks: FaceTracks, *, method: str = "haar") -> MouthActivity:
-    """Every track's mouth activity on every frame it covers."""
+def speech_envelope(media: Path) -> SpeechEnvelope:
+    """The speech envelope of `media`'s sound (see :class:`SpeechEnvelope`), decoded at 16 kHz mono."""
+    import subprocess
+
+    import numpy as np
+
+    proc = subprocess.run(["ffmpeg", "-v", "error", "-i", str(media), "-vn", "-ac", "1", "-ar", "16000",
+                           "-f", "s16le", "-"], capture_output=True)
+    if proc.returncode != 0:
+        from localize.core.errors import MediaError
+
+        raise MediaError(media, "ffmpeg cannot decode its sound", "check it plays, or re-encode it")
+    x = np.frombuffer(proc.stdout, np.int16).astype(np.float64) / 32768
+    hop = 16 * ENVELOPE_STEP_MS
+    n = len(x) // hop
+    if n == 0:
+        return SpeechEnvelope(step_ms=ENVELOPE_STEP_MS, values=())
+    y = np.append(x[:1], x[1:] - 0.97 * x[:-1])  # pre-emphasis: voice over rumble and hum
+    rms = np.sqrt(np.mean(np.square(y[: n * hop].reshape(n, hop)), axis=1))
+    peak = float(rms.max()) or 1.0
+    width = max(ENVELOPE_SMOOTH_MS // ENVELOPE_STEP_MS, 1)
+    env = smooth(list(rms / peak), width if width % 2 else width + 1)
+    return SpeechEnvelope(step_ms=ENVELOPE_STEP_MS, values=tuple(round(float(v), 4) for v in env))
+
+
+def mouth_activity(video: Path, tracks: FaceTracks, *, method: str = "haar", speech: bool = True) -> MouthActivity:
+    """Every track's mouth activity on every frame it covers, and the video's speech envelope."""
     import cv2
 
     if method not in METHODS:
@@ -143,7 +205,8 @@ def mouth_activity(video: Path, tracks: FaceTracks, *, method: str = "haar") -> 
                 raw[tr.id][1].append(score)
     curves = tuple(MouthCurve(track=tid, times_ms=tuple(ts), values=tuple(scale01(smooth(vs))))
                    for tid, (ts, vs) in raw.items())
-    return MouthActivity(method=method, curves=curves)
+    envelope = speech_envelope(video) if speech and curves else None
+    return MouthActivity(method=method, curves=curves, speech=envelope)
 
 
 def _covers(track_span: tuple[int, int], start_ms: int, end_ms: int) -> bool:
@@ -185,8 +248,66 @@ def link_speakers(lines: Sequence[Line], tracks: FaceTracks, activity: MouthActi
     return linked
 
 
+def _correlation(curve: MouthCurve, speech: SpeechEnvelope, start_ms: int, end_ms: int) -> float | None:
+    """Pearson correlation of a face's activity with the speech envelope `MOUTH_LEAD_MS` later, over a line."""
+    import numpy as np
+
+    times, values = curve.window(start_ms, end_ms)
+    if len(times) < MIN_FRAMES:
+        return None
+    v = np.asarray(values, dtype=np.float64)
+    e = np.asarray([speech.at(t + MOUTH_LEAD_MS) for t in times], dtype=np.float64)
+    if v.std() < 1e-9 or e.std() < 1e-9:
+        return 0.0
+    return float(np.corrcoef(v, e)[0, 1])
+
+
+def _mean_in(curve: MouthCurve, lines: Sequence[Line]) -> tuple[float, int]:
+    vals = [v for t, v in zip(curve.times_ms, curve.values, strict=True)
+            if any(ln.start_ms <= t < ln.end_ms for ln in lines)]
+    return (sum(vals) / len(vals) if vals else 0.0), len(vals)
+
+
+def _lone_face_speaks(line: Line, lines: Sequence[Line], curve: MouthCurve) -> bool:
+    """A single face on screen speaks `line` when its mouth is open at all, unless it is quieter in
+    this speaker's lines than in the other speakers' lines it is on screen for (see the module docstring)."""
+    _, values = curve.window(line.start_ms, line.end_ms)
+    if len(values) < MIN_FRAMES or sum(v >= OPEN_LEVEL for v in values) < MIN_ACTIVE * len(values):
+        return False
+    own, n_own = _mean_in(curve, [ln for ln in lines if ln.speaker == line.speaker])
+    other, n_other = _mean_in(curve, [ln for ln in lines if ln.speaker != line.speaker])
+    return not (n_own >= MIN_FRAMES and n_other >= MIN_FRAMES and own < other - QUIET_MARGIN)
+
+
 def speaking_faces(lines: Sequence[Line], tracks: FaceTracks, activity: MouthActivity) -> dict[str, str]:
-    """Line id -> the track id of the face speaking it, or "" where none is visible and talking."""
+    """Line id -> the track id of the face speaking it, or "" where none is visible and talking
+    (see the module docstring)."""
+    fallback: dict[str, str] | None = None
+    out = {}
+    for ln in lines:
+        on = [(tr, curve) for tr in tracks.tracks
+              if _covers((tr.start_ms, tr.end_ms), ln.start_ms, ln.end_ms)
+              and (curve := activity.curve(tr.id)) is not None
+              and len(curve.window(ln.start_ms, ln.end_ms)[0]) >= MIN_FRAMES]
+        found = ""
+        if len(on) == 1:
+            found = on[0][0].id if _lone_face_speaks(ln, lines, on[0][1]) else ""
+        elif len(on) > 1 and activity.speech is not None:
+            scored = sorted(((_correlation(curve, activity.speech, ln.start_ms, ln.end_ms) or 0.0, tr.id)
+                             for tr, curve in on), reverse=True)
+            if scored[0][0] > 0 and scored[0][0] - scored[1][0] >= MIN_MARGIN:
+                found = scored[0][1]
+            log.debug("%s: faces %s", ln.id, ", ".join(f"{t} r={r:+.2f}" for r, t in scored))
+        elif len(on) > 1:
+            if fallback is None:
+                fallback = _speaker_faces(lines, tracks, activity)
+            found = fallback[ln.id]
+        out[ln.id] = found
+    return out
+
+
+def _speaker_faces(lines: Sequence[Line], tracks: FaceTracks, activity: MouthActivity) -> dict[str, str]:
+    """Line id -> the track its speaker is linked to by :func:`link_speakers`, "" where none."""
     linked = link_speakers(lines, tracks, activity)
     spans = {tr.id: (tr.start_ms, tr.end_ms) for tr in tracks.tracks}
     out = {}

@@ -1,0 +1,151 @@
+"""Which face speaks each line, and lip alignment to it, on real talking heads (bench/talking_heads.py).
+
+For every clip of the set (bench/data/talking_heads.json: real talking-head clips with their own sound,
+single-face and two-face shots, split into `tune` and `report`): shots, Haar face tracks, mouth activity
+and the speech envelope; then the speaking face of each ground-truth line by the speaker-level rule the
+project used before (`before`: :func:`localize.stages.picture.mouth._speaker_faces`) and by the per-line
+rule (`after`: :func:`speaking_faces`). A line is right when the linked track is the truth's face (the
+largest face on screen for 'only', the face on that half for 'left'/'right', none for '').
+
+Lip offsets: each line with a real speech onset (not cut at 0 ms) is dubbed by espeak-ng (its own text),
+placed -300/-150/0/+150/+300 ms from the line's start as a misplaced slot would put it, and aligned to the
+face the rule links; offset = the dub's speech onset minus the line's speech onset in the source (its
+words' start, which follows the lips' opening within a frame or two in these clips).
+
+    .venv/bin/python bench/bench_talking_heads.py            # writes bench/results/talking_heads.{json,md}
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from machine import machine_info  # bench/machine.py
+from talking_heads import prepare, truth  # bench/talking_heads.py
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+from localize.core.artifacts import DubLine, DubTrack, Line  # noqa: E402
+from localize.stages.picture.faces import FaceTracks, track_faces  # noqa: E402
+from localize.stages.picture.lipalign import align_track, offset_stats, speech_bounds  # noqa: E402
+from localize.stages.picture.mouth import _speaker_faces, mouth_activity, speaking_faces  # noqa: E402
+from localize.stages.picture.shots import detect_shots  # noqa: E402
+
+SHIFTS = (-300, -150, 0, 150, 300)
+
+
+def true_track(tracks: FaceTracks, line: dict) -> str:
+    if not line["face"]:
+        return ""
+    on = tracks.at((line["start_ms"] + line["end_ms"]) // 2)
+    if line["face"] == "only":
+        return max(on, key=lambda tb: tb[1][2] * tb[1][3])[0].id if on else "?"
+    side = [(tr, b) for tr, b in on if ((b[0] + b[2] / 2) < tracks.width / 2) == (line["face"] == "left")]
+    return max(side, key=lambda tb: tb[1][2] * tb[1][3])[0].id if side else "?"
+
+
+def lip_offsets(clip: dict, lines: list[Line], linked: dict[str, str], activity, tmp: Path) -> list[dict]:
+    import soundfile as sf
+
+    from localize.stages.voice.tts.espeak import EspeakSynthesizer
+
+    tts = EspeakSynthesizer()
+    rows = []
+    voice = "es" if clip["name"] == "talking_man_outdoors" else "en-us"
+    for ln in lines:
+        if ln.start_ms == 0 or not linked.get(ln.id):
+            continue
+        wav = tmp / f"{clip['name']}-{ln.id}.wav"
+        tts.synthesize(ln.text, voice, wav)
+        samples, rate = sf.read(wav, dtype="float32")
+        length = round(len(samples) * 1000 / rate)
+        onset = speech_bounds(samples, rate)[0]
+        for shift in SHIFTS:
+            start = ln.start_ms - onset + shift
+            d = DubLine(id=ln.id, slot_start_ms=ln.start_ms, slot_end_ms=ln.end_ms, dub_start_ms=start,
+                        dub_end_ms=start + length, natural_ms=length, speed=1.0, overflow_ms=0, clip=wav.name)
+            track = DubTrack(language="en", backend="espeak", voice=voice, sample_rate=rate, max_speed=1.25,
+                             lines=(d,))
+            out = tmp / f"{clip['name']}-{ln.id}-{shift}"
+            aligned, _ = align_track(track, tmp, [ln], linked, activity, out, duration_ms=ln.end_ms + 2000)
+            a = aligned.lines[0]
+            s2, r2 = sf.read(out / a.clip, dtype="float32")
+            rows.append({"clip": clip["name"], "line": ln.id, "shift_ms": shift, "before_ms": shift,
+                         "after_ms": a.dub_start_ms + speech_bounds(s2, r2)[0] - ln.start_ms,
+                         "moved": bool(a.lip_face)})
+    return rows
+
+
+def run() -> dict:
+    data, videos = truth(), prepare()
+    clips, offsets = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in data["clips"]:
+            video = videos[clip["name"]]
+            dur = int(float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+                                            "csv=p=0", str(video)], capture_output=True, text=True).stdout) * 1000)
+            tracks = track_faces(video, detect_shots(video, dur))
+            activity = mouth_activity(video, tracks)
+            lines = [Line(id=ln["id"], start_ms=ln["start_ms"], end_ms=ln["end_ms"], text=ln["text"],
+                          speaker=ln["speaker"]) for ln in clip["lines"]]
+            before, after = _speaker_faces(lines, tracks, activity), speaking_faces(lines, tracks, activity)
+            rows = [{"line": ln["id"], "truth": true_track(tracks, ln), "before": before[ln["id"]],
+                     "after": after[ln["id"]]} for ln in clip["lines"]]
+            clips.append({"name": clip["name"], "split": clip["split"], "faces": clip["faces"],
+                          "tracks": len(tracks.tracks), "lines": rows})
+            for split_rows in (lip_offsets(clip, lines, after, activity, Path(tmp)),):
+                offsets += [dict(r, split=clip["split"]) for r in split_rows]
+            print(clip["name"], rows, flush=True)
+    summary = {}
+    for split in ("tune", "report"):
+        rows = [r for c in clips if c["split"] == split for r in c["lines"]]
+        off = [r for r in offsets if r["split"] == split]
+        summary[split] = {
+            "lines": len(rows),
+            "right_before": sum(r["before"] == r["truth"] for r in rows),
+            "right_after": sum(r["after"] == r["truth"] for r in rows),
+            "offset_lines": len({(r["clip"], r["line"]) for r in off}),
+            "offset_before": offset_stats([r["before_ms"] for r in off]),
+            "offset_after": offset_stats([r["after_ms"] for r in off]),
+        }
+    return {"how": data["how"], "clips": clips, "offsets": offsets, "summary": summary}
+
+
+def write(res: dict) -> None:
+    info = machine_info()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "talking_heads.json").write_text(json.dumps({"machine": info, **res}, indent=2) + "\n")
+    out = ["# Speaking faces and lip alignment on real talking heads", "",
+           f"Machine: {info['cpu_model']} ({info['nproc']} cores), {info.get('date', '')}. Set: "
+           "bench/data/talking_heads.json (sources, licences, ground truth; media fetched by "
+           "bench/talking_heads.py). "
+           "`before` = the speaker-level link the project used until now, `after` = the per-line rule "
+           "(localize/stages/picture/mouth.py). The rule's constants were set on the `tune` clips only.", "",
+           "| split | lines | right before | right after | lines with an onset | offset before mean / p90 | "
+           "after mean / p90 |", "|---|---|---|---|---|---|---|"]
+    for split, s in res["summary"].items():
+        out.append(f"| {split} | {s['lines']} | {s['right_before']} ({s['right_before'] / s['lines']:.0%}) | "
+                   f"{s['right_after']} ({s['right_after'] / s['lines']:.0%}) | {s['offset_lines']} | "
+                   f"{s['offset_before'][0]} / {s['offset_before'][1]} ms | {s['offset_after'][0]} / "
+                   f"{s['offset_after'][1]} ms |")
+    out += ["", "Offsets: each line with a real onset dubbed by espeak-ng and placed "
+            f"{'/'.join(f'{s:+d}' for s in SHIFTS)} ms from its slot, then aligned; offset = dub speech onset "
+            "minus the source's speech onset (Whisper word start, about ±40 ms).", "",
+            "| split | clip | faces shown | tracks | line | truth | before | after |", "|---|---|---|---|---|---|---|---|"]
+    for c in res["clips"]:
+        for r in c["lines"]:
+            out.append(f"| {c['split']} | {c['name']} | {c['faces']} | {c['tracks']} | {r['line']} | "
+                       f"{r['truth'] or '-'} | {r['before'] or '-'} | {r['after'] or '-'} |")
+    out += ["", f"Ground truth: {res['how']}", "", "Re-run: `.venv/bin/python bench/bench_talking_heads.py`", ""]
+    (RESULTS / "talking_heads.md").write_text("\n".join(out))
+
+
+if __name__ == "__main__":
+    res = run()
+    print(json.dumps(res["summary"], indent=1))
+    write(res)
