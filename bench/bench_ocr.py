@@ -39,6 +39,8 @@ from localize.core.media.probe import probe
 from localize.stages.script.ocr import OcrOptions
 from localize.stages.script.ocr.scan import scan_video
 from tests.integration.test_ocr import (
+    WATERMARK,
+    build_bilingual_episode_b,
     build_gb2312_episode,
     cer,
     font_available,
@@ -98,6 +100,41 @@ def run_episode(workdir: Path, loops: int, vertical: bool, repeats: int, options
     }
 
 
+def run_drama(workdir: Path, bilingual: bool) -> dict:
+    """Episode B (or its bilingual variant): the Chinese cues' CER, English mixed into them, watermark
+    cues, Chinese rows joined with a space, and the English track's WER against reference.en.srt."""
+    import jiwer
+
+    from localize.stages.render.subtitles import load_subtitles
+    from localize.stages.script.ocr.merge import script_of
+    from tests.conftest import shared_media
+
+    if bilingual:
+        video, zh, en = build_bilingual_episode_b(workdir)
+    else:
+        video = shared_media("drama/episode_B.mp4")
+        zh, en = load_subtitles(shared_media("drama/subtitles.zh.srt")), ()
+    track, stats = scan_video(video, OcrOptions())
+    chinese = [c for c in track.cues if script_of(c.text) == "cjk"]
+    latin = [c for c in track.cues if script_of(c.text) == "latin"]
+    norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
+    comparable_mark = "".join(ch for ch in WATERMARK if ch.isalnum())
+    return {
+        "episode": f"episode_B{' bilingual' if bilingual else ''}",
+        "cues_zh": len(chinese), "cues_zh_true": len(zh),
+        "cer_zh": round(cer("".join(t.text for t in zh), "".join(c.text for c in chinese)), 4),
+        "zh_cues_with_latin_letters": sum(any("a" <= ch.casefold() <= "z" for ch in c.text) for c in chinese),
+        "zh_cues_with_space_between_cjk": sum(" " in c.text for c in chinese),
+        "cues_with_watermark": sum(comparable_mark in "".join(ch for ch in c.text if ch.isalnum()) for c in track.cues)
+        if comparable_mark else 0,
+        "cues_en": len(latin), "cues_en_true": len(en),
+        "wer_en": round(float(jiwer.wer(norm(" ".join(t.text for t in en)), norm(" ".join(c.text for c in latin)))), 4)
+        if en else None,
+        "wall_s": round(stats.seconds, 1),
+        "cues": [[c.start_ms, c.end_ms, c.text] for c in track.cues],
+    }
+
+
 def machine_info() -> dict:
     return base_machine_info(rapidocr_onnxruntime=version("rapidocr_onnxruntime"), onnxruntime=version("onnxruntime"))
 
@@ -147,7 +184,17 @@ def main() -> int:
                         help="episodes as LOOPS (10 s each) with a 'v' suffix for 1080x1920: default 1 6 6v")
     parser.add_argument("--repeats", type=int, default=2, help="OCR runs per episode (the median wall time counts)")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--drama", action="store_true",
+                        help="only episode B and its bilingual variant (English row + watermark): drama_ocr.json")
     args = parser.parse_args()
+    if args.drama:
+        with tempfile.TemporaryDirectory(prefix="bench-ocr-") as tmp:
+            drama = [run_drama(Path(tmp), bilingual) for bilingual in (False, True)]
+        for d in drama:
+            print({k: v for k, v in d.items() if k != "cues"})
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / "drama_ocr.json").write_text(json.dumps(drama, ensure_ascii=False, indent=2) + "\n")
+        return 0
     if not font_available():
         print("error: font 'Noto Sans CJK SC' is not installed (apt-get install fonts-noto-cjk)", file=sys.stderr)
         return 2

@@ -258,3 +258,63 @@ def test_audio_only_input_is_a_media_error(tmp_path: Path) -> None:
     )
     with pytest.raises(MediaError, match="no video stream"):
         read_burned_subtitles(wav)
+
+
+# --- episode B with a second subtitle language and a watermark (also used by bench/bench_ocr.py) ----
+
+WATERMARK = "微短剧 DRAMA+"
+
+
+def build_bilingual_episode_b(out_dir: Path) -> tuple[Path, tuple[Cue, ...], tuple[Cue, ...]]:
+    """../shared/media/drama/episode_B.mp4 with its English reference burned as a second subtitle row
+    right under the Chinese one (Noto Sans CJK SC 40 px, white, black outline, as bilingual releases
+    carry it), and a static watermark in the band's bottom-right corner for the whole episode.
+
+    Returns (video, Chinese truth, English truth). The Chinese block is centred at row 1574 (its
+    README); each English cue is placed about 10 px under that cue's last Chinese row.
+    """
+    drama = shared_media("drama")
+    zh = load_subtitles(drama / "subtitles.zh.srt")
+    en = load_subtitles(drama / "reference.en.srt")
+    subs = pysubs2.SSAFile()
+    subs.info["PlayResX"], subs.info["PlayResY"], subs.info["WrapStyle"] = "1080", "1920", "0"
+    style = subs.styles["Default"]
+    style.fontname, style.fontsize, style.outline, style.shadow = FONT, 40, 3, 0
+    style.primarycolor, style.outlinecolor = pysubs2.Color(255, 255, 255, 0), pysubs2.Color(0, 0, 0, 0)
+    style.marginl = style.marginr = 60
+    burned = pysubs2.load(str(drama / "subtitles.zh.srt"))  # its rows as burned
+    for z, e in zip(burned, en, strict=True):
+        rows = z.plaintext.count("\n") + 1
+        top = 1574 + rows * 54 // 2 + 10  # the 60 px CJK rows are 54 px apart
+        subs.events.append(pysubs2.SSAEvent(start=e.start_ms, end=e.end_ms, text=rf"{{\an8\pos(540,{top})}}{e.text}"))
+    duration = probe(drama / "episode_B.mp4").duration_ms
+    mark = rf"{{\an3\pos(1040,1640)\fs34\alpha&H40&}}{WATERMARK}"
+    subs.events.append(pysubs2.SSAEvent(start=0, end=duration, text=mark))
+    ass = out_dir / "bilingual.ass"
+    subs.save(str(ass))
+    out = out_dir / "episode_B_bilingual.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", str(drama / "episode_B.mp4"),
+         "-vf", f"subtitles={ass.name}", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20",
+         "-c:a", "copy", out.name],
+        cwd=out_dir, check=True, capture_output=True,
+    )
+    return out, tuple(zh), tuple(en)
+
+
+def test_bilingual_episode_b_gives_chinese_and_english_cues_apart(tmp_path: Path) -> None:
+    """The Chinese rows join without spaces, the English rows keep their word spaces, and the two
+    languages are separate cues (the English ones become a translation, not the script)."""
+    if not font_available():
+        pytest.skip(f"font {FONT!r} is not installed (Debian: apt-get install fonts-noto-cjk)")
+    from localize.stages.script.ocr.merge import script_of
+
+    video, zh, en = build_bilingual_episode_b(tmp_path)
+    track = read_burned_subtitles(video)
+    chinese = [c for c in track.cues if script_of(c.text) == "cjk"]
+    english = [c for c in track.cues if script_of(c.text) == "latin"]
+    assert len(chinese) == len(zh) and len(english) >= len(en) - 1
+    assert not any(" " in c.text and "DRAMA" not in c.text for c in chinese)  # rows joined without spaces
+    assert cer("".join(t.text for t in zh), "".join(c.text for c in chinese)) <= 0.1
+    words = " ".join(c.text for c in english).split()
+    assert len(words) >= 0.8 * len(" ".join(t.text for t in en).split())  # word spaces kept

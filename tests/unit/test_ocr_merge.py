@@ -10,9 +10,13 @@ from localize.stages.script.ocr.merge import (
     MergeOptions,
     TextBox,
     edit_distance,
+    glue,
     join_boxes,
     merge_readings,
     normalise,
+    off_centre,
+    split_scripts,
+    static_boxes,
     text_distance,
     text_key,
 )
@@ -102,7 +106,7 @@ def test_join_boxes_reads_a_row_left_to_right_and_keeps_wide_gaps_as_one_space()
 
 def test_join_boxes_reads_rows_top_to_bottom():
     text, union, _ = join_boxes([box(100, 60, "你听我解释"), box(120, 10, "等一下，")])
-    assert text == "等一下， 你听我解释"
+    assert text == "等一下，你听我解释"  # a row break inside Chinese is no space
     assert union == (100, 10, 120, 80)
 
 
@@ -184,3 +188,39 @@ def test_cue_never_ends_before_it_starts():
     ]
     (cue,) = merge_readings(rs, end_ms=500)
     assert cue.end_ms > cue.start_ms
+
+
+# --- scripts, corners and text that stays put ----------------------------------------------------
+
+
+def test_wrapped_rows_join_without_space_in_chinese_and_with_one_in_english():
+    zh, _, _ = join_boxes([box(100, 10, "学的是"), box(100, 50, "金融学专业嘛")])
+    assert zh == "学的是金融学专业嘛"
+    en, _, _ = join_boxes([box(100, 10, "Sometimes you think"), box(100, 50, "that you're handing out")])
+    assert en == "Sometimes you think that you're handing out"
+    assert glue("他说：", "OK") == "他说：OK" and glue("iPhone", "很好") == "iPhone很好" and glue("", "a") == "a"
+
+
+def test_a_bilingual_frame_splits_into_its_chinese_and_its_english_rows():
+    rows = split_scripts([box(100, 10, "有时候你会觉得"), box(90, 50, "Sometimes you think", w=200),
+                          box(95, 90, "that it's a worksheet", w=200)])
+    assert [b.text for b in rows["cjk"]] == ["有时候你会觉得"]
+    assert join_boxes(rows["latin"])[0] == "Sometimes you think that it's a worksheet"
+
+
+def test_a_logo_in_a_corner_is_no_part_of_the_centred_subtitle_row():
+    subtitle = box(400, 100, "你听我解释", w=200)
+    logo = box(880, 105, "RECORDED AT TED", w=90, h=20)
+    assert off_centre([subtitle, logo], width=1000) == [logo]
+    split = [box(150, 100, "一句很长的字幕", w=340), box(510, 100, "被分成了两块", w=340)]  # one centred row
+    assert off_centre(split, width=1000) == []
+
+
+def test_text_that_stays_put_while_the_subtitles_change_is_static():
+    mark = box(700, 10, "微短剧", w=80, h=20)
+    lines = ["你竟然敢背叛我", "我绝不会原谅你", "等一下", "不必了", "走"]
+    samples = [[box(300, 50, t), TextBox(x=mark.x + i % 2, y=mark.y, width=80, height=20, text=mark.text,
+                                         confidence=0.9)] for i, t in enumerate(lines)]
+    assert [b.text for b in static_boxes(samples)] == ["微短剧"]
+    # one subtitle held across every sample, nothing else changing: not static
+    assert static_boxes([[box(300, 50, "三年前")]] * 6) == []

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from localize.core import jsonio
-from localize.core.artifacts import Line, OcrTrack, Script
+from localize.core.artifacts import Line, OcrCue, OcrTrack, Script
 from localize.core.cache import ArtifactStore, file_sha256
 from localize.core.errors import InputError, LocalizeError
 from localize.core.options import RunOptions
@@ -23,10 +25,11 @@ from localize.stages.script.fusion import fuse
 
 log = logging.getLogger(__name__)
 ASR = Stage("asr", version=1)
-OCR = Stage("ocr", version=1)
+OCR = Stage("ocr", version=2)
 SCRIPT = Stage("script", version=1)
 SPEAKERS = Stage("speakers", version=1)
 IMPORTED = Stage("imported", version=1)
+BURNED = Stage("burned", version=1)  # the burned-in subtitles of another language than the speech
 
 
 def _wanted(mode: str, module: str, what: str) -> bool:
@@ -47,6 +50,7 @@ def build_script(
     With --source-subs the script is imported instead and only speakers are added.
     """
     progress = progress or NullProgress()
+    track: OcrTrack | None = None
     if options.source_subs is not None:
         key, script = _imported_script(source, Path(options.source_subs), options.asr, store)
     else:
@@ -73,7 +77,10 @@ def build_script(
             f"{source.path}: no speech found (silence or music only?) and no burned-in subtitles; "
             "pass the script with --source-subs FILE.srt."
         )
-    return Keyed(*_speakers(key, script, source, audio, store, options, progress))
+    spk_key, labelled = _speakers(key, script, source, audio, store, options, progress)
+    if track is not None:
+        _save_burned_translation(spk_key, track, script, store)
+    return Keyed(spk_key, labelled)
 
 
 def _recognize(source: Source, audio: Audio, store: ArtifactStore, options: RunOptions,
@@ -133,6 +140,48 @@ def source_subtitles(source: Source, store: ArtifactStore, options: RunOptions,
 
 
 CJK_LANGUAGES = ("zh", "ja")
+BURNED_NAME = "burned-in-subtitles"
+# Words that mark Latin-script subtitles as English (a few per line in any English text).
+_ENGLISH = frozenset({"the", "a", "an", "and", "to", "of", "you", "i", "it", "is", "that", "in", "this", "what",
+                      "we", "he", "she", "they", "for", "with", "on", "be"})
+
+
+def _burned_language(cues: Sequence[OcrCue]) -> str | None:
+    """The language of burned-in cues in another script than the speech: "zh" for Chinese, "en" for
+    Latin text whose words are often English function words, else None (not guessed)."""
+    text = " ".join(c.text for c in cues)
+    if _is_chinese(text):
+        return "zh"
+    words = re.findall(r"[a-z']+", text.casefold())
+    return "en" if words and sum(w in _ENGLISH for w in words) >= 0.15 * len(words) else None
+
+
+def _save_burned_translation(script_key: str, track: OcrTrack, script: Script, store: ArtifactStore) -> None:
+    """Subtitles burned in beside the speech's own, in another language (a bilingual release), are a
+    human translation of it: saved as ``burned-in-subtitles.<language>.srt`` for the markets of that
+    language (:func:`burned_translation`). Only when they cover at least half as many cues as there
+    are script lines: a stray sign in English under Chinese subtitles is no translation."""
+    other = [c for c in track.cues if _is_chinese(c.text) != (script.language in CJK_LANGUAGES)]
+    language = _burned_language(other) if len(other) >= max(2, len(script.lines) / 2) else None
+    if language is None or language == script.language:
+        return
+    import pysubs2
+
+    def build(tmp: Path) -> None:
+        subs = pysubs2.SSAFile()
+        for c in other:
+            subs.append(pysubs2.SSAEvent(start=c.start_ms, end=c.end_ms, text=c.text))
+        subs.save(str(tmp / f"{BURNED_NAME}.{language}.srt"))
+        log.info("%d burned-in %s cues kept as the %s markets' human translation", len(other), language, language)
+
+    BURNED.cached(store, BURNED.key(inputs=[script_key]), build, lambda p: p)
+
+
+def burned_translation(store: ArtifactStore, script_key: str, language: str) -> Path | None:
+    """The burned-in subtitles in `language` saved beside the script with key `script_key`, or None."""
+    found = BURNED.get(store, BURNED.key(inputs=[script_key]))
+    path = found / f"{BURNED_NAME}.{language}.srt" if found else None
+    return path if path is not None and path.is_file() else None
 
 
 def _is_chinese(text: str) -> bool:

@@ -90,6 +90,9 @@ def translate_market(
 ) -> Keyed[Translation]:
     """The market's translation of the script (a human one where given) and its key."""
     human = {tag.lower(): Path(p) for tag, p in options.translations}.get(market.tag.lower())
+    if human is None:  # subtitles of the market's language burned in beside the speech's (a bilingual release)
+        from localize.stages.script.stage import burned_translation
+        human = burned_translation(store, script_key, market.language)
     prefs = preferences(market, options)
     human_lines = align_human_translation(script.lines, human) if human else ()
     need_machine = not human or any(t is None for t in human_lines)

@@ -82,19 +82,30 @@ def union_box(boxes: Sequence[Box]) -> Box:
     return (left, top, right - left, bottom - top)
 
 
-def join_boxes(boxes: Sequence[TextBox]) -> tuple[str, Box | None, float]:
-    """Join one frame's boxes into (text, union box, confidence).
+def is_cjk(ch: str) -> bool:
+    """A character written without spaces around it: han, kana, hangul, and their full-width punctuation."""
+    return ("\u2e80" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uf900" <= ch <= "\ufaff"
+            or "\uff00" <= ch <= "\uffef")
 
-    Boxes whose vertical centres lie within half a line of each other form a row; rows
-    read top to bottom, boxes in a row left to right. A gap wider than 0.6 of the row's
-    height becomes a space, and so does a row break. The confidence is the mean over
-    boxes, weighted by their text length.
-    """
-    kept = [b for b in boxes if text_key(b.text)]
-    if not kept:
-        return "", None, 0.0
+
+def script_of(text: str) -> str:
+    """``"cjk"`` when most of the text's letters are CJK, else ``"latin"`` (any space-separated script)."""
+    letters = text_key(text)
+    return "cjk" if letters and sum(map(is_cjk, letters)) * 2 >= len(letters) else "latin"
+
+
+def glue(left: str, right: str) -> str:
+    """Join two pieces of one subtitle across a line break: no space where either side is CJK."""
+    if not left or not right:
+        return left or right
+    return left + ("" if is_cjk(left[-1]) or is_cjk(right[0]) else " ") + right
+
+
+def rows_of(boxes: Sequence[TextBox]) -> list[list[TextBox]]:
+    """Boxes whose vertical centres lie within half a line of each other form a row; rows top to
+    bottom, boxes in a row left to right. Boxes with no letter or digit are dropped."""
     rows: list[list[TextBox]] = []
-    for b in sorted(kept, key=lambda b: b.y + b.height / 2):
+    for b in sorted((b for b in boxes if text_key(b.text)), key=lambda b: b.y + b.height / 2):
         if rows:
             row = rows[-1]
             centre = sum(r.y + r.height / 2 for r in row) / len(row)
@@ -103,18 +114,94 @@ def join_boxes(boxes: Sequence[TextBox]) -> tuple[str, Box | None, float]:
                 row.append(b)
                 continue
         rows.append([b])
-    parts = []
     for row in rows:
         row.sort(key=lambda b: b.x)
+    return rows
+
+
+def join_boxes(boxes: Sequence[TextBox]) -> tuple[str, Box | None, float]:
+    """Join one frame's boxes into (text, union box, confidence).
+
+    Rows (:func:`rows_of`) read top to bottom, boxes in a row left to right. Inside a row a
+    gap wider than 0.6 of the row's height becomes a space (Chinese subtitles use a wide gap
+    as a pause, so it stays). A row break is a space between words of space-separated
+    scripts and nothing where CJK meets it (:func:`glue`): "学的是" + "金融学专业嘛" is one
+    phrase. The confidence is the mean over boxes, weighted by their text length.
+    """
+    rows = rows_of(boxes)
+    kept = [b for row in rows for b in row]
+    if not kept:
+        return "", None, 0.0
+    text = ""
+    for row in rows:
         height = sum(b.height for b in row) / len(row)
-        text = normalise(row[0].text)
+        line = normalise(row[0].text)
         for left, right in itertools.pairwise(row):
             gap = right.x - (left.x + left.width)
-            text += (" " if gap > 0.6 * height else "") + normalise(right.text)
-        parts.append(text)
+            line += (" " if gap > 0.6 * height else "") + normalise(right.text)
+        text = glue(text, line)
     weights = [max(1, len(text_key(b.text))) for b in kept]
     confidence = sum(w * b.confidence for w, b in zip(weights, kept, strict=True)) / sum(weights)
-    return normalise(" ".join(parts)), union_box([b.box for b in kept]), confidence
+    return normalise(text), union_box([b.box for b in kept]), confidence
+
+
+def split_scripts(boxes: Sequence[TextBox]) -> dict[str, list[TextBox]]:
+    """One frame's rows by script (:func:`script_of` of each row): a bilingual subtitle's Chinese
+    rows and its English rows are two subtitles, each read and merged on its own."""
+    out: dict[str, list[TextBox]] = {}
+    for row in rows_of(boxes):
+        out.setdefault(script_of("".join(b.text for b in row)), []).extend(row)
+    return out
+
+
+def off_centre(boxes: Sequence[TextBox], *, width: int, max_off: float = 0.25) -> list[TextBox]:
+    """The boxes that are no part of a centred subtitle row: in each row, boxes closer than two line
+    heights form a block, and a block whose centre lies more than `max_off` of `width` from the
+    middle (a logo or a watermark in a corner) is not subtitles."""
+    dropped: list[TextBox] = []
+    for row in rows_of(boxes):
+        height = sum(b.height for b in row) / len(row)
+        blocks: list[list[TextBox]] = [[row[0]]]
+        for left, right in itertools.pairwise(row):
+            if right.x - (left.x + left.width) > 2 * height:
+                blocks.append([])
+            blocks[-1].append(right)
+        for block in blocks:
+            x, _, w, _ = union_box([b.box for b in block])
+            if abs(x + w / 2 - width / 2) > max_off * width:
+                dropped.extend(block)
+    return dropped
+
+
+@dataclass(slots=True)
+class _Spot:
+    box: TextBox  # the first reading of it
+    samples: int  # samples it was seen in
+    others: set[str]  # what the rest of the picture's text read while it was there
+
+
+def static_boxes(samples: Sequence[Sequence[TextBox]], *, share: float = 0.5, changes: int = 3) -> list[TextBox]:
+    """Text that stays put: boxes that read the same (give or take OCR noise) at the same place (within
+    a line height) in at least `share` of the samples, while the rest of the picture's text changed at
+    least `changes` times: a watermark, a logo, a channel's name; never a subtitle. One box per spot."""
+    spots: list[_Spot] = []
+    for boxes in samples:
+        for b in boxes:
+            spot = next((s for s in spots if same_spot(s.box, b)), None)
+            if spot is None:
+                spot = _Spot(b, 0, set())
+                spots.append(spot)
+            spot.samples += 1
+            spot.others.add("".join(text_key(o.text) for o in boxes if o is not b))
+    need = max(2, share * len(samples))
+    return [s.box for s in spots if s.samples >= need and len(s.others) > changes]
+
+
+def same_spot(a: TextBox, b: TextBox, max_distance: float = 0.3) -> bool:
+    """The same text at the same place: centres within a line height, texts within `max_distance`."""
+    line = max(a.height, b.height, 1)
+    return (abs(a.x + a.width / 2 - b.x - b.width / 2) <= line and abs(a.y + a.height / 2 - b.y - b.height / 2) <= line
+            and text_distance(a.text, b.text) <= max_distance)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,7 +19,17 @@ from localize.core.media.probe import probe
 from localize.stages.script.ocr import READERS, OcrOptions, Reader
 from localize.stages.script.ocr.band import Band, BandRules, contrast_mask, find_band, mask_distance
 from localize.stages.script.ocr.frames import Geometry, Strip, grab_stills, stream_strip, video_geometry
-from localize.stages.script.ocr.merge import FrameReading, MergeOptions, join_boxes, merge_readings
+from localize.stages.script.ocr.merge import (
+    FrameReading,
+    MergeOptions,
+    TextBox,
+    join_boxes,
+    merge_readings,
+    off_centre,
+    same_spot,
+    split_scripts,
+    static_boxes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +62,7 @@ def scan_video(
         progress.advance(options.probe_frames)
         if band is None:
             log.info("%s: no subtitle band found in rows %d-%d", video, region.top, region.top + region.height)
-            readings: list[FrameReading] = []
+            readings: dict[str, list[FrameReading]] = {}
             decoded = sampled = read = 0
             band_rows = None
             end_ms = geometry.duration_ms
@@ -61,11 +71,16 @@ def scan_video(
             band_rows = (strip.top, strip.top + strip.height)
             log.info("%s: subtitle band at rows %d-%d (%d of %d probes)",
                      video, *band_rows, band.hits, options.probe_frames)
-            readings, decoded, sampled, read = _scan_band(video, strip, band.line_height, reader, options, progress)
+            line = band.line_height * strip.scale / region.scale
+            samples, decoded, read = _scan_band(video, strip, line, reader, options, progress)
+            sampled = len(samples)
+            readings = _readings(samples, strip)
             dense = options.refine_step_ms or options.frame_step_ms
             end_ms = min(geometry.duration_ms, decoded * dense)
         merge = MergeOptions(max_distance=options.max_distance, flicker_confidence=options.flicker_confidence)
-        cues = merge_readings(readings, end_ms=end_ms, options=merge)
+        cues = tuple(sorted((c for script in sorted(readings)
+                             for c in merge_readings(readings[script], end_ms=end_ms, options=merge)),
+                            key=lambda c: (c.start_ms, c.box[1])))
         track = OcrTrack(
             cues=cues, band=band_rows, frame_step_ms=options.frame_step_ms,
             frames_read=stills + read, backend=reader.name, model=reader.model_version(),
@@ -104,8 +119,15 @@ def _search_strip(geometry: Geometry, options: OcrOptions) -> Strip:
     return Strip(top=top, height=bottom - top, width=geometry.width, scale=min(1.0, options.max_width / geometry.width))
 
 
+# The band is read at up to this width: PP-OCR's recognizer loses the spaces between Latin words in
+# text scaled down (a 1920 px talk's 40 px English read at 960 px comes back "Sometimesyouthink"),
+# while its detector scales its input down to 960 px by itself.
+READ_WIDTH = 1920
+
+
 def _band_strip(region: Strip, band: Band) -> Strip:
-    """The band (in the scaled search region's rows) as a strip of source rows, even-aligned."""
+    """The band (in the scaled search region's rows) as a strip of source rows, even-aligned, at up to
+    READ_WIDTH pixels wide."""
     rows = region.height / region.out_height
     top = region.top + int(band.top * rows) // 2 * 2
     limit = region.top + region.height
@@ -113,7 +135,8 @@ def _band_strip(region: Strip, band: Band) -> Strip:
     height = max(2, (bottom - top + 1) // 2 * 2)
     if top + height > limit:
         height -= 2
-    return Strip(top=top, height=height, width=region.width, scale=region.scale)
+    scale = min(1.0, max(region.scale, READ_WIDTH / region.width))
+    return Strip(top=top, height=height, width=region.width, scale=scale)
 
 
 def _probe_band(
@@ -128,47 +151,77 @@ def _probe_band(
     return find_band(probes, width=region.out_width, height=region.out_height, rules=rules), len(images)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sample:
+    t_ms: int
+    since_ms: int
+    until_ms: int
+    boxes: tuple[TextBox, ...]
+
+
+def _readings(samples: Sequence[_Sample], strip: Strip) -> dict[str, list[FrameReading]]:
+    """Each script's readings (:func:`split_scripts`), without the text that stays put (:func:`static_boxes`)."""
+    static = static_boxes([s.boxes for s in samples])
+    if static:
+        log.info("static text, not subtitles: %s", ", ".join(repr(b.text) for b in static))
+    per_sample = [split_scripts([b for b in s.boxes if not any(same_spot(b, st) for st in static)]) for s in samples]
+    scripts = sorted({script for found in per_sample for script in found})
+    out: dict[str, list[FrameReading]] = {}
+    for script in scripts:
+        out[script] = []
+        for s, found in zip(samples, per_sample, strict=True):
+            text, box, confidence = join_boxes(found.get(script, ()))
+            out[script].append(FrameReading(
+                t_ms=s.t_ms, since_ms=s.since_ms, previous_until_ms=s.until_ms, text=text,
+                box=strip.to_source(box) if box else None, confidence=round(confidence, 4),
+            ))
+    return out
+
+
 def _scan_band(
-    video: Path, strip: Strip, line_height: int, reader: Reader, options: OcrOptions, progress: _Progress
-) -> tuple[list[FrameReading], int, int, int]:
-    """Read every sample of the band; returns (readings, frames decoded, sampled, read)."""
+    video: Path, strip: Strip, line_height: float, reader: Reader, options: OcrOptions, progress: _Progress
+) -> tuple[list[_Sample], int, int]:
+    """Read every sample of the band; returns (samples, frames decoded, frames read).
+
+    The change masks are computed on every `k`-th pixel, `k` the factor between the strip and
+    ``options.max_width``, so reading at full resolution costs no more change detection.
+    """
     dense = options.refine_step_ms or options.frame_step_ms
     every = options.frame_step_ms // dense
+    k = max(1, round(strip.out_width / options.max_width))
 
-    def read_frame(frame: np.ndarray, t_ms: int, since: int, until: int) -> FrameReading:
+    def read_frame(frame: np.ndarray, t_ms: int, since: int, until: int) -> _Sample:
         boxes = [
             b for b in reader.read([frame])[0]
             if b.confidence >= options.min_confidence and 0.5 * line_height <= b.height <= 2.0 * line_height
         ]  # confident lines about as tall as the subtitle lines the probes found
-        text, box, confidence = join_boxes(boxes)
-        return FrameReading(
-            t_ms=t_ms, since_ms=since, previous_until_ms=until, text=text,
-            box=strip.to_source(box) if box else None, confidence=round(confidence, 4),
-        )
+        corner = off_centre(boxes, width=strip.out_width)
+        boxes = [b for b in boxes if b not in corner]  # a logo or a watermark beside the subtitles
+        return _Sample(t_ms=t_ms, since_ms=since, until_ms=until, boxes=tuple(boxes))
 
-    readings: list[FrameReading] = []
+    samples: list[_Sample] = []
     between: list[np.ndarray] = []  # masks of the frames decoded since the last sample
     last: tuple[int, np.ndarray] | None = None  # the last sample's time and mask
-    reference: tuple[np.ndarray, FrameReading] | None = None  # the last sample actually read, and its mask
+    reference: tuple[np.ndarray, _Sample] | None = None  # the last sample actually read, and its mask
     decoded = read = 0
     frame = mask = None
     with contextlib.closing(stream_strip(video, dense, strip)) as frames:  # stops ffmpeg if reading fails
         for index, frame in enumerate(frames):
             decoded += 1
-            mask = contrast_mask(frame)
+            mask = contrast_mask(frame[::k, ::k])
             if index % every:
                 between.append(mask)
                 continue
             t_ms = index * dense
             until, since = (0, 0) if last is None else _change_times(last[0], dense, last[1], between, mask)
             if reference is not None and mask_distance(mask, reference[0]) < options.change_threshold:
-                reading = dataclasses.replace(reference[1], t_ms=t_ms, since_ms=since, previous_until_ms=until)
+                sample = dataclasses.replace(reference[1], t_ms=t_ms, since_ms=since, until_ms=until)
             else:
-                reading = read_frame(frame, t_ms, since, until)
-                reference = (mask, reading)
+                sample = read_frame(frame, t_ms, since, until)
+                reference = (mask, sample)
                 read += 1
-            log.debug("%d ms (since %d): %r %.3f", t_ms, since, reading.text, reading.confidence)
-            readings.append(reading)
+            log.debug("%d ms (since %d): %r", t_ms, since, [b.text for b in sample.boxes])
+            samples.append(sample)
             last, between = (t_ms, mask), []
             progress.advance(1)
     if last is not None and between and frame is not None and mask is not None:
@@ -177,9 +230,9 @@ def _scan_band(
         between.pop()
         if mask_distance(mask, last[1]) >= options.change_threshold:
             until, since = _change_times(last[0], dense, last[1], between, mask)
-            readings.append(read_frame(frame, (decoded - 1) * dense, since, until))
+            samples.append(read_frame(frame, (decoded - 1) * dense, since, until))
             read += 1
-    return readings, decoded, len(readings), read
+    return samples, decoded, read
 
 
 _DIFFERENT = 0.5  # mask distance above which two band pictures show different subtitles
