@@ -12,7 +12,7 @@ import soundfile as sf
 
 from localize.core.artifacts import DubTrack
 from localize.core.errors import LocalizeError
-from localize.stages.mix.mixer import CODEC_HEADROOM_DB, loudnorm_summary, measure, mix_dub, normalise
+from localize.stages.mix.mixer import CODEC_HEADROOM_DB, measure, mix_dub, normalise, r128_reading
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
@@ -92,21 +92,55 @@ def test_measure_and_normalise_agree_on_silence(tmp_path):
         normalise(silent, tmp_path / "out.wav", lufs=-16.0, true_peak=-1.0, lra=11.0, rate=RATE)
 
 
-def test_loudnorm_summary_finds_the_json_block_among_other_output():
-    stderr = (
-        "Input #0, wav, from 'ep {1} \"x\".wav':\n  Duration: 00:00:03.00\n"
-        "[Parsed_loudnorm_0 @ 0x55c07ef9e680] \n{\n\t\"input_i\" : \"-inf\",\n\t\"input_tp\" : \"-7.15\",\n"
-        "\t\"input_lra\" : \"20.00\",\n\t\"input_thresh\" : \"-32.60\",\n\t\"target_offset\" : \"-0.17\"\n}\n"
-        "[out#0 @ 0x1] video:0kB audio:15000kB {not json}\n"
-    )
-    summary = loudnorm_summary(stderr)
-    assert summary["input_i"] == -math.inf
-    assert summary["input_tp"] == -7.15 and summary["input_lra"] == 20.0 and summary["target_offset"] == -0.17
+def test_measure_reads_a_peak_in_the_last_partial_block(tmp_path):
+    # ebur128 reports at each completed 100 ms block: a peak in the last 50 ms must still count
+    mono = _sine(2.05, -20)
+    mono[-100] = 0.9
+    loud = _measure(_write(tmp_path / "tail.wav", mono))
+    assert loud.true_peak_dbtp == pytest.approx(20 * math.log10(0.9), abs=0.3)
+    assert loud.integrated_lufs == pytest.approx(-20.0, abs=0.2)
 
 
-def test_loudnorm_summary_without_a_block_is_an_internal_error():
+def test_measure_of_a_file_whose_path_has_filtergraph_characters(tmp_path):
+    odd = tmp_path / "ep 1: it's [x],y=z"
+    odd.mkdir()
+    loud = _measure(_write(odd / "sine.wav", _sine(3.0, -20)))
+    assert loud.integrated_lufs == pytest.approx(-20.0, abs=0.2)
+
+
+R128_REPORT = """frame:0    pts:0       pts_time:0
+lavfi.r128.M=-120.691
+lavfi.r128.I=-70.000
+lavfi.r128.LRA=0.000
+lavfi.r128.true_peaks_ch0=0.002
+lavfi.r128.true_peaks_ch1=0.002
+frame:1    pts:4800    pts_time:0.1
+lavfi.r128.M=-19.500
+lavfi.r128.I=-18.322
+lavfi.r128.LRA=6.820
+lavfi.r128.LRA.low=-23.060
+lavfi.r128.true_peaks_ch0=0.500
+lavfi.r128.true_peaks_ch1=0.892
+lavfi.r128.true_peak=0.892
+"""
+
+
+def test_r128_reading_takes_the_last_running_values():
+    found = r128_reading(R128_REPORT)
+    assert found["integrated_lufs"] == -18.322 and found["loudness_range_lu"] == 6.82
+    assert found["true_peak_dbtp"] == pytest.approx(20 * math.log10(0.892), abs=0.01)  # linear -> dBTP, max over channels
+
+
+def test_r128_reading_of_nothing_over_the_gate_is_minus_infinity():
+    silent = "frame:0 pts:0 pts_time:0\nlavfi.r128.I=-70.000\nlavfi.r128.LRA=0.000\nlavfi.r128.true_peaks_ch0=0.000\n"
+    found = r128_reading(silent)
+    assert found["integrated_lufs"] == -math.inf and found["true_peak_dbtp"] == -math.inf
+    assert found["loudness_range_lu"] == 0.0
+
+
+def test_r128_reading_without_metadata_is_an_internal_error():
     with pytest.raises(RuntimeError) as raised:
-        loudnorm_summary("size=N/A time=00:00:03.00\n")
+        r128_reading("frame:0 pts:0 pts_time:0\n")
     assert not isinstance(raised.value, LocalizeError)
 
 

@@ -17,7 +17,7 @@ from localize.stages.mix.mixer import CODEC_HEADROOM_DB, mix_dub, normalise
 from localize.stages.voice.dub import DUB_RATE
 
 SEPARATE = Stage("separate", version=1)
-MIX = Stage("mix", version=3)  # 3: two-pass loudnorm honouring the target LRA
+MIX = Stage("mix", version=4)  # 3: two-pass loudnorm honouring the target LRA; 4: ebur128 meter, single-pass loudnorm
 
 
 def separate_background(audio: Audio, script_key: str, script: Script, store: ArtifactStore,
