@@ -8,6 +8,7 @@ and tuples, saved as JSON with sorted keys and a schema version
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from localize.core.options import RunOptions
 
@@ -277,6 +278,10 @@ class OcrTrack:
     model: str
 
 
+# A voice's pitch class from its median F0 (localize.stages.script.speakers.pitch): "" when unknown.
+PitchClass = Literal["low", "mid", "high", ""]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Character:
     """One character of a series, kept across its episodes."""
@@ -292,6 +297,7 @@ class Character:
     # Cast files from before this field kept it as a "<backend>@pitch" string in `voices`; CastRegistry.load
     # moves those here.
     pitch: dict[str, float] = field(default_factory=dict)
+    pitch_class: PitchClass = ""  # from the median F0 of the character's speech, for voice casting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,6 +307,7 @@ class EpisodeClusters:
     episode: str
     centroids: tuple[tuple[float, ...], ...]  # per cluster: its mean embedding (L2-normalised)
     counts: tuple[int, ...]  # per cluster: how many lines it holds
+    pitch_classes: tuple[PitchClass, ...] = ()  # per cluster (empty from older episodes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

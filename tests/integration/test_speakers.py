@@ -189,3 +189,24 @@ def test_cast_knows_a_voice_again_in_the_next_episode(tmp_path: Path, embedder: 
     assert narrator.lines == len(ep1.lines) + voices.count("LJ")
     assert (new.name, new.episodes, new.lines) == ("C02", ("ep2",), voices.count("JFK"))
     assert abs(np.linalg.norm(narrator.embedding) - 1) < 1e-4
+
+
+# -- issue 17: windows across lines, changes inside a line, the count, pitch ------------------------------------
+
+
+def man_outdoors() -> np.ndarray:
+    """The man of talking_man_outdoors.mp4 (samples/episode.mp4 is its crop) after the off-camera question of its
+    first 2.4 s (a higher voice, median F0 about 250 Hz against his 107 Hz)."""
+    return decode(shared_media("video/talking_man_outdoors.mp4"))[int(2.6 * RATE):]
+
+
+def test_the_cast_size_is_exact(tmp_path: Path, embedder: Embedder) -> None:
+    lj = decode(shared_media("speech/en/ljspeech/LJ001-0002.wav"))
+    jfk = decode(shared_media("speech/en/jfk.flac"))
+    script, voices, wav = episode(tmp_path, "three", [("LJ", lj), ("JFK", jfk), ("M", man_outdoors())])
+    for n in (1, 2, 3, 4):
+        out = assign_speakers(script, wav, n_speakers=n, embedder=embedder)
+        assert len({line.speaker for line in out.lines}) == n
+    groups = by_voice([line.speaker for line in assign_speakers(script, wav, n_speakers=3, embedder=embedder).lines],
+                      voices)
+    assert all(len(v) == 1 for v in groups.values()) and len(set().union(*groups.values())) == 3

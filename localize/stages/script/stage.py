@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 ASR = Stage("asr", version=1)
 OCR = Stage("ocr", version=2)
 SCRIPT = Stage("script", version=1)
-SPEAKERS = Stage("speakers", version=1)
+SPEAKERS = Stage("speakers", version=2)
 IMPORTED = Stage("imported", version=1)
 BURNED = Stage("burned", version=1)  # the burned-in subtitles of another language than the speech
 
@@ -224,7 +224,8 @@ def _speakers(key: str, script: Script, source: Source, audio: Audio, store: Art
     if not found.labels:
         return spk_key, script
     episode = source.path.stem
-    contribute(options, EpisodeClusters(episode=episode, centroids=found.centroids, counts=found.counts))
+    contribute(options, EpisodeClusters(episode=episode, centroids=found.centroids, counts=found.counts,
+                                        pitch_classes=found.pitch_classes))
     cast = publish_cast(options) if options.cast_merge else None
     return spk_key, label_speakers(script, found, cast=cast, episode=episode)
 

@@ -36,7 +36,7 @@ import numpy as np
 from filelock import FileLock
 
 from localize.core import jsonio
-from localize.core.artifacts import Cast, Character, EpisodeClusters
+from localize.core.artifacts import Cast, Character, EpisodeClusters, PitchClass
 from localize.core.errors import ConfigError, LocalizeError, UnknownNameError
 from localize.core.options import RunOptions
 
@@ -152,6 +152,7 @@ class CastRegistry:
         *,
         episode: str = "",
         line_counts: Sequence[int] | None = None,
+        pitch_classes: Sequence[PitchClass] | None = None,
     ) -> list[str]:
         """The character id of each cluster; unknown voices become new characters.
 
@@ -160,7 +161,8 @@ class CastRegistry:
         embedded well enough to learn from. Clusters and characters are first paired one to one;
         a cluster left over that still reaches the threshold to a character (one voice the
         clusterer split in two) joins it rather than duplicating it. The characters' mean
-        embedding, line count and episodes are updated. An `episode` the cast has recorded with as
+        embedding, line count and episodes are updated; `pitch_classes` (one per cluster) sets the pitch class
+        of a character that has none yet. An `episode` the cast has recorded with as
         many clusters gets its recorded characters, and nothing is updated.
         """
         if not embeddings_per_cluster:
@@ -171,6 +173,8 @@ class CastRegistry:
         counts = [len(_as_lines(e)) for e in embeddings_per_cluster] if line_counts is None else list(line_counts)
         if len(counts) != len(embeddings_per_cluster):
             raise ValueError("line_counts needs one count per cluster")
+        pitches: list[PitchClass] = list(pitch_classes or ())
+        pitches += [""] * (len(embeddings_per_cluster) - len(pitches))
         sims = self.similarities(embeddings_per_cluster)
         known = list(self._characters)
         ids: list[str | None] = [None] * len(embeddings_per_cluster)
@@ -193,13 +197,16 @@ class CastRegistry:
         out: list[str] = []
         for cluster, character_id in enumerate(ids):
             if character_id is None:
-                character_id = self.add(embeddings_per_cluster[cluster], episode=episode, lines=counts[cluster]).id
+                character_id = self.add(embeddings_per_cluster[cluster], episode=episode, lines=counts[cluster],
+                                        pitch_class=pitches[cluster]).id
                 log.info("cluster %d is a new character %s", cluster, character_id)
             out.append(character_id)
         for character_id in dict.fromkeys(i for i in ids if i is not None):
             mine = [k for k, i in enumerate(ids) if i == character_id]
+            by_lines = sorted(mine, key=lambda k: -counts[k])
             self.update(character_id, np.vstack([_as_lines(embeddings_per_cluster[k]) for k in mine]),
-                        episode=episode, lines=sum(counts[k] for k in mine))
+                        episode=episode, lines=sum(counts[k] for k in mine),
+                        pitch_class=next((pitches[k] for k in by_lines if pitches[k]), ""))
         if episode:
             self._episodes[episode] = tuple(out)
         return out
@@ -210,7 +217,8 @@ class CastRegistry:
         numbers = [int(c[1:]) for c in self._characters if c[:1] == "C" and c[1:].isdigit()]
         return f"C{max(numbers, default=0) + 1:02d}"
 
-    def add(self, embeddings: np.ndarray, *, episode: str = "", name: str = "", lines: int | None = None) -> Character:
+    def add(self, embeddings: np.ndarray, *, episode: str = "", name: str = "", lines: int | None = None,
+            pitch_class: PitchClass = "") -> Character:
         """A new character from its line embeddings (lines x 256, or one mean vector).
 
         lines: how many lines it spoke (default: the embedding rows).
@@ -226,12 +234,14 @@ class CastRegistry:
             voices={},
             episodes=(episode,) if episode else (),
             lines=len(vectors) if lines is None else lines,
+            pitch_class=pitch_class,
         )
         self._characters[character_id] = character
         return character
 
     def update(
-        self, character_id: str, embeddings: np.ndarray, *, episode: str = "", lines: int | None = None
+        self, character_id: str, embeddings: np.ndarray, *, episode: str = "", lines: int | None = None,
+        pitch_class: PitchClass = "",
     ) -> Character:
         """Fold one episode's lines into a character's running mean, line count and episodes.
 
@@ -241,6 +251,9 @@ class CastRegistry:
         leaves the cast as it was).
         """
         old = self.character(character_id)
+        if pitch_class and not old.pitch_class:
+            old = replace(old, pitch_class=pitch_class)
+            self._characters[character_id] = old
         if episode and episode in old.episodes:
             log.debug("%s already has episode %r; not counting it again", character_id, episode)
             return old
@@ -327,7 +340,7 @@ def merge_cast(cast: Cast, contributions: Iterable[EpisodeClusters], *, threshol
     for part in sorted(contributions, key=lambda c: c.episode):
         if part.centroids:
             registry.match([np.asarray(c, dtype=np.float64) for c in part.centroids], episode=part.episode,
-                           line_counts=list(part.counts))
+                           line_counts=list(part.counts), pitch_classes=list(part.pitch_classes))
     return registry.to_cast()
 
 

@@ -14,6 +14,13 @@ small (embedding costs under 1% of real time on one thread), a second thread
 was at best twice as fast on an idle 2-core machine, and with the cores busy
 OpenMP's spin-waiting made two threads 10-30 times slower (64 partials: 0.29 s
 on one thread, 8.3 s on two). bench/results/diarization.md has the numbers.
+
+:func:`embed_spans` embeds windows instead of whole lines: one 1.6 s partial
+(:data:`WINDOW_MS`) every :data:`HOP_MS` across each line, so a speaker change
+inside a line shows as windows that disagree (localize.stages.script.speakers
+finds it), and a line's embedding is the mean of its windows. Where two lines
+overlap, each line's windows keep off the other line's span when the line is
+long enough, so an overlap of a few hundred ms lands in neither.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ MAX_GAIN_DB = 40.0
 SILENT_RMS = 1e-5  # below this a window holds no signal: its embedding is all zeros
 PARTIALS_PER_SECOND = 1.3  # resemblyzer's default rate
 MIN_COVERAGE = 0.75
+WINDOW_MS = 1600  # one resemblyzer partial (160 mel frames of 10 ms)
+HOP_MS = 400  # between the windows of one line
 
 
 def _import_resemblyzer() -> tuple[Any, Any]:
@@ -194,6 +203,32 @@ class Embedder:
             out[i] = mean / np.linalg.norm(mean)
         return out
 
+    def embed_windows(self, samples: np.ndarray, windows: Sequence[tuple[int, int]], *,
+                      window_ms: int = WINDOW_MS) -> np.ndarray:
+        """One L2-normalised embedding per window of 16 kHz `samples`, each one partial of up to `window_ms`
+        (a shorter window is one shorter partial, not padded with silence, which would pull its embedding
+        toward every other padded one); a silent window gets an all-zero row."""
+        self.load()
+        from resemblyzer import audio as rz_audio
+
+        out = np.zeros((len(windows), EMBEDDING_SIZE), dtype=np.float32)
+        size = window_ms * SAMPLE_RATE // 1000
+        mels, owners = [], []
+        for i, (start_ms, end_ms) in enumerate(windows):
+            wav = _normalised(samples[start_ms * SAMPLE_RATE // 1000 : end_ms * SAMPLE_RATE // 1000])
+            if wav is None:
+                continue
+            mel = rz_audio.wav_to_mel_spectrogram(wav[:size])[: size // 160]
+            if len(mel) == size // 160:
+                mels.append(mel)
+                owners.append(i)
+            else:
+                out[i] = self._forward(mel[None])[0]
+        if mels:
+            out[owners] = self._forward(np.stack(mels))
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.where(norms > 0, out / np.where(norms > 0, norms, 1), 0).astype(np.float32)
+
     def _forward(self, mels: np.ndarray) -> np.ndarray:
         torch, _ = _import_resemblyzer()
         previous = torch.get_num_threads()
@@ -208,6 +243,53 @@ class Embedder:
         finally:
             torch.set_num_threads(previous)
         return np.concatenate(chunks)
+
+
+def line_windows(lines: Sequence[Line], duration_ms: int, *, window_ms: int = WINDOW_MS,
+                 hop_ms: int = HOP_MS) -> list[list[tuple[int, int]]]:
+    """Per line, the (start_ms, end_ms) windows it is embedded from.
+
+    A line is first trimmed off the spans of the lines it overlaps (when at least `window_ms` of it is
+    left), so a window holds one voice. A span of at least `window_ms` gets windows of exactly that length
+    every `hop_ms` or less, the first at its start and the last at its end; a shorter span gets one window,
+    widened as :func:`embedding_windows` widens short lines.
+    """
+    spans = []
+    for i, line in enumerate(lines):
+        start, end = max(line.start_ms, 0), min(line.end_ms, duration_ms)
+        for j, other in enumerate(lines):
+            if j == i or other.end_ms <= start or other.start_ms >= end:
+                continue
+            if other.start_ms <= start < other.end_ms < end and end - other.end_ms >= window_ms:
+                start = other.end_ms
+            elif start < other.start_ms < end <= other.end_ms and other.start_ms - start >= window_ms:
+                end = other.start_ms
+        spans.append((start, max(end, start)))
+    short = embedding_windows(
+        [Line(id=line.id, start_ms=a, end_ms=b, text="") for line, (a, b) in zip(lines, spans, strict=True)],
+        duration_ms)
+    out: list[list[tuple[int, int]]] = []
+    for (start, end), widened in zip(spans, short, strict=True):
+        if end - start < window_ms:
+            out.append([widened])
+            continue
+        count = -(-(end - start - window_ms) // hop_ms) + 1
+        starts = np.linspace(start, end - window_ms, count).round().astype(int) if count > 1 else [start]
+        out.append([(int(a), int(a) + window_ms) for a in starts])
+    return out
+
+
+def embed_spans(samples: np.ndarray, spans: Sequence[tuple[int, int]], *, embedder: Embedder | None = None,
+                window_ms: int = WINDOW_MS) -> np.ndarray:
+    """One L2-normalised embedding per (start_ms, end_ms) window of 16 kHz `samples`: one encoder pass over
+    the window, padded with silence to `window_ms`; a silent window gets zeros."""
+    own = embedder is None
+    encoder = Embedder() if embedder is None else embedder
+    try:
+        return encoder.embed_windows(samples, spans, window_ms=window_ms)
+    finally:
+        if own:
+            encoder.release()
 
 
 def embed_lines(audio: Path, lines: Sequence[Line], *, embedder: Embedder | None = None) -> np.ndarray:
