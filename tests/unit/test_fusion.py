@@ -60,7 +60,8 @@ def test_slack_catches_a_word_just_before_the_cue_appears() -> None:
     ws = words((900, 1100, "go"), (1100, 1500, "home"))
     out = fuse([asr_line(ws, "go home")], [cue(1050, 2000, "Go home!")], "en",
                FusionRules(slack_ms=200))
-    assert len(out) == 1 and out[0].origin == "fused" and out[0].start_ms == 900
+    # the word is caught (the line's start is then the cue's, 150 ms away: rule 2b)
+    assert len(out) == 1 and out[0].origin == "fused" and out[0].words[0].start_ms == 900
 
 
 def test_a_word_the_ocr_lost_at_the_edge_is_put_back_from_speech() -> None:
@@ -70,3 +71,16 @@ def test_a_word_the_ocr_lost_at_the_edge_is_put_back_from_speech() -> None:
     zh = words((0, 300, "啊"), (300, 900, "砸自己"), (900, 1200, "的脚"), (1200, 1500, "嘛"))
     out = fuse([asr_line(zh, "啊砸自己的脚嘛")], [cue(0, 1500, "砸自己的脚")], "zh")
     assert out[0].text == "啊砸自己的脚嘛"
+
+
+def test_agreeing_cue_edges_near_the_speech_edges_time_the_line() -> None:
+    from localize.stages.script.fusion import CUE_SNAP_MS
+
+    ws = words((1080, 1500, "你竟然"), (1500, 1900, "敢"), (1900, 2560, "背叛我"))
+    near = fuse([asr_line(ws, "你竟然敢背叛我")], [cue(1000, 2600, "你竟然敢背叛我！")], "zh")
+    assert (near[0].start_ms, near[0].end_ms) == (1000, 2600)  # within CUE_SNAP_MS: the cue's times
+    far = fuse([asr_line(ws, "你竟然敢背叛我")], [cue(1080 - CUE_SNAP_MS - 50, 2560 + CUE_SNAP_MS + 400,
+                                                    "你竟然敢背叛我！")], "zh")
+    assert (far[0].start_ms, far[0].end_ms) == (1080, 2560)  # a leading/lingering cue: the speech's times
+    other = fuse([asr_line(ws, "你竟然敢背叛我")], [cue(1000, 2600, "完全不同的话", conf=0.97)], "zh")
+    assert other[0].origin == "ocr" and (other[0].start_ms, other[0].end_ms) == (1080, 2560)  # texts disagree

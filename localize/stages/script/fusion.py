@@ -13,6 +13,10 @@ after the voice stops. The rules:
    ``fused``. When they disagree, the OCR text still wins if the OCR was
    confident (>= `trust_ocr`), origin ``ocr``; otherwise the ASR words' text
    is kept, origin ``asr``.
+2b. Times: the line spans its words (their times refined on the audio's voice activity). When the
+   texts agree (``fused``), a cue edge within `CUE_SNAP_MS` of the words' edge replaces it: burned-in
+   cues are timed by an editor on the picture (OCR places them within ~50 ms), closer to the voice than
+   word times; an edge further off is a cue that lingers or leads, and the speech's edge stays.
 3. A cue with no words (nobody speaking: a sign, a caption, or speech the
    VAD missed) becomes an ``ocr`` line timed by the cue.
 4. Words left over become lines as the ASR cut them, origin ``asr``.
@@ -75,6 +79,22 @@ def _mend_edges(read: str, words: Sequence[Word], spaced: bool) -> str:
     return glue.join([*head, read, *tail]) if head or tail else read
 
 
+# A cue's on/off time is taken for its line when the cue agrees with the speech on the text and its edge
+# is within this of the speech's edge (the words as refined on voice activity).
+CUE_SNAP_MS = 150
+
+
+def _times(cue: OcrCue, words: Sequence[Word], agree: bool) -> tuple[int, int]:
+    """The line's (start, end): the words' edges, each replaced by the cue's when the texts agree and
+    the two are within CUE_SNAP_MS (rule 2b)."""
+    start, end = words[0].start_ms, max(words[-1].end_ms, words[0].start_ms + 1)
+    if agree and abs(cue.start_ms - start) <= CUE_SNAP_MS:
+        start = cue.start_ms
+    if agree and abs(cue.end_ms - end) <= CUE_SNAP_MS:
+        end = cue.end_ms
+    return start, max(end, start + 1)
+
+
 def fuse(asr_lines: Sequence[Line], cues: Sequence[OcrCue], language: str,
          rules: FusionRules = _DEFAULT_RULES) -> tuple[Line, ...]:
     spaced = language not in {"zh", "ja", "th", "lo", "km", "my"}
@@ -106,7 +126,8 @@ def fuse(asr_lines: Sequence[Line], cues: Sequence[OcrCue], language: str,
             text, origin, conf = cue.text, "ocr", cue.confidence * (0.5 + sim / 2)
         else:
             text, origin, conf = heard, "asr", sum(w.probability for w in words) / len(words) * (0.5 + sim / 2)
-        fused.append(Line(id="", start_ms=words[0].start_ms, end_ms=max(words[-1].end_ms, words[0].start_ms + 1),
+        start, end = _times(cue, words, origin == "fused")
+        fused.append(Line(id="", start_ms=start, end_ms=end,
                           text=text, words=tuple(words), origin=origin, confidence=round(conf, 4)))
     for line, words in leftovers:
         whole = len(words) == len(line.words)

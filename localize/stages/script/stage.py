@@ -24,9 +24,9 @@ from localize.stages.script.asr.lines import LineRules, cut_lines
 from localize.stages.script.fusion import fuse
 
 log = logging.getLogger(__name__)
-ASR = Stage("asr", version=1)
+ASR = Stage("asr", version=2)
 OCR = Stage("ocr", version=2)
-SCRIPT = Stage("script", version=1)
+SCRIPT = Stage("script", version=2)
 SPEAKERS = Stage("speakers", version=2)
 IMPORTED = Stage("imported", version=1)
 BURNED = Stage("burned", version=1)  # the burned-in subtitles of another language than the speech
