@@ -110,6 +110,7 @@ def run() -> dict:
             "right_before": sum(r["before"] == r["truth"] for r in rows),
             "right_after": sum(r["after"] == r["truth"] for r in rows),
             "offset_lines": len({(r["clip"], r["line"]) for r in off}),
+            "moved_lines": len({(r["clip"], r["line"]) for r in off if r["moved"]}),
             "offset_before": offset_stats([r["before_ms"] for r in off]),
             "offset_after": offset_stats([r["after_ms"] for r in off]),
         }
@@ -126,17 +127,21 @@ def write(res: dict) -> None:
            "bench/talking_heads.py). "
            "`before` = the speaker-level link the project used until now, `after` = the per-line rule "
            "(localize/stages/picture/mouth.py). The rule's constants were set on the `tune` clips only.", "",
-           "| split | lines | right before | right after | lines with an onset | offset before mean / p90 | "
-           "after mean / p90 |", "|---|---|---|---|---|---|---|"]
+           "| split | lines | right before | right after | lines with an onset | of them moved | "
+           "offset before mean / p90 | after mean / p90 |", "|---|---|---|---|---|---|---|---|"]
     for split, s in res["summary"].items():
         out.append(f"| {split} | {s['lines']} | {s['right_before']} ({s['right_before'] / s['lines']:.0%}) | "
                    f"{s['right_after']} ({s['right_after'] / s['lines']:.0%}) | {s['offset_lines']} | "
+                   f"{s.get('moved_lines', '-')} | "
                    f"{s['offset_before'][0]} / {s['offset_before'][1]} ms | {s['offset_after'][0]} / "
                    f"{s['offset_after'][1]} ms |")
     out += ["", "Offsets: each line with a real onset dubbed by espeak-ng and placed "
             f"{'/'.join(f'{s:+d}' for s in SHIFTS)} ms from its slot, then aligned; offset = dub speech onset "
-            "minus the source's speech onset (Whisper word start, about ±40 ms).", "",
-            "| split | clip | faces shown | tracks | line | truth | before | after |", "|---|---|---|---|---|---|---|---|"]
+            "minus the source's speech onset (Whisper word start, about ±40 ms). A line is moved only where the "
+            "linked face shows a clear mouth opening near its start (localize/stages/picture/lipalign.py "
+            "`mouth_events`); otherwise its offset after is its offset before.", "",
+            "| split | clip | faces shown | tracks | line | truth | before | after |",
+            "|---|---|---|---|---|---|---|---|"]
     for c in res["clips"]:
         for r in c["lines"]:
             out.append(f"| {c['split']} | {c['name']} | {c['faces']} | {c['tracks']} | {r['line']} | "

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from localize.stages.picture.lipalign import LipItem, MouthEvents, mouth_events, offset_stats, plan_alignment, speech_bounds
+from localize.stages.picture.lipalign import (
+    LipItem,
+    MouthEvents,
+    mouth_events,
+    offset_stats,
+    plan_alignment,
+    speech_bounds,
+)
 from localize.stages.picture.mouth import MouthCurve
 
 
@@ -23,6 +30,21 @@ def test_mouth_events_find_the_opening_after_the_closure_and_the_closing() -> No
 def test_mouth_events_none_without_a_closed_mouth_near_the_start() -> None:
     assert mouth_events(_curve([(0, 6000)]), 1000, 3000) is None
     assert mouth_events(_curve([]), 1000, 3000) is None  # never opens
+
+
+def test_mouth_events_none_without_a_clear_opening_near_the_start() -> None:
+    # closed from 1100 to 1700, then open: the mouth stays shut through the slot's start (a pause, or a
+    # line linked to the wrong face); opening 700 ms late is no evidence, the line is left alone
+    assert mouth_events(_curve([(0, 1100), (1700, 3000)]), 1000, 3000) is None
+    # closed at the start but the opening is 500 ms after a slow rise: also too far from the slot's start
+    assert mouth_events(_curve([(0, 800), (1500, 3000)]), 1000, 3000) is None
+    # the same curve with a slot starting near the opening: a clear rise, found
+    ev = mouth_events(_curve([(0, 800), (1500, 3000)]), 1400, 3000)
+    assert ev is not None and abs(ev.open_ms - 1500) <= 33
+    # closed at the start, then a slow drift from 0 to 1 over 2 s: no clear opening
+    times = tuple(range(0, 6000, 33))
+    ramp = MouthCurve(track="F01", times_ms=times, values=tuple(min(max((t - 1000) / 2000, 0.0), 1.0) for t in times))
+    assert mouth_events(ramp, 1000, 3000) is None
 
 
 def test_speech_bounds_from_energy() -> None:

@@ -13,7 +13,9 @@ end are measured from its audio (an energy threshold), then, line by line in ord
    synthesized at, never past the cap), again only where the neighbours leave room.
 
 Each line keeps its offset (dub speech onset minus mouth opening) before and after, in the dub
-track and the report. Lines without a talking face are left where the dubbing stage put them.
+track and the report. Lines without a talking face, or whose face shows no clear opening near the
+line's start (:func:`mouth_events`), are left where the dubbing stage put them: alignment moves a line
+only on evidence, so it never makes a line worse for want of it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ log = logging.getLogger(__name__)
 # A change in the alignment bumps LIPALIGN (localize/stages/picture/lipstage.py).
 OPEN_LEVEL = 0.3  # mouth activity (0..1 per face) that counts as opening
 CLOSED_LEVEL = 0.25  # ... and as closed
-SEARCH_MS = 400  # how far from a slot's start (and end) the lips' closure is looked for
+SEARCH_MS = 400  # how far from a slot's start (and end) the lips' closure and opening are looked for
+CLEAR_LEVEL = 0.4  # a clear opening: the mouth goes from closed to this activity ...
+MAX_RISE_MS = 200  # ... within this
 END_TOLERANCE_MS = 80
 ONSET_DB = -30.0  # a clip's speech starts where its 10 ms level first comes within this of its loudest
 
@@ -92,12 +96,16 @@ class LipAlignment:
 
 def mouth_events(curve: MouthCurve, slot_start_ms: int, slot_end_ms: int) -> MouthEvents | None:
     """The mouth opening for a line whose original speech spans the slot, and its closing; None
-    where the face shows no closed mouth near the slot's start.
+    where no clear opening is seen near the slot's start (the line is then left where it is).
 
     Speakers close their lips before a line. The closure is the least active frame within
     `SEARCH_MS` of the slot's start (at most `CLOSED_LEVEL`); the mouth opens at the first frame
-    after it whose activity reaches `OPEN_LEVEL`. Mirrored at the slot's end: the mouth closes
-    after the last frame at `OPEN_LEVEL` before the least active frame near the end."""
+    after it whose activity reaches `OPEN_LEVEL`. The opening counts only when it is clear: itself
+    within `SEARCH_MS` of the slot's start (a mouth that stays shut through the start, as with a line
+    that starts mid-speech or a wrong face, opens later or never), and rising from the last closed
+    frame to `CLEAR_LEVEL` within `MAX_RISE_MS` (a slow drift up or a flicker is no opening). Mirrored
+    at the slot's end: the mouth closes after the last frame at `OPEN_LEVEL` before the least active
+    frame near the end."""
     times, values = curve.window(slot_start_ms - SEARCH_MS, slot_end_ms + SEARCH_MS)
     if len(times) < 3:
         return None
@@ -106,8 +114,12 @@ def mouth_events(curve: MouthCurve, slot_start_ms: int, slot_end_ms: int) -> Mou
     if closure is None or values[closure] > CLOSED_LEVEL:
         return None
     opened = next((i for i in range(closure + 1, len(times)) if values[i] >= OPEN_LEVEL), None)
-    if opened is None:
+    if opened is None or abs(times[opened] - slot_start_ms) > SEARCH_MS:
         return None
+    last_closed = max(i for i in range(closure, opened) if values[i] <= CLOSED_LEVEL)
+    if not any(values[i] >= CLEAR_LEVEL for i in range(opened, len(times))
+               if times[i] - times[last_closed] <= MAX_RISE_MS):
+        return None  # a slow drift up or a flicker, not a mouth opening
     near_end = [i for i, t in enumerate(times) if abs(t - slot_end_ms) <= SEARCH_MS and i > opened]
     rest = min(near_end, key=lambda i: (values[i], abs(times[i] - slot_end_ms)), default=None)
     closed = None
