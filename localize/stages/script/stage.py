@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 ASR = Stage("asr", version=2)
 OCR = Stage("ocr", version=2)
 SCRIPT = Stage("script", version=2)
-SPEAKERS = Stage("speakers", version=2)
+SPEAKERS = Stage("speakers", version=3)
 IMPORTED = Stage("imported", version=1)
 BURNED = Stage("burned", version=1)  # the burned-in subtitles of another language than the speech
 

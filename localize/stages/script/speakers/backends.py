@@ -72,10 +72,11 @@ class Resemblyzer:
 class Pyannote:
     """A pyannote.audio speaker-diarization pipeline (3.1 or community-1) loaded from local weights.
 
-    pyannote says who speaks when; each line goes to the speaker who holds most of its time, and a line a
-    second speaker holds for at least :data:`MIN_TURN_MS` of its end is cut there (the dominant speaker of
-    each side). The clusters' centroids, which the series cast matches on, are resemblyzer means of their
-    lines (so casts stay comparable across backends; the `speakers` extra provides it).
+    pyannote says who speaks when; each line goes to the speaker who holds most of its time, and a line whose
+    two sides of a turn change are held by two speakers for at least :data:`MIN_TURN_MS` each is cut there (the
+    dominant speaker of each side), even where the second holds more of the line. The clusters' centroids,
+    which the series cast matches on, are resemblyzer means of their lines (so casts stay comparable across
+    backends; the `speakers` extra provides it).
     """
 
     name = "pyannote"
@@ -151,9 +152,11 @@ class Pyannote:
 def from_turns(script: Script, turns: Iterable[tuple[int, int, str]], samples: Any, *,
                min_turn_ms: int = Pyannote.MIN_TURN_MS, centroids: bool = True) -> Diarization | None:
     """A Diarization of `script` from speaker turns (start_ms, end_ms, speaker): each line goes to the
-    speaker with most time in it; where another speaker holds the line's last `min_turn_ms` or more (from a
-    turn change on), the line is cut there. Clusters are numbered by first appearance; with `centroids`,
-    each is the resemblyzer mean of its lines (else empty), and each gets its median F0 and pitch class."""
+    speaker with most time in it; where a turn starts inside the line with one speaker holding `min_turn_ms` or
+    more of the line before it and another after it (the most of each side), the line is cut there (at the
+    first such turn): the first part is the speaker before, the second the speaker after, whichever holds
+    more of the line. Clusters are numbered by first appearance; with `centroids`, each is the resemblyzer mean
+    of its lines (else empty), and each gets its median F0 and pitch class."""
     import numpy as np
 
     from localize.stages.script.speakers import Diarization, SpeakerChange, _unit
@@ -173,14 +176,17 @@ def from_turns(script: Script, turns: Iterable[tuple[int, int, str]], samples: A
         first = max(held, key=lambda w: held[w])
         if held[first] == 0:  # no turn over the line: the nearest turn's speaker
             first = min(turns, key=lambda t: min(abs(t[0] - line.end_ms), abs(t[1] - line.start_ms)))[2]
-        # a later speaker that holds the line's end (from a turn start on) for min_turn_ms or more
+        # a turn change inside the line with one speaker holding min_turn_ms or more before it and another after
         second = None
-        for a, _b, who in turns:
-            if line.start_ms + min_turn_ms <= a <= line.end_ms - min_turn_ms and who != first:
-                before = _held(turns, first, line.start_ms, a)
-                after = _held(turns, who, a, line.end_ms)
-                if before >= min_turn_ms and after >= min_turn_ms and second is None:
-                    second = (a, who)
+        for a, _b, _who in turns:
+            if not line.start_ms + min_turn_ms <= a <= line.end_ms - min_turn_ms:
+                continue
+            left = max(held, key=lambda w: _held(turns, w, line.start_ms, a))
+            right = max(held, key=lambda w: _held(turns, w, a, line.end_ms))
+            if left != right and _held(turns, left, line.start_ms, a) >= min_turn_ms \
+                    and _held(turns, right, a, line.end_ms) >= min_turn_ms:
+                first, second = left, (a, right)
+                break
         raw_labels.append(names.setdefault(first, len(names)))
         if second is not None:
             cuts.append((i, second[0], names.setdefault(second[1], len(names))))
