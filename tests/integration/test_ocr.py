@@ -199,8 +199,8 @@ def test_track_describes_band_boxes_and_model(gb2312_run) -> None:
     video, _, track, advanced = gb2312_run
     top, bottom = track.band
     # The text (rows 623-657) sits 60 px above the bottom of the 720 px picture; the band pads it
-    # and leaves room above for a second line.
-    assert 540 <= top < 623 and 657 < bottom <= 700
+    # and leaves room above for a second line, and below for one more row.
+    assert 540 <= top < 623 and 700 < bottom <= 720
     for cue in track.cues:
         x, y, w, h = cue.box
         assert top <= y and y + h <= bottom and 0 <= x and x + w <= 960
@@ -314,7 +314,9 @@ def test_bilingual_episode_b_gives_chinese_and_english_cues_apart(tmp_path: Path
     chinese = [c for c in track.cues if script_of(c.text) == "cjk"]
     english = [c for c in track.cues if script_of(c.text) == "latin"]
     assert len(chinese) == len(zh) and len(english) >= len(en) - 1
-    assert not any(" " in c.text and "DRAMA" not in c.text for c in chinese)  # rows joined without spaces
+    assert not any(" " in c.text for c in chinese)  # rows joined without spaces
+    # the watermark is static text, cut out even where the reader drew one box around it and a row
+    assert not any("DRAMA" in c.text or "微短剧" in c.text for c in track.cues)
     assert cer("".join(t.text for t in zh), "".join(c.text for c in chinese)) <= 0.1
     words = " ".join(c.text for c in english).split()
     assert len(words) >= 0.8 * len(" ".join(t.text for t in en).split())  # word spaces kept

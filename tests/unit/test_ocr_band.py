@@ -28,7 +28,7 @@ def test_band_is_where_changing_centred_text_recurs():
     assert band is not None
     assert band.hits == 4
     assert band.line_height == 34
-    assert band.bottom == 190 + 34 + 12  # padded by 0.35 line
+    assert band.bottom == 190 + 34 + 12 + 44  # padded by 0.35 line, and room for one more line below (1.3 lines)
     assert band.top == 190 - 12 - 44  # and room for a second line above (1.3 lines)
 
 
@@ -43,7 +43,7 @@ def test_static_watermark_is_not_a_band_but_subtitles_beside_it_are():
     watermark = line("本故事纯属虚构", y=250, width=200, height=20)
     probes = [[watermark, line(t)] if t else [watermark] for t in SUBS]
     band = find_band(probes, width=W, height=H)
-    assert band is not None and band.bottom < 250
+    assert band is not None and band.bottom == 250  # room below stops where the watermark begins
     assert find_band([[watermark]] * 6, width=W, height=H) is None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from localize.core.artifacts import OcrCue
@@ -224,3 +226,21 @@ def test_text_that_stays_put_while_the_subtitles_change_is_static():
     assert [b.text for b in static_boxes(samples)] == ["微短剧"]
     # one subtitle held across every sample, nothing else changing: not static
     assert static_boxes([[box(300, 50, "三年前")]] * 6) == []
+
+
+
+def test_static_text_joined_to_a_subtitle_row_is_cut_out_of_it():
+    from localize.stages.script.ocr.merge import cut_static
+
+    # a real reading of the bilingual episode B: the watermark overlaps the end of the English row
+    mark = TextBox(x=873, y=134, width=169, height=26, text="微短剧DRAMA+", confidence=0.99)
+    joined = TextBox(x=171, y=129, width=874, height=50, confidence=0.98,
+                     text="I mean, this was the first to do actuarial science in Chir微短剧 DRAMA+ ")
+    cut = cut_static(joined, mark)
+    assert cut is not None and cut.text == "I mean, this was the first to do actuarial science in Chir"
+    assert (cut.x, cut.x + cut.width) == (171, 873)
+    assert cut_static(TextBox(x=860, y=128, width=183, height=35, text="微短剧DRAMA+", confidence=0.99), mark) is None
+    elsewhere = dataclasses.replace(joined, y=300)
+    assert cut_static(elsewhere, mark) is elsewhere  # no overlap: kept whole
+    other = dataclasses.replace(joined, text="我们走吧")
+    assert cut_static(other, mark) is other  # overlapping, but no static text in it

@@ -39,6 +39,7 @@ class BandRules:
     same_text: float = 0.3  # readings this close (normalised edit distance) count as the same text
     pad: float = 0.35  # margin above and below the text, in line heights
     grow_lines: float = 1.3  # room above for a second line when the probes saw only one-line subtitles
+    grow_below: float = 1.3  # room below the lowest line seen, in line heights, for a subtitle one row longer
 
 
 def find_band(
@@ -53,7 +54,8 @@ def find_band(
     not subtitles. Of the rest, the group seen in the most probes wins (the lower one on a
     tie), if it is seen in `min_hits` probes. A band whose probes only ever showed one row
     of text gets room above for a second (subtitles are anchored at the bottom and grow
-    upwards).
+    upwards), and every band gets room for one more row below its lowest (a bilingual
+    subtitle's longest cue may end lower than the probes saw), short of an overlay below it.
     """
     found: list[tuple[int, TextBox]] = []
     for index, boxes in enumerate(probes):
@@ -79,29 +81,39 @@ def find_band(
                 group.append(item)
                 continue
         groups.append([item])
+    overlay = [_overlay(group, len(probes), rules) for group in groups]
+    overlays = [min(b.y for _, b in g) for g, o in zip(groups, overlay, strict=True) if o]  # their tops
     best: Band | None = None
-    for group in groups:
+    for group, is_overlay in zip(groups, overlay, strict=True):
         frames = {index for index, _ in group}
-        texts = ["".join(b.text for i, b in sorted(group, key=lambda it: it[1].x) if i == f) for f in frames]
-        mode = Counter(text_key(t) for t in texts).most_common(1)[0][0]
-        same = sum(text_distance(t, mode) <= rules.same_text for t in texts)
-        if len(frames) >= max(3, rules.static_share * len(probes)) and same >= rules.static_same * len(frames):
-            continue  # on screen in most probes and (almost) always the same text: an overlay
+        if is_overlay:
+            continue  # on screen in most probes and (almost) always the same text
         if len(frames) < rules.min_hits:
             continue
         line = round(statistics.median(b.height for _, b in group))
         pad = max(4, round(rules.pad * line))
         rows = max(_rows([b for i, b in group if i == f]) for f in frames)
         grow = round(rules.grow_lines * line) if rows == 1 else 0
+        lowest = max(b.y + b.height for _, b in group)
+        below = min([height, *(top for top in overlays if top >= lowest)])
         band = Band(
             top=max(0, min(b.y for _, b in group) - pad - grow),
-            bottom=min(height, max(b.y + b.height for _, b in group) + pad),
+            bottom=min(below, lowest + pad + round(rules.grow_below * line)),
             line_height=line,
             hits=len(frames),
         )
         if best is None or (band.hits, band.bottom) >= (best.hits, best.bottom):
             best = band
     return best
+
+
+def _overlay(group: Sequence[tuple[int, TextBox]], probes: int, rules: BandRules) -> bool:
+    """Text seen in most probes that (almost) always reads the same: a watermark or a title."""
+    frames = {index for index, _ in group}
+    texts = ["".join(b.text for i, b in sorted(group, key=lambda it: it[1].x) if i == f) for f in frames]
+    mode = Counter(text_key(t) for t in texts).most_common(1)[0][0]
+    same = sum(text_distance(t, mode) <= rules.same_text for t in texts)
+    return len(frames) >= max(3, rules.static_share * probes) and same >= rules.static_same * len(frames)
 
 
 def _rows(boxes: Sequence[TextBox]) -> int:

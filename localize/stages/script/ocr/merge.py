@@ -7,11 +7,13 @@ consecutive frames that read the same text, give or take OCR noise, become one
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from localize.core.artifacts import OcrCue
@@ -80,6 +82,38 @@ def union_box(boxes: Sequence[Box]) -> Box:
     right = max(b[0] + b[2] for b in boxes)
     bottom = max(b[1] + b[3] for b in boxes)
     return (left, top, right - left, bottom - top)
+
+
+def cut_static(box: TextBox, static: TextBox, *, min_score: float = 80.0) -> TextBox | None:
+    """`box` without the static text (:func:`static_boxes`) the reader joined to it, or None when
+    nothing is left; `box` itself when it does not overlap `static` or does not contain its text.
+
+    The detector draws one box around a subtitle row and a watermark on (or touching) the same row,
+    and neither the corner filter nor the static-text filter sees such a box alone. Where the box
+    overlaps the static one and the static text is found in its text (fuzzily, `min_score` of 100),
+    that text goes, with any of its characters the alignment left at the ends of the cut; the box
+    then ends where the static one begins (or begins where it ends).
+    """
+    if not (box.x < static.x + static.width and static.x < box.x + box.width
+            and box.y < static.y + static.height and static.y < box.y + box.height):
+        return box
+    found = fuzz.partial_ratio_alignment(static.text, box.text)
+    if found is None or found.score < min_score:
+        return box
+    start, end, mark = found.dest_start, found.dest_end, set(static.text) | {" "}
+    while start > 0 and box.text[start - 1] in mark:
+        start -= 1
+    while end < len(box.text) and box.text[end] in mark:
+        end += 1
+    text = normalise(box.text[:start] + " " + box.text[end:])
+    if not text_key(text):
+        return None
+    left, right = box.x, box.x + box.width
+    if static.x + static.width / 2 >= box.x + box.width / 2:
+        right = max(left + 1, min(right, static.x))
+    else:
+        left = min(right - 1, max(left, static.x + static.width))
+    return dataclasses.replace(box, x=left, width=right - left, text=text)
 
 
 def is_cjk(ch: str) -> bool:

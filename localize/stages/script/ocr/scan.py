@@ -23,6 +23,7 @@ from localize.stages.script.ocr.merge import (
     FrameReading,
     MergeOptions,
     TextBox,
+    cut_static,
     join_boxes,
     merge_readings,
     off_centre,
@@ -160,11 +161,12 @@ class _Sample:
 
 
 def _readings(samples: Sequence[_Sample], strip: Strip) -> dict[str, list[FrameReading]]:
-    """Each script's readings (:func:`split_scripts`), without the text that stays put (:func:`static_boxes`)."""
-    static = static_boxes([s.boxes for s in samples])
+    """Each script's readings (:func:`split_scripts`), without the text that stays put and without
+    logos and watermarks beside the subtitles (:func:`_subtitle_boxes`)."""
+    static = static_boxes([s.boxes for s in samples])  # learnt before the corner filter, which hides it
     if static:
         log.info("static text, not subtitles: %s", ", ".join(repr(b.text) for b in static))
-    per_sample = [split_scripts([b for b in s.boxes if not any(same_spot(b, st) for st in static)]) for s in samples]
+    per_sample = [split_scripts(_subtitle_boxes(s.boxes, static, strip.out_width)) for s in samples]
     scripts = sorted({script for found in per_sample for script in found})
     out: dict[str, list[FrameReading]] = {}
     for script in scripts:
@@ -176,6 +178,23 @@ def _readings(samples: Sequence[_Sample], strip: Strip) -> dict[str, list[FrameR
                 box=strip.to_source(box) if box else None, confidence=round(confidence, 4),
             ))
     return out
+
+
+def _subtitle_boxes(boxes: Sequence[TextBox], static: Sequence[TextBox], width: int) -> list[TextBox]:
+    """One sample's boxes less the static text: its own boxes go, and where the reader joined it to
+    a subtitle row it is cut out of that row (:func:`cut_static`); then less the boxes off to one
+    side of the centred rows (:func:`off_centre`: a logo)."""
+    kept: list[TextBox] = []
+    for b in boxes:
+        if any(same_spot(b, st) for st in static):
+            continue
+        cut: TextBox | None = b
+        for st in static:
+            cut = cut_static(cut, st) if cut is not None else None
+        if cut is not None:
+            kept.append(cut)
+    corner = off_centre(kept, width=width)
+    return [b for b in kept if b not in corner]
 
 
 def _scan_band(
@@ -195,8 +214,6 @@ def _scan_band(
             b for b in reader.read([frame])[0]
             if b.confidence >= options.min_confidence and 0.5 * line_height <= b.height <= 2.0 * line_height
         ]  # confident lines about as tall as the subtitle lines the probes found
-        corner = off_centre(boxes, width=strip.out_width)
-        boxes = [b for b in boxes if b not in corner]  # a logo or a watermark beside the subtitles
         return _Sample(t_ms=t_ms, since_ms=since, until_ms=until, boxes=tuple(boxes))
 
     samples: list[_Sample] = []
