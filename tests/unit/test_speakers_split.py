@@ -1,5 +1,5 @@
-"""Pure parts of the speaker stage: a voice change inside a line (change_point, split_line), the pitch class,
-and the count rule that merges clusters by their own spread. Synthetic embeddings; no model is run."""
+"""Pure parts of the speaker stage: a voice change inside a line (change_point, split_line) and the pitch
+class. Synthetic embeddings; no model is run."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import pytest
 
 from localize.core.artifacts import Line, Word
 from localize.stages.script.speakers import change_point, split_line
-from localize.stages.script.speakers import cluster as cluster_module
-from localize.stages.script.speakers.cluster import SPREAD_RATIO, cluster_speakers
 from localize.stages.script.speakers.pitch import HIGH_FROM_HZ, LOW_BELOW_HZ, pitch_class
 
 
@@ -106,59 +104,3 @@ def test_pitch_class_bands() -> None:
     assert pitch_class(HIGH_FROM_HZ - 0.1) == "mid"
     assert pitch_class(HIGH_FROM_HZ) == "high"
     assert pitch_class(250.0) == "high"
-
-
-# -- the count: clusters merged by their own spread ----------------------------------------------------------
-
-
-def group(centre: np.ndarray, offset: np.ndarray, n: int, *, noise: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = centre + offset + noise * rng.standard_normal((n, len(centre))) / np.sqrt(len(centre))
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def halves(side: float, seed: int = 0) -> tuple[np.ndarray, list[int]]:
-    """Two groups of 4 lines around one centre, each pushed `side` towards its own direction: within a group
-    lines are about 0.2 apart in cosine distance, across them 0.2 + side^2 / 1.5 or so."""
-    v, s1, s2 = voice(10 + seed), voice(20 + seed), voice(30 + seed)
-    a = group(v, side * s1, 4, noise=0.55, seed=seed)
-    b = group(v, side * s2, 4, noise=0.55, seed=seed + 1)
-    return np.vstack([a, b]), [0] * 4 + [1] * 4
-
-
-def mean_distances(x: np.ndarray, truth: list[int]) -> tuple[float, float]:
-    d = 1 - x @ x.T
-    t = np.array(truth)
-    same = np.equal.outer(t, t) & ~np.eye(len(t), dtype=bool)
-    return float(d[same].mean()), float(d[~np.equal.outer(t, t)].mean())
-
-
-def test_one_spread_voice_split_at_the_threshold_is_merged_back() -> None:
-    x, truth = halves(0.45, seed=1)
-    within, across = mean_distances(x, truth)
-    assert across > 0.30 and across / within < SPREAD_RATIO, (within, across)  # the case the rule is for
-    assert cluster_speakers(x) == [0] * 8
-
-
-def test_the_rule_changes_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    x, _ = halves(0.45, seed=1)
-    monkeypatch.setattr(cluster_module, "_merge_by_spread", lambda unit, labels, **_: labels)
-    assert cluster_speakers(x) == [0] * 4 + [1] * 4
-
-
-def test_two_tight_voices_stay_apart() -> None:
-    x, truth = halves(0.6, seed=1)
-    within, across = mean_distances(x, truth)
-    assert across / within > SPREAD_RATIO, (within, across)
-    assert cluster_speakers(x) == truth
-
-
-def test_single_lines_with_no_spread_to_compare_stay_apart() -> None:
-    # Three lines, each its own cluster at the threshold: nothing says how much one voice varies.
-    x = np.stack([voice(1), voice(2), voice(3)])
-    assert cluster_speakers(x) == [0, 1, 2]
-
-
-def test_a_known_count_is_not_merged() -> None:
-    x, truth = halves(0.45, seed=1)
-    assert cluster_speakers(x, n_speakers=2) == truth

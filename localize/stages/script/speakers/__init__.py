@@ -166,8 +166,7 @@ def diarize(
     """Cluster the lines by voice; None for fewer than two lines or when every line is silent.
 
     audio: the episode's speech as a 16 kHz mono wav, on the script's clock.
-    n_speakers: how many people speak, when known; otherwise found from `threshold` and each cluster's own
-    spread (:data:`~.cluster.SPREAD_RATIO`).
+    n_speakers: how many people speak, when known; otherwise found from `threshold`.
     Every line is embedded over windows across it (:func:`~.embed.line_windows`); a line whose windows
     before and after some point differ by `change_distance` or more is clustered as two parts, and keeps
     the cut (a :class:`SpeakerChange`) when they land in different clusters. pitch: measure each

@@ -1,9 +1,8 @@
 """Group line embeddings into speakers: agglomerative clustering on cosine distance.
 
 Average linkage (scipy.cluster.hierarchy) over every line with an embedding, cut at a distance
-threshold when the number of speakers is unknown (then clusters are merged back while they are not
-clearly further apart than their own lines are: :data:`SPREAD_RATIO`), or into exactly `n_speakers`
-clusters when the cast size is known. A line marked unreliable (too short for a steady embedding) may not found a
+threshold when the number of speakers is unknown, or into exactly `n_speakers` clusters when the
+cast size is known. A line marked unreliable (too short for a steady embedding) may not found a
 speaker on its own: a cluster that is one unreliable line is dissolved and the line attached to
 the nearest remaining cluster (by cosine similarity to its mean). Two or more short lines that
 agree do make a speaker, since some characters only ever say "Yes." or "No!". With a known count
@@ -27,14 +26,6 @@ from localize.core.errors import ConfigError
 # (localize.stages.script.speakers): 0.30 finds 6 and 2; 0.35 merges episode_zh's two voices (their
 # lines average 0.32 apart), 0.25 splits noisy JFK lines off. Pass the number of speakers when known.
 DEFAULT_THRESHOLD = 0.30
-# With the count unknown, two clusters cut apart at DEFAULT_THRESHOLD are merged again while the mean distance
-# between their lines is under SPREAD_RATIO times the larger mean distance between lines within either of them
-# (a cluster of one line borrows the other's; two single lines, the median spread of the episode's clusters of
-# two lines or more; with none, they stay apart). One noisy voice (JFK outdoors: lines 0.17-0.46 apart) splits
-# into halves whose lines are 1.3-1.4 times further apart than within each half; two voices' lines were 1.75
-# times or more (the closest pair of the bench mix: two speakers of the same stereo file). Tuned on
-# bench/bench_diarization.py's mix, samples/episode_zh.mp4 and jfk.flac alone; not on episode B (2.0-2.8 there).
-SPREAD_RATIO = 1.6
 
 
 def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +88,7 @@ def _cluster(unit: np.ndarray, steady: np.ndarray, n_speakers: int | None, thres
         return np.zeros(1, dtype=int)
     tree = linkage(np.clip(pdist(unit, metric="cosine"), 0.0, 2.0), method="average")
     if n_speakers is None:
-        return _merge_by_spread(unit, _dissolve(unit, steady, fcluster(tree, t=threshold, criterion="distance") - 1))
+        return _dissolve(unit, steady, fcluster(tree, t=threshold, criterion="distance") - 1)
     labels = _dissolve(unit, steady, cut_tree(tree, n_clusters=min(n_speakers, m)).ravel())
     k = min(n_speakers, m)
     # Each finer cut adds at most one cluster that survives, so this stops at exactly n_speakers
@@ -120,38 +111,3 @@ def _dissolve(unit: np.ndarray, steady: np.ndarray, labels: np.ndarray) -> np.nd
     for i in np.flatnonzero(np.isin(labels, list(lone))):
         labels[i] = kept[int(np.argmax(centroids @ unit[i]))]
     return labels
-
-
-def _merge_by_spread(unit: np.ndarray, labels: np.ndarray, *, ratio: float = SPREAD_RATIO) -> np.ndarray:
-    """Merge, closest first, every two clusters whose lines are apart by under `ratio` times their own
-    spread (:data:`SPREAD_RATIO`)."""
-    labels = np.asarray(labels, dtype=int).copy()
-    distance = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
-    while True:
-        ids = [int(c) for c in np.unique(labels)]
-        if len(ids) < 2:
-            return labels
-        spread = {c: _within(distance, labels == c) for c in ids}
-        known = [v for v in spread.values() if v is not None]
-        pooled = float(np.median(known)) if known else None
-        best: tuple[float, int, int] | None = None
-        for i, a in enumerate(ids):
-            for b in ids[i + 1:]:
-                own = [v for v in (spread[a], spread[b]) if v is not None]
-                scale = max(own) if own else pooled
-                if not scale:
-                    continue
-                r = float(distance[np.ix_(labels == a, labels == b)].mean()) / scale
-                if r < ratio and (best is None or r < best[0]):
-                    best = (r, a, b)
-        if best is None:
-            return labels
-        labels[labels == best[2]] = best[1]
-
-
-def _within(distance: np.ndarray, members: np.ndarray) -> float | None:
-    """Mean distance between two lines of one cluster; None for a cluster of one line."""
-    k = int(members.sum())
-    if k < 2:
-        return None
-    return float(distance[np.ix_(members, members)][np.triu_indices(k, 1)].mean())
