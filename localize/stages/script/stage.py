@@ -26,7 +26,7 @@ from localize.stages.script.fusion import fuse
 log = logging.getLogger(__name__)
 ASR = Stage("asr", version=2)
 OCR = Stage("ocr", version=3)
-SCRIPT = Stage("script", version=2)
+SCRIPT = Stage("script", version=3)
 SPEAKERS = Stage("speakers", version=3)
 IMPORTED = Stage("imported", version=1)
 BURNED = Stage("burned", version=1)  # the burned-in subtitles of another language than the speech
