@@ -45,3 +45,37 @@ def test_the_pause_whisper_stretched_a_word_over_cuts_the_line(tmp_path: Path) -
     assert "ask not" in texts, texts  # Whisper alone: "ask not what your country can do for you," (one line)
     what = script.lines[texts.index("ask not") + 1]
     assert what.text.startswith("what") and what.words[0].start_ms >= 5300  # said after the pause
+
+
+def test_a_line_said_over_the_previous_speaker_starts_at_its_cue(tmp_path: Path) -> None:
+    """Two real Mandarin recordings, the second starting 300 ms before the first ends, with cues timed on
+    each recording's voice (Silero on the recording alone). The first speaker is still talking when the
+    second starts, so the voice activity has no onset there and the second line's words start over 150 ms
+    after its cue (the first cue's slack also takes '换'): the agreeing cue's start is taken (CUE_OVERLAP_MS)."""
+    import subprocess
+
+    from localize.core.artifacts import OcrCue
+    from localize.stages.script.asr.refine import speech_regions
+    from localize.stages.script.fusion import fuse
+
+    wavs = []
+    for name in ("fireredasr_BAC009S0764W0121.wav", "fireredasr_IT0011W0001.wav"):
+        out = tmp_path / name
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(shared_media(f"speech/zh/{name}")),
+                        "-ar", "16000", "-ac", "1", str(out)], check=True)
+        wavs.append((out, speech_regions(out)))
+    (a, ra), (b, rb) = wavs
+    delay = ra[-1][1] - 300 - rb[0][0]
+    mix = tmp_path / "mix.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(a), "-i", str(b), "-filter_complex",
+                    f"[1]adelay={delay}[b];[0][b]amix=inputs=2:normalize=0:duration=longest",
+                    "-ar", "16000", "-ac", "1", str(mix)], check=True)
+    start2 = delay + rb[0][0]
+    cues = [OcrCue(start_ms=ra[0][0], end_ms=start2, text="甚至出现交易几乎停滞的情况", box=(0, 0, 1, 1),
+                   confidence=0.95),
+            OcrCue(start_ms=start2, end_ms=delay + rb[-1][1], text="换一首歌", box=(0, 0, 1, 1), confidence=0.95)]
+    heard = localize.transcribe(mix, options=localize.RunOptions(ocr="off", speakers="off"), cache_dir=tmp_path)
+    lines = fuse(heard.lines, cues, "zh")
+    assert len(lines) == 2 and lines[1].text == "换一首歌" and lines[1].origin == "fused", lines
+    assert lines[1].words[0].start_ms - start2 > CUE_SNAP_MS  # the words alone start late
+    assert lines[1].start_ms == start2

@@ -84,3 +84,25 @@ def test_agreeing_cue_edges_near_the_speech_edges_time_the_line() -> None:
     assert (far[0].start_ms, far[0].end_ms) == (1080, 2560)  # a leading/lingering cue: the speech's times
     other = fuse([asr_line(ws, "你竟然敢背叛我")], [cue(1000, 2600, "完全不同的话", conf=0.97)], "zh")
     assert other[0].origin == "ocr" and (other[0].start_ms, other[0].end_ms) == (1080, 2560)  # texts disagree
+
+
+def test_overlapped_speech_takes_the_agreeing_cues_start_within_the_wider_bound() -> None:
+    from localize.stages.script.fusion import CUE_OVERLAP_MS, CUE_SNAP_MS
+
+    first = words((0, 400, "我有"), (400, 1700, "知道吗"))
+    late = CUE_SNAP_MS + 150  # the second speaker's words start this late behind the cue
+    cues = [cue(0, 1400, "我有知道吗"), cue(1400, 3000, "出现交易")]
+    # no pause before the second line (the first speaker still talks): the cue's start is taken
+    second = words((1400 + late, 2200, "出现"), (2200, 2900, "交易"))
+    out = fuse([asr_line(first, "我有知道吗"), asr_line(second, "出现交易")], cues, "zh")
+    assert out[1].text == "出现交易" and out[1].start_ms == 1400
+    # a pause before it: the speech's own start stays (the cue leads)
+    paused = words((0, 400, "我有"), (400, 1000, "知道吗"))
+    out = fuse([asr_line(paused, "我有知道吗"), asr_line(second, "出现交易")], cues, "zh")
+    assert out[1].start_ms == 1400 + late
+    # beyond the bound, even with no pause: the speech's start
+    far = words((1400 + CUE_OVERLAP_MS + 50, 2800, "出现"), (2800, 2900, "交易"))
+    out = fuse([asr_line(words((0, 400, "我有"), (400, 2100, "知道吗")), "我有知道吗"),
+                asr_line(far, "出现交易")], cues, "zh")
+    assert out[1].start_ms == far[0].start_ms
+

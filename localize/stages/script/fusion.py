@@ -17,6 +17,11 @@ after the voice stops. The rules:
    texts agree (``fused``), a cue edge within `CUE_SNAP_MS` of the words' edge replaces it: burned-in
    cues are timed by an editor on the picture (OCR places them within ~50 ms), closer to the voice than
    word times; an edge further off is a cue that lingers or leads, and the speech's edge stays.
+   Overlapped speech: when the line's first word follows the previous word with no pause (gap under
+   `CONTINUOUS_GAP_MS`: one speaker starts while another is still talking, so voice activity sees one
+   region and nothing moved the word to the voice's onset), an agreeing cue's start within
+   `CUE_OVERLAP_MS` of the words' is taken. Only the start: the cue before an overlapping line is cut
+   where the next one starts, so a cue's end there is not the voice's.
 3. A cue with no words (nobody speaking: a sign, a caption, or speech the
    VAD missed) becomes an ``ocr`` line timed by the cue.
 4. Words left over become lines as the ASR cut them, origin ``asr``.
@@ -82,17 +87,32 @@ def _mend_edges(read: str, words: Sequence[Word], spaced: bool) -> str:
 # A cue's on/off time is taken for its line when the cue agrees with the speech on the text and its edge
 # is within this of the speech's edge (the words as refined on voice activity).
 CUE_SNAP_MS = 150
+# ...and within this when the speech runs on across the line's start (overlapped speakers): no gap of
+# CONTINUOUS_GAP_MS (the VAD's shortest pause, RefineRules.min_pause_ms) before its first word. Set on two
+# ../shared/media Mandarin recordings overlapped by 200-500 ms (bench/bench_overlap_timing.py), not episode B.
+CUE_OVERLAP_MS = 600
+CONTINUOUS_GAP_MS = 200
 
 
-def _times(cue: OcrCue, words: Sequence[Word], agree: bool) -> tuple[int, int]:
+def _times(cue: OcrCue, words: Sequence[Word], agree: bool, heard_until: int | None = None) -> tuple[int, int]:
     """The line's (start, end): the words' edges, each replaced by the cue's when the texts agree and
-    the two are within CUE_SNAP_MS (rule 2b)."""
+    the two are within CUE_SNAP_MS, or for the start within CUE_OVERLAP_MS when the speech before
+    (the previous word heard ends at `heard_until`) runs into this line with no pause (rule 2b)."""
     start, end = words[0].start_ms, max(words[-1].end_ms, words[0].start_ms + 1)
-    if agree and abs(cue.start_ms - start) <= CUE_SNAP_MS:
+    continuous = heard_until is not None and heard_until > start - CONTINUOUS_GAP_MS
+    if agree and abs(cue.start_ms - start) <= (CUE_OVERLAP_MS if continuous else CUE_SNAP_MS):
         start = cue.start_ms
     if agree and abs(cue.end_ms - end) <= CUE_SNAP_MS:
         end = cue.end_ms
     return start, max(end, start + 1)
+
+
+def _heard_until(asr_lines: Sequence[Line], words: Sequence[Word]) -> int | None:
+    """Where the speech heard before the first of `words` ends: the latest end among the words (of
+    any line) that start before it and are not among `words`; None when nothing is heard before."""
+    first, mine = words[0].start_ms, {id(w) for w in words}
+    ends = [w.end_ms for line in asr_lines for w in line.words if w.start_ms < first and id(w) not in mine]
+    return max(ends, default=None)
 
 
 def fuse(asr_lines: Sequence[Line], cues: Sequence[OcrCue], language: str,
@@ -126,7 +146,7 @@ def fuse(asr_lines: Sequence[Line], cues: Sequence[OcrCue], language: str,
             text, origin, conf = cue.text, "ocr", cue.confidence * (0.5 + sim / 2)
         else:
             text, origin, conf = heard, "asr", sum(w.probability for w in words) / len(words) * (0.5 + sim / 2)
-        start, end = _times(cue, words, origin == "fused")
+        start, end = _times(cue, words, origin == "fused", _heard_until(asr_lines, words))
         fused.append(Line(id="", start_ms=start, end_ms=end,
                           text=text, words=tuple(words), origin=origin, confidence=round(conf, 4)))
     for line, words in leftovers:
