@@ -77,8 +77,9 @@ def test_english_burned_subtitles_fix_names_and_numbers(tmp_path: Path) -> None:
     heard_wer = jiwer.wer(ref, norm(" ".join(ln.text for ln in heard.lines)))
     assert fused_wer <= 0.1 < heard_wer  # Whisper base writes "Guttenberg" and "42"
     assert [ln.origin for ln in fused.lines] == ["fused", "fused"]  # the subtitle editor's two cuts
-    assert fused.lines[0].start_ms == heard.lines[0].start_ms  # speech timing
-    assert fused.lines[1].end_ms == heard.lines[-1].end_ms
+    # Times: the speech's, or a subtitle edge that agrees with it within 150 ms (fusion's cue-time rule).
+    assert abs(fused.lines[0].start_ms - heard.lines[0].start_ms) <= 150
+    assert abs(fused.lines[1].end_ms - heard.lines[-1].end_ms) <= 150
 
 
 def test_subtitles_in_another_language_than_the_speech_are_not_fused(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ SUBS = ["宇宙守护神保护我们", "他能徒手抓住子弹", "轻轻一跳
 
 def test_band_is_where_changing_centred_text_recurs():
     probes = [[line(t)] if t else [] for t in SUBS]
-    band = find_band(probes, width=W, height=H)
+    band = find_band(probes, width=W, height=H, rules=BandRules(grow_below=1.3))
     assert band is not None
     assert band.hits == 4
     assert band.line_height == 34
@@ -42,7 +42,7 @@ def test_two_line_subtitles_make_one_band():
 def test_static_watermark_is_not_a_band_but_subtitles_beside_it_are():
     watermark = line("本故事纯属虚构", y=250, width=200, height=20)
     probes = [[watermark, line(t)] if t else [watermark] for t in SUBS]
-    band = find_band(probes, width=W, height=H)
+    band = find_band(probes, width=W, height=H, rules=BandRules(grow_below=1.3))
     assert band is not None and band.bottom == 250  # room below stops where the watermark begins
     assert find_band([[watermark]] * 6, width=W, height=H) is None
 

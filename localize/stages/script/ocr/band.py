@@ -39,7 +39,9 @@ class BandRules:
     same_text: float = 0.3  # readings this close (normalised edit distance) count as the same text
     pad: float = 0.35  # margin above and below the text, in line heights
     grow_lines: float = 1.3  # room above for a second line when the probes saw only one-line subtitles
-    grow_below: float = 1.3  # room below the lowest line seen, in line heights, for a subtitle one row longer
+    # Off by default: a taller strip than the rows made PP-OCR read English without its word spaces
+    # (tests/integration/test_fusion_real.py); 1.3 gives room for one more row below.
+    grow_below: float = 0.0  # room below the lowest line seen, in line heights, for a subtitle one row longer
 
 
 def find_band(
