@@ -212,12 +212,21 @@ def test_write_subtitles_round_trips_through_pysubs2(tmp_path):
     for path in paths:
         back = pysubs2.load(str(path))
         assert [e.plaintext for e in back.events] == texts, path.name
-        if path.suffix == ".ass":  # ASS keeps centiseconds
-            assert [(e.start, e.end) for e in back.events] == [(1230, 2350), (3000, 4990)]
+        # ASS keeps centiseconds, so every format is written at centiseconds
+        assert [(e.start, e.end) for e in back.events] == [(1230, 2350), (3000, 4990)], path.name
+        if path.suffix == ".ass":
             assert back.styles["Default"].fontname == "DejaVu Sans"
-        else:
-            assert [(e.start, e.end) for e in back.events] == [(1234, 2345), (3000, 4990)], path.name
     assert paths[1].read_text(encoding="utf-8").startswith("WEBVTT")
     # and localize reads its own output back
-    assert load_subtitles(paths[0]) == (Cue(start_ms=1234, end_ms=2345, text="hello there my friend, how are you doing today?"),
+    assert load_subtitles(paths[0]) == (Cue(start_ms=1230, end_ms=2350, text="hello there my friend, how are you doing today?"),
                                         Cue(start_ms=3000, end_ms=4990, text="Olá, 你好!"))
+
+
+def test_srt_vtt_and_ass_carry_the_same_times_for_times_off_the_centisecond():
+    """Lines timed from the audio are not on 10 ms steps; ASS keeps centiseconds, so every format is
+    written at centiseconds (the SRT and VTT used to keep 8536 ms where the ASS said 8540)."""
+    cues = [Cue(start_ms=8536, end_ms=10007, text="Hello"), Cue(start_ms=10013, end_ms=10016, text="Hi")]
+    subs = build_ssa(cues, style=SubtitleStyle())
+    times = {fmt: [(e.start, e.end) for e in pysubs2.SSAFile.from_string(subs.to_string(fmt))]
+             for fmt in ("srt", "vtt", "ass")}
+    assert times["srt"] == times["vtt"] == times["ass"] == [(8540, 10010), (10010, 10020)]

@@ -143,7 +143,10 @@ def build_ssa(cues: Sequence[Cue], *, style: SubtitleStyle, play_res: tuple[int,
     for cue in cues:
         # A cue laid out already (localize.stages.render.layout) keeps its rows.
         text = cue.text.replace("\n", "\\N") if "\n" in cue.text else wrap(cue.text, style.max_chars_per_line)
-        subs.append(pysubs2.SSAEvent(start=cue.start_ms, end=cue.end_ms, name=cue.speaker, text=text))
+        # Times in centiseconds, ASS's precision, so the SRT, VTT and ASS written from this file agree.
+        start = (cue.start_ms + 5) // 10 * 10
+        end = max((cue.end_ms + 5) // 10 * 10, start + 10)
+        subs.append(pysubs2.SSAEvent(start=start, end=end, name=cue.speaker, text=text))
     return subs
 
 

@@ -24,7 +24,7 @@ from localize.stages.script.asr.lines import LineRules, cut_lines
 from localize.stages.script.fusion import fuse
 
 log = logging.getLogger(__name__)
-ASR = Stage("asr", version=2)
+ASR = Stage("asr", version=3)
 OCR = Stage("ocr", version=4)
 SCRIPT = Stage("script", version=3)
 SPEAKERS = Stage("speakers", version=3)
@@ -98,6 +98,10 @@ def _recognize(source: Source, audio: Audio, store: ArtifactStore, options: RunO
             task.done()
         _check_forced_language(source.path, options.asr.language, raw)
         segments = raw.segments
+        if options.asr.vad and segments:  # any recognizer's word times from the audio: no word spans a pause
+            from localize.stages.script.asr.refine import refine
+
+            segments = refine(audio.asr, segments)
         if raw.language == "zh":
             segments = tuple(tuple(replace(w, text=to_script(w.text, options.asr.chinese_script)) for w in seg)
                              for seg in segments)

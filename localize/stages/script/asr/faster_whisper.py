@@ -1,7 +1,7 @@
 """faster-whisper (CTranslate2 Whisper) with word timestamps and Silero VAD.
 
-With ``vad`` on (the default) the word times are then refined on Silero's speech regions
-(:mod:`localize.stages.script.asr.refine`): no word spans a pause, and words reach the speech edges.
+With ``vad`` on (the default) the script stage then refines the word times of any recognizer on
+Silero's speech regions (:mod:`localize.stages.script.asr.refine`): no word spans a pause.
 
 ``model="base"`` uses the Whisper base model packaged in two wheels (see
 models/manifest.toml), offline. Any other value is passed to
@@ -102,10 +102,6 @@ class FasterWhisperRecognizer:
             )
             if words:
                 out.append(words)
-        if self.options.vad and out:  # word times from the audio: no word spans a pause (see refine.py)
-            from localize.stages.script.asr.refine import refine
-
-            out = list(refine(audio, out))
         return RawTranscript(
             language=info.language, language_probability=float(info.language_probability), segments=tuple(out),
             detected_language=detected or info.language,
