@@ -168,7 +168,39 @@ class _Fatal(Exception):
     """A failed request that a retry will not fix (HTTP 401, 404, a 400 not about response_format)."""
 
 
-class OpenAIAdapter:
+class OpenAIHttp:
+    """The HTTP side every OpenAI-compatible client here shares (chat adaptation, transcription): one
+    pooled httpx client with the key in its headers, and tenacity's wait between retries. Subclasses
+    set ``config`` (an OpenAIConfig), ``_rng`` and ``_client`` (None until first use)."""
+
+    config: OpenAIConfig
+    _rng: random.Random
+    _client: httpx.Client | None
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            import httpx
+
+            headers = {"Accept": "application/json"}
+            if self.config.api_key:
+                headers["Authorization"] = f"Bearer {self.config.api_key}"
+            self._client = httpx.Client(headers=headers, timeout=self.config.timeout_s)
+        return self._client
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The server's Retry-After, else backoff_s doubling per failure up to max_backoff_s, stretched by
+        up to `jitter` at random."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return exc.retry_after
+        from tenacity import wait_exponential
+
+        cfg = self.config
+        base = wait_exponential(multiplier=cfg.backoff_s, max=cfg.max_backoff_s)(state)
+        return base * (1.0 + cfg.jitter * self._rng.random())
+
+
+class OpenAIAdapter(OpenAIHttp):
     """An :class:`~localize.stages.translate.Adapter` and a :class:`~localize.stages.translate.Translator`
     over chat completions (httpx for HTTP, tenacity for the retries)."""
 
@@ -313,30 +345,6 @@ class OpenAIAdapter:
             raise MalformedAnswer(f"the response is not a chat completion with choices[0].message.content "
                                   f"({snippet!r}).") from None
         return content, str(choice.get("finish_reason") or "")
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
-
-            headers = {"Accept": "application/json"}
-            if self.config.api_key:
-                headers["Authorization"] = f"Bearer {self.config.api_key}"
-            self._client = httpx.Client(headers=headers, timeout=self.config.timeout_s)
-        return self._client
-
-    # -- tenacity hooks -----------------------------------------------------------------------------
-
-    def _wait(self, state: RetryCallState) -> float:
-        """The server's Retry-After, else backoff_s doubling per failure up to max_backoff_s, stretched by
-        up to `jitter` at random."""
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return exc.retry_after
-        from tenacity import wait_exponential
-
-        cfg = self.config
-        base = wait_exponential(multiplier=cfg.backoff_s, max=cfg.max_backoff_s)(state)
-        return base * (1.0 + cfg.jitter * self._rng.random())
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

@@ -45,6 +45,7 @@ from localize.stages.script.asr import AsrOptions, RawTranscript, RawWord
 from localize.stages.translate.openai_backend import (
     RETRY_STATUS,
     OpenAIConfig,
+    OpenAIHttp,
     TokenBucket,
     _env_number,
     _error_detail,
@@ -210,7 +211,7 @@ def parse_verbose(data: Mapping[str, Any], forced: str | None = None) -> RawTran
                          detected_language="" if forced else heard, detected_probability=0.0 if forced else 1.0)
 
 
-class OpenAITranscriber:
+class OpenAITranscriber(OpenAIHttp):
     """A :class:`~localize.stages.script.asr.Recognizer` over ``/audio/transcriptions`` (httpx for HTTP,
     tenacity for the retries)."""
 
@@ -358,28 +359,6 @@ class OpenAITranscriber:
             snippet = " ".join(resp.content[:120].decode("utf-8", "replace").split())
             raise _Fatal(f"the answer is not JSON ({snippet!r}); check {BASE_URL_VARS[0]} (it usually ends in "
                          "/v1)") from None
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
-
-            headers = {"Accept": "application/json"}
-            if self.config.api_key:
-                headers["Authorization"] = f"Bearer {self.config.api_key}"
-            self._client = httpx.Client(headers=headers, timeout=self.config.timeout_s)
-        return self._client
-
-    # -- tenacity hooks -----------------------------------------------------------------------------
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return exc.retry_after
-        from tenacity import wait_exponential
-
-        cfg = self.config
-        return wait_exponential(multiplier=cfg.backoff_s, max=cfg.max_backoff_s)(state) * (
-            1.0 + cfg.jitter * self._rng.random())
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
