@@ -15,6 +15,29 @@ class BackendStatus:
     available: bool
     detail: str
     install: str
+    licence: str = ""  # the licence of the model weights it loads (models/manifest.toml), or of what it runs
+    commercial: bool | None = None  # whether it allows commercial use; None: the user's model or service decides
+
+
+# Backends that load no manifest model: the terms of what they run.
+TERMS = {
+    ("tts", "espeak"): ("espeak-ng: GPL-3.0 program and voice data; its speech output is not restricted", True),
+    ("translate", "apertium"): ("Apertium: GPL language data; its translations are not restricted", True),
+    ("translate", "opencc"): ("OpenCC: Apache-2.0 program and dictionaries", True),
+}
+
+
+def licence_of(stage: str, name: str) -> tuple[str, bool | None]:
+    """The licence of what backend `stage`.`name` loads and whether it allows commercial use (None: not known:
+    the user's own model or service, whose terms decide)."""
+    from localize.core.models import used_by
+
+    found = used_by(f"{stage}.{name}")
+    if found:
+        allowed = [e.commercial for e in found]
+        return "; ".join(f"{e.id}: {e.licence}" for e in found), (
+            False if False in allowed else True if all(a is True for a in allowed) else None)
+    return TERMS.get((stage, name), ("your model's or service's terms", None))
 
 
 # What a user installs for each built-in backend, and the module that proves it is there.
@@ -80,6 +103,8 @@ def backend_status() -> list[BackendStatus]:
                             ("tts", SYNTHESIZERS)):
         for name in registry.names():
             ok, detail = _probe(stage, name)
+            licence, commercial = licence_of(stage, name)
             out.append(BackendStatus(stage=stage, name=name, available=ok, detail=detail,
-                                     install=NEEDS.get((stage, name), ("see its package", ""))[0]))
+                                     install=NEEDS.get((stage, name), ("see its package", ""))[0],
+                                     licence=licence, commercial=commercial))
     return out

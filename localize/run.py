@@ -29,8 +29,10 @@ from localize.core.artifacts import (
     Translation,
 )
 from localize.core.cache import ArtifactStore
+from localize.core.consent import CheckedConsent
 from localize.core.errors import ConfigError, InputError
 from localize.core.markets import Market, get_market, load_markets
+from localize.core.models import check_commercial, licences, market_uses
 from localize.core.options import RunOptions
 from localize.core.progress import NullProgress, Progress
 from localize.core.stage import Built, Keyed
@@ -47,7 +49,13 @@ from localize.stages.script.stage import build_script, source_subtitles
 from localize.stages.translate.overrides import Reviewed, apply_overrides
 from localize.stages.translate.preflight import check_routes
 from localize.stages.translate.stage import preferences, translate_market
-from localize.stages.voice.references import reference_overrides
+from localize.stages.voice.references import (
+    cloned,
+    cloning_consent,
+    publish_consent,
+    reference_overrides,
+    require_consent,
+)
 from localize.stages.voice.stage import (
     Voice,
     backcheck_market,
@@ -132,6 +140,7 @@ class _Plan:
     voices: Mapping[str, Voice]
     credentials: Credentials | None
     references: Mapping[str, Path]
+    voice_consent: Mapping[str, Mapping[str, CheckedConsent]]  # market -> speaker -> consent, where a dub clones
 
 
 def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
@@ -140,15 +149,23 @@ def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
         raise ConfigError("no market given; pass at least one --market (see `localize markets`).")
     known = load_markets(*options.markets_files)
     chosen = tuple(labelled(get_market(tag, known)) for tag in dict.fromkeys(markets))  # face swap: a visible label
+    for m in chosen:
+        check_commercial(m, options)  # a commercial release refuses non-commercial weights, before any work
+    cast = open_cast(options)
+    references = reference_overrides(options.references, cast)  # a bad clip fails before any work
+    first = {m.tag: cloning_consent(m, options, references, cast) for m in chosen}  # before the weights' check
     voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
+    consents = {m.tag: first[m.tag] or cloning_consent(m, options, references, cast, voices[m.tag].synthesizer) or {}
+                for m in chosen if m.tag in voices and voices[m.tag].synthesizer.clones}
+    chosen = tuple(cloned(m) if m.tag in consents else m for m in chosen)  # a cloned voice: named in the AI label
     for m in chosen:
         preferences(m, options)
         resolve_preset(m.render)  # an unknown preset or codec fails before any work
         check_picture(m, options)  # no consent record for a face swap, an unknown backend: before any work
     credentials = credentials_from(options.c2pa)
-    references = reference_overrides(options.references, open_cast(options))  # a bad clip fails before any work
     check_routes(path, list(chosen), options)  # no route, or a model failing its sha256: before any work
-    return _Plan(markets=chosen, voices=voices, credentials=credentials, references=references)
+    return _Plan(markets=chosen, voices=voices, credentials=credentials, references=references,
+                 voice_consent=consents)
 
 
 def localize_episode(
@@ -186,6 +203,8 @@ def _dub(episode: Episode, market: Market, plan: _Plan, machine: Keyed[Translati
         return None, {}
     script, store, options, progress = episode.script, episode.store, episode.options, episode.progress
     voice = plan.voices[market.tag]
+    require_consent(plan.voice_consent.get(market.tag), (ln.speaker for ln in script.value.lines), market.tag,
+                    voice.synthesizer.name)  # a cloned speaker without consent: refused before any synthesis
     # Casting hears the machine's lines: a reviewer's edit never recasts a character.
     cast = cast_market_voices(market, voice, script.value, machine.key, machine.value, episode.audio, options, store)
     dub = dub_market(market, voice, reviewed.key, script.value, reviewed.translation, store, progress, episode.audio,
@@ -233,6 +252,11 @@ def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
     report = build_report(episode.name, market, script.value, reviewed.translation, dub.value if dub else None,
                           render.value, bed, backchecked, reviewed.applied, layout(render.path))
     directory = out / episode.name / market.tag
+    tts = (plan.voices[market.tag].synthesizer.name,) if dub else ()
+    report = replace(report, licences=licences(list(market_uses(market, options, tts=tts))))
+    if dub and market.tag in plan.voice_consent:  # each cloned voice's consent copied beside the outputs
+        report = replace(report, voice_consent=publish_consent(
+            plan.voice_consent[market.tag], directory, dub.value.backend, (ln.speaker for ln in script.value.lines)))
     swap = face_swap_processor(market, options)
     if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
         report = replace(report, face_swap=publish_face_swap(swap, source=episode.source.path, picture=picture,

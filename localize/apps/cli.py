@@ -176,6 +176,18 @@ def _parse_references(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
     return tuple(pairs)
 
 
+def _parse_consents(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
+    """SPEAKER=RECORD pairs: a voice consent record per cloned character (checked by the run before any work)."""
+    pairs = []
+    for value in values:
+        speaker, sep, record = value.partition("=")
+        if not sep or not speaker.strip() or not record:
+            raise click.BadParameter(f"{value!r}: expected SPEAKER=RECORD, e.g. SPEAKER_00=consent/ana.toml",
+                                     param_hint="--voice-consent")
+        pairs.append((speaker.strip(), Path(record)))
+    return tuple(pairs)
+
+
 def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
     pairs = []
     for value in values:
@@ -204,6 +216,11 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @click.option("--reference", "references", multiple=True, metavar="SPEAKER=CLIP",
               help="A voice-cloning backend speaks SPEAKER (id or cast name) like CLIP (3-30 s), not like "
                    "their own cleanest lines (repeatable).")
+@click.option("--voice-consent", "voice_consent", multiple=True, metavar="SPEAKER=RECORD",
+              help="The consent record (TOML/JSON) of SPEAKER (id or cast name) to have their voice cloned; a "
+                   "cloning TTS backend is refused without one per cloned character (repeatable).")
+@click.option("--commercial", is_flag=True,
+              help="A commercial release: refuse any backend whose model weights forbid commercial use.")
 @click.option("--c2pa-cert", type=click.Path(path_type=Path),
               help="Sign each render with a C2PA manifest: your certificate chain (PEM, signing certificate first). "
                    "Default: $LOCALIZE_C2PA_CERT.")
@@ -213,8 +230,8 @@ def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]
 @_user_errors
 def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[Path, ...],
         translation: tuple[str, ...], translate_backend: str | None, bible_file: Path | None, tm_file: Path | None,
-        tts_backend: str | None, separation: str, references: tuple[str, ...], c2pa_cert: Path | None,
-        c2pa_key: Path | None, **understanding: Any) -> None:
+        tts_backend: str | None, separation: str, references: tuple[str, ...], voice_consent: tuple[str, ...],
+        commercial: bool, c2pa_cert: Path | None, c2pa_key: Path | None, **understanding: Any) -> None:
     """Localize EPISODE into each --market; write OUT/<episode>/<market>/."""
     from localize import Credentials, localize_episode
     from localize.core.options import RunOptions
@@ -224,6 +241,7 @@ def run(episode: Path, markets: tuple[str, ...], out: Path, markets_file: tuple[
     options = RunOptions(translations=_parse_translations(translation), markets_files=markets_file,
                          translate_backend=translate_backend, bible_file=bible_file, tm_file=tm_file,
                          tts_backend=tts_backend, separation=separation, references=_parse_references(references),
+                         voice_consent=_parse_consents(voice_consent), commercial=commercial,
                          c2pa=Credentials(cert=c2pa_cert, key=c2pa_key) if c2pa_cert and c2pa_key else None,
                          **_understanding(**understanding))
     with RichProgress() as progress:
@@ -303,10 +321,11 @@ def backends(as_json: bool) -> None:
         click.echo(json.dumps([asdict(b) for b in backend_status()], indent=2))
         return
 
-    table = Table("stage", "backend", "here", "detail", "install")
+    table = Table("stage", "backend", "here", "detail", "install", "licence", "commercial")
+    allowed = {True: "yes", False: "[red]no[/red]", None: "its terms"}
     for b in backend_status():
         table.add_row(b.stage, b.name, "[green]yes[/green]" if b.available else "[red]no[/red]", escape(b.detail),
-                      escape(b.install))
+                      escape(b.install), escape(b.licence), allowed[b.commercial])
     _console().print(table)
 
 

@@ -197,6 +197,22 @@ class FaceSwapNote:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceConsentNote:
+    """A character's voice cloned in a market's dub: whose voice, under which consent record, from which clip."""
+
+    character: str  # the speaker id (or cast character) whose voice was cloned
+    subject: str  # whose voice it is: the person who consented (the record's `subject`)
+    granted_by: str
+    granted: str  # ISO date of the consent
+    purpose: str  # the record's scope.purpose
+    consent: str  # the consent record copied beside the outputs, relative to the market folder
+    consent_sha256: str
+    clip: str  # the user's reference clip; "": the character's own speech in the source
+    clip_sha256: str  # the clip's sha256 when the record names one
+    backend: str  # the cloning TTS backend
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     episode: str
     market: str
@@ -212,6 +228,8 @@ class Report:
     within_budget_final: int = 0  # ... and after shorter rewrites
     background: str = ""  # what the dub is mixed over: "separated:<backend>" or "original"
     face_swap: tuple[FaceSwapNote, ...] = ()  # faces swapped in this market's picture, each under a consent record
+    voice_consent: tuple[VoiceConsentNote, ...] = ()  # voices cloned in this market's dub, each under a consent record
+    licences: tuple[str, ...] = ()  # "model: licence" of each model with weights the market's run used
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

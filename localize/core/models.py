@@ -15,12 +15,18 @@ import os
 import shutil
 import tempfile
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from localize.core.cache import file_sha256
-from localize.core.errors import ModelError, ModelIntegrityError
+from localize.core.errors import ConfigError, ModelError, ModelIntegrityError
+
+if TYPE_CHECKING:
+    from localize.core.markets import Market
+    from localize.core.options import RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,8 @@ class ModelEntry:
     files: dict[str, str]
     packages: tuple[str, ...] = ()
     assemble: str = ""
+    commercial: bool | None = None  # whether the licence allows commercial use (None: not stated)
+    used_by: tuple[str, ...] = ()  # what loads it: "<family>.<backend>" or an option, e.g. "picture.lip_mouth.dlib"
 
     @property
     def pip_install(self) -> str:
@@ -51,6 +59,7 @@ def manifest() -> dict[str, ModelEntry]:
     for model_id, body in tomllib.loads(text).items():
         body = dict(body)
         body["packages"] = tuple(body.get("packages", ()))
+        body["used_by"] = tuple(body.get("used_by", ()))
         entries[model_id] = ModelEntry(id=model_id, **body)
     return entries
 
@@ -85,6 +94,60 @@ def _verify(path: Path, sha256: str, model_id: str) -> None:
             f"model {model_id!r}: {path} has sha256 {got[:12]}..., the manifest expects {sha256[:12]}...; "
             "delete it and reinstall the model."
         )
+
+
+def used_by(use: str) -> list[ModelEntry]:
+    """The manifest models that `use` ("tts.xtts", "picture.lip_mouth.dlib"...) loads."""
+    return [e for e in manifest().values() if use in e.used_by]
+
+
+def market_uses(market: Market, options: RunOptions, tts: Sequence[str] | None = None) -> dict[str, str]:
+    """What a run of `market` may load, as manifest uses -> where it is set (for the error's fix): the
+    recognizer, speaker and OCR backends, the translation backends it names, its TTS backends (`tts`, else
+    the run's or the market's list), lip alignment's mouth method, face swap and lip-sync backends."""
+    uses: dict[str, str] = {}
+    if options.source_subs is None:
+        uses[f"asr.{options.asr_backend}"] = "the run's ASR backend (--asr-backend)"
+    if options.speakers != "off":
+        uses[f"speakers.{options.speakers_backend}"] = "the run's speaker backend"
+    if options.ocr != "off":
+        uses[f"ocr.{options.ocr_options.reader}"] = "the run's OCR reader (or --ocr off)"
+    for name in (options.translate_backend,) if options.translate_backend else market.translation:
+        for family in ("translate", "adapt"):
+            uses[f"{family}.{name}"] = f"market {market.tag}'s translation list (or --translate-backend)"
+    if getattr(market, "dub", True):
+        for name in tts if tts is not None else ((options.tts_backend,) if options.tts_backend else market.tts):
+            uses[f"tts.{name}"] = f"market {market.tag}'s tts list (or --tts-backend)"
+    picture = market.picture
+    if picture.lip_align or picture.face_swap:
+        uses[f"picture.lip_mouth.{picture.lip_mouth}"] = f"market {market.tag}'s picture.lip_mouth"
+    for swap in picture.face_swap:
+        uses[f"faceswap.{swap.backend}"] = f"market {market.tag}'s [[picture.face_swap]] backend"
+    if picture.lip_sync:
+        uses[f"lipsync.{picture.lip_sync}"] = f"market {market.tag}'s picture.lip_sync"
+    return uses
+
+
+def check_commercial(market: Market, options: RunOptions) -> None:
+    """For a commercial release (the run's `commercial`, or the market's): a ConfigError naming the first model
+    whose licence forbids commercial use (or does not say), and where it is chosen; before any work."""
+    if not (options.commercial or getattr(market, "commercial", False)):
+        return
+    for use, where in market_uses(market, options).items():
+        for e in used_by(use):
+            if e.commercial is not True:
+                allowed = "" if "commercial" in e.licence.lower() else (
+                    " (non-commercial)" if e.commercial is False else " (commercial use not stated)")
+                raise ConfigError(
+                    f"market {market.tag} is a commercial release, but {use.replace('.', ' ', 1)} loads model "
+                    f"{e.id!r} under {e.licence}{allowed}; choose another in {where}, or license the weights "
+                    "for commercial use.")
+
+
+def licences(uses: Sequence[str]) -> tuple[str, ...]:
+    """'model: licence' for each manifest model the `uses` load, in order, once each."""
+    found = dict.fromkeys(f"{e.id}: {e.licence}" for use in uses for e in used_by(use))
+    return tuple(found)
 
 
 def resolve(model_id: str) -> Path:

@@ -188,6 +188,11 @@ class RunOptions:
     # (speaker id or cast character name, clip) pairs: the recording a cloning TTS backend speaks that
     # speaker like (3-30 s), over the cast's and the automatic choice (localize.stages.voice.references).
     references: tuple[tuple[str, Path], ...] = ()
+    # (speaker id or cast character name, consent record) pairs: a cloning TTS backend clones a character's
+    # voice only under a record covering them, the series and the market (localize.core.consent).
+    voice_consent: tuple[tuple[str, Path], ...] = ()
+    # A commercial release: refuse, before any work, any backend whose model weights forbid commercial use.
+    commercial: bool = False
 
     def cache_root(self) -> Path:
         """Where every entry point (run, transcribe, prepare, relocalize, catalog) keeps its artifacts:

@@ -112,6 +112,8 @@ class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     style: StyleGuide = StyleGuide()
     picture: PictureSettings = PictureSettings()
     render: RenderSettings = RenderSettings()
+    # A commercial release: any backend whose model weights forbid commercial use is refused before any work.
+    commercial: bool = False
 
 
 def _parse(path: Path | str, text: str) -> dict[str, Market]:
