@@ -20,19 +20,25 @@ the pipeline caches finished artifacts only.
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
-import math
-import os
 import random
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from localize.core.errors import ConfigError, ToolFailedError
+from localize.core.http import (  # the shared HTTP base; its names stay importable from here
+    RETRY_STATUS,
+    OpenAIConfig,
+    OpenAIHttp,
+    TokenBucket,
+    retry_after_s,
+)
+from localize.core.http import Fatal as _Fatal
+from localize.core.http import Retryable as _Retryable
+from localize.core.http import env_number as _env_number
+from localize.core.http import error_detail as _error_detail
+from localize.core.http import stop_on_long_retry_after as _stop_on_long_retry_after
 from localize.core.options import AdaptOptions
 from localize.stages.translate.adapt import (
     AdaptRequest,
@@ -46,158 +52,12 @@ from localize.stages.translate.adapt import (
 if TYPE_CHECKING:  # httpx and tenacity are imported when a request is sent: route planning imports this module
     import httpx
     from tenacity import RetryCallState
-    from tenacity.stop import stop_base
 
 log = logging.getLogger(__name__)
 ANY_PAIR = ("*", "*")
-RETRY_STATUS = frozenset({408, 409, 429})  # and every 5xx
 REMINDER = ("Your previous answer could not be used: {problem} Answer again with only the JSON object "
             '{{"lines": [{{"id": ..., "text": ..., "idiom": false, "literal": ""}}, ...]}}, exactly one object '
             "per input line, with the ids {ids}, in that order.")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OpenAIConfig:
-    base_url: str = ""  # e.g. http://127.0.0.1:8080/v1; '/chat/completions' is appended
-    api_key: str = ""
-    model: str = "gpt-4o-mini"
-    timeout_s: float = 60.0  # per request
-    requests_per_minute: float = 0.0  # client-side limit; 0 = unlimited
-    retries: int = 4  # more tries after timeouts, connection errors and HTTP 408/409/429/5xx
-    malformed_retries: int = 2  # more tries after an answer parse_answer rejects
-    backoff_s: float = 1.0  # first retry delay; doubles each retry
-    max_backoff_s: float = 30.0
-    jitter: float = 0.25  # each backoff delay is stretched by up to this fraction, at random
-    max_retry_after_s: float = 300.0  # a longer Retry-After gives up instead of waiting
-
-    def __post_init__(self) -> None:
-        if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"OpenAI base URL {self.base_url!r} must start with http:// or https://, "
-                              f"e.g. http://127.0.0.1:8080/v1.")
-        if not (self.timeout_s > 0 and math.isfinite(self.timeout_s)):
-            raise ConfigError(f"OpenAI option timeout_s={self.timeout_s!r} must be a finite number above 0.")
-        for name in ("requests_per_minute", "retries", "malformed_retries", "backoff_s", "max_backoff_s",
-                     "jitter", "max_retry_after_s"):
-            value = getattr(self, name)
-            if not (value >= 0 and math.isfinite(value)):
-                raise ConfigError(f"OpenAI option {name}={value!r} must be a finite number of 0 or more.")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> OpenAIConfig:
-        """The configuration from `env` (default: os.environ); keyword arguments that are not None win."""
-        env = os.environ if env is None else env
-        default = cls()
-        values: dict[str, Any] = {
-            "base_url": env.get("LOCALIZE_OPENAI_BASE_URL") or env.get("OPENAI_BASE_URL") or "",
-            "api_key": env.get("LOCALIZE_OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or "",
-            "model": env.get("LOCALIZE_OPENAI_MODEL") or default.model,
-            "timeout_s": _env_number(env, "LOCALIZE_OPENAI_TIMEOUT_S", default.timeout_s),
-            "requests_per_minute": _env_number(env, "LOCALIZE_OPENAI_RPM", default.requests_per_minute),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        values["base_url"] = str(values["base_url"]).strip().rstrip("/")
-        return cls(**values)
-
-
-def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default:g} or unset it.") from None
-
-
-def retry_after_s(value: str | None, now: float | None = None) -> float | None:
-    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date); None if absent/unreadable."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-class TokenBucket:
-    """Spaces calls to `rate_per_minute` (burst `capacity`) on a monotonic clock; 0 = unlimited."""
-
-    def __init__(self, rate_per_minute: float, *, capacity: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.rate = rate_per_minute / 60.0
-        self.capacity = capacity
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = capacity
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take a token, sleeping until one is due; returns the seconds waited."""
-        if self.rate <= 0:
-            return 0.0
-        with self._lock:  # reserve the token (possibly going into debt), then sleep outside the lock
-            now = self._clock()
-            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            self._tokens -= 1.0
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
-        return wait
-
-
-class _Retryable(Exception):
-    """A failed request worth retrying: a timeout, a lost connection, HTTP 408/409/429/5xx."""
-
-    def __init__(self, problem: str, retry_after: float | None = None) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    """A failed request that a retry will not fix (HTTP 401, 404, a 400 not about response_format)."""
-
-
-class OpenAIHttp:
-    """The HTTP side every OpenAI-compatible client here shares (chat adaptation, transcription): one
-    pooled httpx client with the key in its headers, and tenacity's wait between retries. Subclasses
-    set ``config`` (an OpenAIConfig), ``_rng`` and ``_client`` (None until first use)."""
-
-    config: OpenAIConfig
-    _rng: random.Random
-    _client: httpx.Client | None
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
-
-            headers = {"Accept": "application/json"}
-            if self.config.api_key:
-                headers["Authorization"] = f"Bearer {self.config.api_key}"
-            self._client = httpx.Client(headers=headers, timeout=self.config.timeout_s)
-        return self._client
-
-    def _wait(self, state: RetryCallState) -> float:
-        """The server's Retry-After, else backoff_s doubling per failure up to max_backoff_s, stretched by
-        up to `jitter` at random."""
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return exc.retry_after
-        from tenacity import wait_exponential
-
-        cfg = self.config
-        base = wait_exponential(multiplier=cfg.backoff_s, max=cfg.max_backoff_s)(state)
-        return base * (1.0 + cfg.jitter * self._rng.random())
 
 
 class OpenAIAdapter(OpenAIHttp):
@@ -358,32 +218,6 @@ class OpenAIAdapter(OpenAIHttp):
                                problem.rstrip("."))
 
 
-def _stop_on_long_retry_after(max_s: float) -> stop_base:
-    """tenacity stop condition: the server asked to wait longer than `max_s` (the caller then gives up)."""
-    from tenacity.stop import stop_base
-
-    class StopOnLongRetryAfter(stop_base):
-        def __call__(self, state: RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            return isinstance(exc, _Retryable) and exc.retry_after is not None and exc.retry_after > max_s
-
-    return StopOnLongRetryAfter()
-
-
-def _error_detail(resp: httpx.Response) -> str:
-    """The server's error message (OpenAI's {"error": {"message": ...}}), else the start of the body."""
-    raw = resp.content[:2000].decode("utf-8", "replace")
-    try:
-        data = json.loads(raw)
-        err = data.get("error", data) if isinstance(data, dict) else data
-        message = err.get("message") if isinstance(err, dict) else err
-        if isinstance(message, str) and message.strip():
-            raw = message
-    except ValueError:
-        pass
-    return " ".join(raw.split())[:200] or resp.reason_phrase
-
-
 def _hint(code: int) -> str:
     if code in (401, 403):
         return "; check OPENAI_API_KEY"
@@ -393,4 +227,18 @@ def _hint(code: int) -> str:
 
 
 OpenAITranslator = OpenAIAdapter  # the registry's name for it
-__all__ = ["ANY_PAIR", "OpenAIAdapter", "OpenAIConfig", "OpenAITranslator", "TokenBucket", "retry_after_s"]
+__all__ = [
+    "ANY_PAIR",
+    "RETRY_STATUS",
+    "OpenAIAdapter",
+    "OpenAIConfig",
+    "OpenAIHttp",
+    "OpenAITranslator",
+    "TokenBucket",
+    "_Fatal",
+    "_Retryable",
+    "_env_number",
+    "_error_detail",
+    "_stop_on_long_retry_after",
+    "retry_after_s",
+]

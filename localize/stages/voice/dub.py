@@ -171,7 +171,8 @@ def dub_lines(
               if original is not None and synthesizer.expressive else {})
     for line, target in todo:
         cast = voices.get(line.speaker)
-        cast_voice = cast.voice if cast else voice
+        # A service that makes a voice from the reference clip ('clone') names the voice it made.
+        cast_voice = synthesizer.voice_for(cast.voice if cast else voice, references.get(line.speaker))
         spoken[line.id] = line_voices.get(line.id) or cast_voice
         synth = functools.partial(_synthesize_line, synthesizer, reference=references.get(line.speaker),
                                   out=out_dir / f"{line.id}.synth", store=store, pitch_range=ranges.get(line.id, 100))

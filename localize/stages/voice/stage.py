@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from localize.core.options import RunOptions
 from localize.core.progress import Progress
 from localize.core.stage import Built, Stage
 from localize.stages.audio.stage import Audio
-from localize.stages.script.speakers.cast import edit_cast, open_cast
+from localize.stages.script.speakers.cast import CastRegistry, edit_cast, open_cast
 from localize.stages.voice import backcheck
 from localize.stages.voice.casting import CharacterVoice, cast_voices
 from localize.stages.voice.dub import DUB_RATE, DubRequest, dub_lines
 from localize.stages.voice.tts import SYNTHESIZERS, Synthesizer
+from localize.stages.voice.tts.service import CLONE
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +129,29 @@ def remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None
     speaker = {ln.id: ln.speaker for ln in script.lines}
     with edit_cast(options) as registry:
         assert registry is not None
+        _keep_made_voices(registry, speaker, track)
         for line in track.lines:
             known = {c.id: c for c in registry.characters}
             spk = speaker[line.id]
             if spk in known and track.backend not in known[spk].pitch \
                     and known[spk].voices.get(track.backend) == line.voice:
                 registry.set_pitch(spk, track.backend, round(line.pitch, 4))
+
+
+def _keep_made_voices(registry: CastRegistry, speaker: dict[str, str], track: DubTrack) -> None:
+    """A character whose cast voice for this backend asks for a clone ('clone', 'clone?settings') keeps the
+    voice the backend made for them (the one most of their lines were spoken in: elevenlabs' voice id), so
+    the clone is made once per series."""
+    spoken: dict[str, Counter[str]] = {}
+    for line in track.lines:
+        spoken.setdefault(speaker[line.id], Counter())[line.voice] += 1
+    for character in registry.characters:
+        asked = character.voices.get(track.backend, "")
+        if asked.split("?")[0] != CLONE or character.id not in spoken:
+            continue
+        made = spoken[character.id].most_common(1)[0][0]
+        if made.split("?")[0] != CLONE:
+            registry.set_voice(character.id, track.backend, made)
 
 
 def dub_market(

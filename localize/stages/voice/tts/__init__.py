@@ -43,6 +43,12 @@ class Synthesizer(Protocol):
         """Drop the loaded model (the next synthesize() loads it again)."""
         ...
 
+    def voice_for(self, voice: str, reference: Path | None) -> str:
+        """The voice a character's lines are spoken in: `voice` itself, except for a service that makes a
+        voice from the `reference` clip (elevenlabs' 'clone' becomes the id it made), which the series cast
+        then keeps in place of `voice`."""
+        ...
+
 
 class SynthesizerBase:
     """Defaults of :class:`Synthesizer` for a backend that neither clones nor varies intonation and
@@ -55,6 +61,9 @@ class SynthesizerBase:
     def release(self) -> None:
         return None
 
+    def voice_for(self, voice: str, reference: Path | None) -> str:
+        return voice
+
 
 SYNTHESIZERS = Registry(
     "tts",
@@ -63,6 +72,8 @@ SYNTHESIZERS = Registry(
         "espeak": "localize.stages.voice.tts.espeak:EspeakSynthesizer",
         "kokoro": "localize.stages.voice.tts.kokoro:KokoroSynthesizer",
         "xtts": "localize.stages.voice.tts.xtts:XttsSynthesizer",
+        "openai-speech": "localize.stages.voice.tts.openai_speech:OpenAISpeechSynthesizer",
+        "elevenlabs": "localize.stages.voice.tts.elevenlabs:ElevenLabsSynthesizer",
     },
 )
 
