@@ -12,10 +12,12 @@ end are measured from its audio (an energy threshold), then, line by line in ord
    toward it: a speed between 1.0 and the market's cap (never slowed below the pace it was
    synthesized at, never past the cap), again only where the neighbours leave room.
 
-Each line keeps its offset (dub speech onset minus mouth opening) before and after, in the dub
-track and the report. Lines without a talking face, or whose face shows no clear opening near the
-line's start (:func:`mouth_events`), are left where the dubbing stage put them: alignment moves a line
-only on evidence, so it never makes a line worse for want of it.
+Where the speaking face shows no clear opening near the line's start (:func:`mouth_events`), or one
+further than `MAX_DISAGREE_MS` from the line's speech onset, that onset (the script's line start,
+refined on the voice) is the evidence instead (:func:`line_events`): the dub's onset is shifted onto it,
+with the same slot rules and no re-timing. Each line keeps its offset (dub speech onset minus the opening,
+or the onset) before and after, in the dub track and the report. Lines without a talking face are left
+where the dubbing stage put them: alignment moves a line only on evidence.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SEARCH_MS = 400  # how far from a slot's start (and end) the lips' closure and o
 CLEAR_LEVEL = 0.4  # a clear opening: the mouth goes from closed to this activity ...
 MAX_RISE_MS = 200  # ... within this
 END_TOLERANCE_MS = 80
+MAX_DISAGREE_MS = 150  # a mouth opening this far from the line's speech onset is not the line's (see align_track)
 ONSET_DB = -30.0  # a clip's speech starts where its 10 ms level first comes within this of its loudest
 
 
@@ -49,6 +52,7 @@ ONSET_DB = -30.0  # a clip's speech starts where its 10 ms level first comes wit
 class MouthEvents:
     open_ms: int
     close_ms: int | None
+    evidence: str = "mouth"  # "mouth": seen on the face; "speech": the line's own speech onset (no clear opening)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +80,7 @@ class Placement:
 class LipLine:
     id: str
     face: str  # the speaking face track, "" when none is visible and talking
-    mouth_open_ms: int  # -1: not found
+    mouth_open_ms: int  # -1: not found (for evidence "speech", the line's speech onset the dub was aligned to)
     mouth_close_ms: int  # -1: not found
     onset_before_ms: int  # the dub's speech onset, absolute, before and after
     onset_after_ms: int
@@ -86,6 +90,7 @@ class LipLine:
     end_offset_after_ms: int
     speed_before: float
     speed_after: float
+    evidence: str = ""  # "mouth", "speech" (no clear opening: the line's speech onset), "" (not aligned)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +133,21 @@ def mouth_events(curve: MouthCurve, slot_start_ms: int, slot_end_ms: int) -> Mou
         if last is not None:
             closed = times[min(last + 1, len(times) - 1)]
     return MouthEvents(open_ms=times[opened], close_ms=closed)
+
+
+def line_events(curve: MouthCurve, line: Line) -> MouthEvents:
+    """Where a line's dub should start (and end), on the face that speaks it.
+
+    The mouth's clear opening (:func:`mouth_events`) where it agrees with the line's own speech onset (its
+    start in the script, refined on the voice) within `MAX_DISAGREE_MS`. Otherwise the speech onset is the
+    evidence: a face with no clear opening near the start (a line that starts mid-speech, a mouth the
+    measure does not follow) or one that opens far from the sound (a syllable inside running speech,
+    not the line's first) still speaks the line then, and the dub's onset goes there, with no re-timing
+    toward a closing."""
+    events = mouth_events(curve, line.start_ms, line.end_ms)
+    if events is not None and abs(events.open_ms - line.start_ms) <= MAX_DISAGREE_MS:
+        return events
+    return MouthEvents(open_ms=line.start_ms, close_ms=None, evidence="speech")
 
 
 def speech_bounds(samples: np.ndarray, rate: int) -> tuple[int, int]:
@@ -192,7 +212,7 @@ def align_track(
         face = faces.get(d.id, "")
         curve = activity.curve(face) if face else None
         ln = slots.get(d.id)
-        events = mouth_events(curve, ln.start_ms, ln.end_ms) if (curve and ln) else None
+        events = line_events(curve, ln) if (curve and ln) else None
         items.append(LipItem(slot_start_ms=d.slot_start_ms, slot_end_ms=d.slot_end_ms, dub_start_ms=d.dub_start_ms,
                              length_ms=d.dub_end_ms - d.dub_start_ms, onset_ms=onset, speech_end_ms=end,
                              speed=d.speed, mouth=events))
@@ -228,6 +248,7 @@ def align_track(
             onset_before_ms=d.dub_start_ms + onset, onset_after_ms=p.start_ms + onset_new,
             offset_before_ms=before, offset_after_ms=after, end_offset_before_ms=end_before,
             end_offset_after_ms=end_after, speed_before=d.speed, speed_after=p.speed,
+            evidence=m.evidence if m else "",
         ))
         if m:
             log.debug("%s: onset %+d ms from the mouth opening -> %+d ms", d.id, before, after)

@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 # what a faces artifact holds (v2: mouth.json carries the speech envelope the speaking-face link reads).
 FACES = Stage("faces", version=2)
 # Bump when lip alignment (lipalign.py) or the speaking-face link (mouth.speaking_faces) changes the dub
-# it writes (v2: the per-line link; v3: a line moves only on a clear mouth opening near its start).
-LIPALIGN = Stage("lipalign", version=3)
+# it writes (v2: the per-line link; v3: a line moves only on a clear mouth opening near its start; v4: two or
+# more faces are told apart by synchrony over lags, and a face with no clear opening aligns on the speech onset).
+LIPALIGN = Stage("lipalign", version=4)
 # Bump when the dub's voice track below changes.
 LIP_VOICE = Stage("lipvoice", version=1)
 

@@ -9,6 +9,10 @@ percentile -> 0, its 90th -> 1):
   aspect ratio with a correlation of about 0.5.
 * ``dlib`` (the `faces` extra): the inner-lip aspect ratio from dlib's 68 landmarks (mean
   height of the inner lips over their width). Its model's iBUG 300-W terms are NON-COMMERCIAL.
+* ``mesh`` (the `mesh` extra): the inner-lip opening over the mouth's inner width from MediaPipe Face
+  Mesh's 468 landmarks (Apache-2.0; :mod:`localize.stages.picture.facemesh`). On the talking-head set's
+  tune clips it did worse than Haar (8/10 lines to the right face against 10/10; the sunglasses man's
+  lip partings found later), so Haar stays the default.
 
 The speaking face of a line (:func:`speaking_faces`) is decided per line among the face tracks on
 screen for most of it (`MIN_COVER`):
@@ -17,12 +21,14 @@ screen for most of it (`MIN_COVER`):
   frames at `OPEN_LEVEL` or more), unless it is clearly quieter in this speaker's lines than in the
   other speakers' lines on the same track (by `QUIET_MARGIN`): then the line is another person's,
   off screen (a listener with a closed mouth);
-* two or more faces: the face whose mouth moves with the line's sound. The source's speech envelope
-  (:class:`SpeechEnvelope`, pre-emphasised 10 ms RMS smoothed over `ENVELOPE_SMOOTH_MS`, stored with the
-  activity) is read `MOUTH_LEAD_MS` after each frame (the lips move a little before the sound) and
-  correlated (Pearson, so each face's own scale does not matter) with each face's activity over the
-  line; the best face speaks it when it beats the next by `MIN_MARGIN`, else none is linked. Without an
-  envelope (an artifact from before it existed) the speaker-level link below decides.
+* two or more faces: the face whose mouth moves with the line's sound (audio-visual synchrony,
+  :func:`_sync`). The source's speech envelope (:class:`SpeechEnvelope`, pre-emphasised 10 ms RMS smoothed
+  over `ENVELOPE_SMOOTH_MS`, stored with the activity) and each face's activity are both taken less their
+  moving average over `DETREND_MS`, so only the syllable-rate movement counts, and correlated (Pearson, so
+  each face's own scale does not matter) over the line with the envelope read at each lag of
+  `SYNC_LAGS_MS` after the frame (the lips lead the sound by a varying amount); a face's synchrony is its
+  best lag's. The best face speaks the line when it beats the next by `MIN_MARGIN`, else none is linked.
+  Without an envelope (an artifact from before it existed) the speaker-level link below decides.
 
 :func:`link_speakers` links whole speakers to tracks: each (speaker, track) pair is scored by the
 track's activity inside that speaker's lines above its activity outside them, and pairs are taken best
@@ -49,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # A change in the activity measured bumps FACES (localize/stages/picture/lipstage.py), the artifact holding it.
-METHODS = ("haar", "dlib")
+METHODS = ("haar", "dlib", "mesh")
 MIN_COVER = 0.6  # a track must be on screen for this share of a line to speak it
 MIN_TALK = 0.08  # how much more active (0..1 scale) in a speaker's lines than outside them a talking face is
 MIN_OUTSIDE = 10  # frames of the face outside the speaker's lines needed to compare with
@@ -61,7 +67,9 @@ MIN_FRAMES = 10  # frames of a face inside a line needed to judge it
 ENVELOPE_STEP_MS = 10
 ENVELOPE_SMOOTH_MS = 150
 MOUTH_LEAD_MS = 80  # the sound follows the lips by about this much
-MIN_MARGIN = 0.05  # correlation by which the speaking face must beat the next one on screen
+SYNC_LAGS_MS = tuple(range(-40, 241, 40))  # the sound is read this much after the lips; the best lag counts
+DETREND_MS = 330  # both curves less their moving average over this: syllables, not the line's slow swell
+MIN_MARGIN = 0.03  # synchrony by which the speaking face must beat the next one on screen
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,25 +190,31 @@ def mouth_activity(video: Path, tracks: FaceTracks, *, method: str = "haar", spe
         from localize.core.errors import UnknownNameError
 
         raise UnknownNameError("mouth method", method, METHODS)
-    landmarker = None
+    landmarker = mesh = None
     if method == "dlib":
         from localize.stages.picture.landmarks import landmarker as get_landmarker
 
         landmarker = get_landmarker()
+    elif method == "mesh":
+        from localize.stages.picture.facemesh import face_mesh
+
+        mesh = face_mesh()
     raw: dict[str, tuple[list[int], list[float]]] = {tr.id: ([], []) for tr in tracks.tracks}
     if tracks.tracks:
         for _, t_ms, frame in iter_frames(video):
             on = tracks.at(t_ms)
             if not on:
                 continue
-            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if landmarker is None else None
+            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if method == "haar" else None
             for tr, box in on:
-                if landmarker is None:
-                    assert grey is not None  # converted above whenever there is no landmarker
-                    score = haar_mouth_score(grey, box)
-                else:
+                if mesh is not None:
+                    score = mesh.at(frame, box).lip_opening()
+                elif landmarker is not None:
                     x, y, w, h = box
                     score = lip_aspect_ratio(landmarker.at(frame, (x, y, x + w, y + h)).points)
+                else:
+                    assert grey is not None  # converted above for the Haar measure
+                    score = haar_mouth_score(grey, box)
                 raw[tr.id][0].append(t_ms)
                 raw[tr.id][1].append(score)
     curves = tuple(MouthCurve(track=tid, times_ms=tuple(ts), values=tuple(scale01(smooth(vs))))
@@ -262,6 +276,41 @@ def _correlation(curve: MouthCurve, speech: SpeechEnvelope, start_ms: int, end_m
     return float(np.corrcoef(v, e)[0, 1])
 
 
+def _detrend(values: np.ndarray, width: int) -> np.ndarray:
+    import numpy as np
+
+    padded = np.pad(values, width // 2, mode="edge")
+    return values - np.convolve(padded, np.ones(width) / width, mode="valid")[: len(values)]
+
+
+def _sync(curve: MouthCurve, speech: SpeechEnvelope, start_ms: int, end_ms: int) -> float | None:
+    """Audio-visual synchrony of a face over a line: the best Pearson correlation, over lags `SYNC_LAGS_MS`,
+    of its mouth activity with the speech envelope read that much later, both less their moving average
+    over `DETREND_MS` (the syllable-rate movement of the lips against the voice's; over a whole line a
+    slow swell, such as a pause in one face's speech that happens to fall in the other's, would decide)."""
+    import numpy as np
+
+    t = np.asarray(curve.times_ms, dtype=np.int64)
+    inside = (t >= start_ms) & (t < end_ms)
+    if int(inside.sum()) < MIN_FRAMES:
+        return None
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 40.0
+    width = max(int(DETREND_MS / max(step, 1.0)) | 1, 3)
+    raw = np.asarray(curve.values, dtype=np.float64)
+    if raw[inside].std() < 1e-6:
+        return 0.0  # a mouth that does not move over the line does not speak it
+    v = _detrend(raw, width)[inside]
+    env = np.asarray(speech.values, dtype=np.float64)
+    best = None
+    for lag in SYNC_LAGS_MS:
+        e = _detrend(env[np.clip((t + lag) // speech.step_ms, 0, len(env) - 1)], width)[inside]
+        if v.std() < 1e-9 or e.std() < 1e-9:
+            continue
+        r = float(np.corrcoef(v, e)[0, 1])
+        best = r if best is None else max(best, r)
+    return 0.0 if best is None else best
+
+
 def _mean_in(curve: MouthCurve, lines: Sequence[Line]) -> tuple[float, int]:
     vals = [v for t, v in zip(curve.times_ms, curve.values, strict=True)
             if any(ln.start_ms <= t < ln.end_ms for ln in lines)]
@@ -293,7 +342,7 @@ def speaking_faces(lines: Sequence[Line], tracks: FaceTracks, activity: MouthAct
         if len(on) == 1:
             found = on[0][0].id if _lone_face_speaks(ln, lines, on[0][1]) else ""
         elif len(on) > 1 and activity.speech is not None:
-            scored = sorted(((_correlation(curve, activity.speech, ln.start_ms, ln.end_ms) or 0.0, tr.id)
+            scored = sorted(((_sync(curve, activity.speech, ln.start_ms, ln.end_ms) or 0.0, tr.id)
                              for tr, curve in on), reverse=True)
             if scored[0][0] > 0 and scored[0][0] - scored[1][0] >= MIN_MARGIN:
                 found = scored[0][1]
