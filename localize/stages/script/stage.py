@@ -24,7 +24,7 @@ from localize.stages.script.asr.lines import LineRules, cut_lines
 from localize.stages.script.fusion import fuse
 
 log = logging.getLogger(__name__)
-ASR = Stage("asr", version=3)
+ASR = Stage("asr", version=4)
 OCR = Stage("ocr", version=4)
 SCRIPT = Stage("script", version=3)
 SPEAKERS = Stage("speakers", version=3)

@@ -49,6 +49,14 @@ def resolve_model(model: str) -> tuple[str, str]:
 # Whisper base stays fast enough in float32.
 COMPUTE_TYPE = "float32"
 
+# Language ID: a detection at or above LANGUAGE_SURE is taken as it is; below it, the top
+# LANGUAGE_CANDIDATES languages the detector gives at least LANGUAGE_FLOOR are each tried on the head of the
+# speech (PROBE_TOKENS tokens at most) and the best-scoring decode wins (FasterWhisperRecognizer._choose_language).
+LANGUAGE_SURE = 0.9
+LANGUAGE_CANDIDATES = 3
+LANGUAGE_FLOOR = 0.01
+PROBE_TOKENS = 64
+
 
 class FasterWhisperRecognizer:
     name = "faster-whisper"
@@ -81,15 +89,19 @@ class FasterWhisperRecognizer:
         return self._model
 
     def recognize(self, audio: Path) -> RawTranscript:
-        model = self._load()
-        detected, detected_p = "", 0.0
-        if self.options.language:
-            from faster_whisper import decode_audio
+        from faster_whisper import decode_audio
 
-            detected, detected_p, _ = model.detect_language(decode_audio(str(audio)), vad_filter=self.options.vad)
-        segments, info = model.transcribe(
-            str(audio),
-            language=self.options.language,
+        model = self._load()
+        samples = decode_audio(str(audio))
+        if self.options.language:
+            language = self.options.language
+            detected, detected_p, _ = model.detect_language(samples, vad_filter=self.options.vad)
+        else:
+            language, detected_p = self._choose_language(model, samples)
+            detected = language
+        segments, _ = model.transcribe(
+            samples,
+            language=language,
             beam_size=self.options.beam_size,
             word_timestamps=True,
             vad_filter=self.options.vad,
@@ -103,10 +115,55 @@ class FasterWhisperRecognizer:
             if words:
                 out.append(words)
         return RawTranscript(
-            language=info.language, language_probability=float(info.language_probability), segments=tuple(out),
-            detected_language=detected or info.language,
-            detected_probability=float(detected_p or info.language_probability),
+            language=language, language_probability=1.0 if self.options.language else float(detected_p),
+            segments=tuple(out), detected_language=detected, detected_probability=float(detected_p),
         )
+
+    def _choose_language(self, model: Any, samples: Any) -> tuple[str, float]:
+        """(language, its detection probability) of the first 30 s of speech in `samples`.
+
+        Whisper's language ID alone is unsure on short clips (Whisper base hears this_is_a_test.mp3, 4.5 s
+        of clear English, as Greek at p=0.78). Below LANGUAGE_SURE the head is decoded in each of the top
+        LANGUAGE_CANDIDATES languages (those given at least LANGUAGE_FLOOR), and the one whose decode has the
+        best average token log-probability wins: a wrong language writes text the model itself finds unlikely.
+        """
+        head = self._speech_head(samples)
+        if head.size < 16000 // 2:  # under half a second of speech: nothing to weigh
+            language, probability, _ = model.detect_language(samples, vad_filter=self.options.vad)
+            return str(language), float(probability)
+        language, probability, ranked = model.detect_language(head)
+        if probability >= LANGUAGE_SURE:
+            return str(language), float(probability)
+        candidates = [(str(lang), float(p)) for lang, p in ranked[:LANGUAGE_CANDIDATES] if p >= LANGUAGE_FLOOR]
+        scores = {lang: self._head_logprob(model, head, lang) for lang, _ in candidates}
+        best = max(candidates, key=lambda c: scores[c[0]])
+        log.info("language ID unsure (%s p=%.2f): head decoded as %s; kept %s", language, probability,
+                 ", ".join(f"{lang} {scores[lang]:.2f}" for lang, _ in candidates), best[0])
+        return best
+
+    def _speech_head(self, samples: Any) -> Any:
+        """The first 30 s of speech, as language detection sees it (Silero's speech regions when vad is on)."""
+        import numpy as np
+
+        if self.options.vad:
+            from faster_whisper.vad import collect_chunks, get_speech_timestamps
+
+            chunks, _ = collect_chunks(samples, get_speech_timestamps(samples))
+            samples = np.concatenate(chunks, axis=0) if chunks else samples[:0]
+        return samples[: 30 * 16000]
+
+    def _head_logprob(self, model: Any, head: Any, language: str) -> float:
+        """Average token log-probability of `head` decoded in `language` (beam search at temperature 0, no
+        fallback; at most PROBE_TOKENS tokens, so a hallucinating loop stays cheap)."""
+        segments, _ = model.transcribe(head, language=language, beam_size=self.options.beam_size,
+                                       temperature=0.0, without_timestamps=True, vad_filter=False,
+                                       condition_on_previous_text=False, max_new_tokens=PROBE_TOKENS)
+        total, count = 0.0, 0
+        for seg in segments:
+            n = max(len(seg.tokens), 1)
+            total += float(seg.avg_logprob) * n
+            count += n
+        return total / count if count else float("-inf")
 
     def transcribe_clip(self, clip: Path, language: str, *, max_tokens: int | None = None) -> str:
         """The text heard in a short clip, greedy at temperature 0 (no sampled fallback, no carried context),
@@ -119,8 +176,9 @@ class FasterWhisperRecognizer:
         return " ".join(seg.text.strip() for seg in segments)
 
     def detect_language(self, media: Path, seconds: float = 30.0) -> tuple[str, float]:
-        """(language, probability) heard in the speech of the first `seconds` of `media`: one encoder pass,
-        no decoding, so a run can check its translation routes before the heavy work."""
+        """(language, probability) heard in the speech of the first `seconds` of `media`, as recognize() chooses
+        it (one encoder pass; a few short decodes only where the detection is unsure), so a run can check its
+        translation routes before the heavy work."""
         from faster_whisper import decode_audio
 
         model = self._load()
@@ -128,8 +186,7 @@ class FasterWhisperRecognizer:
             audio = decode_audio(str(media))
         except Exception as exc:  # PyAV: unreadable or audio-less media; probe() reports it better later
             raise MediaError(media, f"cannot read its audio ({exc})", "check the file") from exc
-        language, probability, _ = model.detect_language(audio[: int(seconds * 16000)], vad_filter=self.options.vad)
-        return language, float(probability)
+        return self._choose_language(model, audio[: int(seconds * 16000)])
 
     def release(self) -> None:
         self._model = None
