@@ -63,6 +63,20 @@ def test_parse_resolves_paths_and_merges_defaults(tmp_path: Path) -> None:
     assert night.cast == str(tmp_path / "night/cast.json")
 
 
+def test_commercial_and_voice_consent_reach_the_run_options(tmp_path: Path, episodes: Path) -> None:
+    body = CATALOG.replace('separation = "off"', 'separation = "off"\ncommercial = true').replace(
+        'cast = "night/cast.json"', 'cast = "night/cast.json"\nvoice_consent = { SPEAKER_00 = "night/lin.toml" }')
+    jobs = {j.id: j for j in Catalog.load(write_catalog(tmp_path, body)).plan(tmp_path / "out")}
+    night = jobs["night/ep01/pt-BR"].options
+    assert night.commercial and jobs["love/ep01/en-US"].options.commercial  # the default reaches every series
+    assert night.voice_consent == (("SPEAKER_00", tmp_path / "night/lin.toml"),)
+    assert jobs["love/ep01/en-US"].options.voice_consent == ()
+    (tmp_path / "night").mkdir()
+    (tmp_path / "night/lin.toml").write_text("subject = 'Lin'\n", encoding="utf-8")
+    again = {j.id: j for j in Catalog.load(write_catalog(tmp_path, body)).plan(tmp_path / "out")}
+    assert again["night/ep01/pt-BR"].input_hash != jobs["night/ep01/pt-BR"].input_hash  # the record is an input
+
+
 def test_urls_are_kept_as_written(tmp_path: Path) -> None:
     spec = parse_catalog(tmp_path / "c.toml", '[[series]]\nname = "s"\nepisodes = ["s3://b/ep*.mp4"]\nmarkets = ["en-US"]\n')
     assert spec.series[0].episodes == ("s3://b/ep*.mp4",)

@@ -76,7 +76,8 @@ def run_options(series: SeriesSpec, cache_dir: Path) -> RunOptions:
         separation=s.separation, tts_backend=s.tts_backend, translate_backend=s.translate_backend,
         voice_matching=s.voice_matching, markets_files=tuple(Path(f) for f in s.markets_files),
         bible_file=Path(series.bible) if series.bible else None, cast_file=Path(series.cast) if series.cast else None,
-        series=series.name, cache_dir=cache_dir,
+        series=series.name, cache_dir=cache_dir, commercial=s.commercial,
+        voice_consent=tuple((who, Path(rec)) for who, rec in series.voice_consent),
     )
 
 
@@ -85,6 +86,7 @@ def _options_hash_part(options: RunOptions) -> dict[str, Any]:
     if options.bible_file is not None and Path(options.bible_file).is_file():
         data["bible_sha256"] = file_sha256(Path(options.bible_file))
     data["markets_sha256"] = [file_sha256(Path(f)) for f in options.markets_files if Path(f).is_file()]
+    data["voice_consent_sha256"] = [file_sha256(Path(f)) for _, f in options.voice_consent if Path(f).is_file()]
     return data
 
 

@@ -12,6 +12,8 @@
     markets = ["en-US", "pt-BR"]
     bible = "love/bible.toml"
     cast = "love/cast.json"
+    commercial = true               # a commercial release: non-commercial model weights are refused
+    voice_consent = { SPEAKER_00 = "love/consent/lin.toml" }   # records for cloned voices (README)
 
 Relative paths are relative to the catalog file.
 """
@@ -38,6 +40,7 @@ class _Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     translate_backend: str | None = None
     voice_matching: bool | None = None
     markets_files: tuple[str, ...] | None = None
+    commercial: bool | None = None
 
 
 class _Series(_Settings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -46,6 +49,7 @@ class _Series(_Settings, frozen=True, kw_only=True, forbid_unknown_fields=True):
     markets: tuple[str, ...]
     bible: str | None = None
     cast: str | None = None
+    voice_consent: dict[str, str] = msgspec.field(default_factory=dict)  # character -> consent record
 
 
 class _File(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -66,6 +70,7 @@ class Settings:
     translate_backend: str | None = None
     voice_matching: bool = True
     markets_files: tuple[str, ...] = ()
+    commercial: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +80,7 @@ class SeriesSpec:
     markets: tuple[str, ...]
     bible: str | None = None
     cast: str | None = None
+    voice_consent: tuple[tuple[str, str], ...] = ()  # (character, absolute path of its consent record)
     settings: Settings = Settings()
 
 
@@ -145,6 +151,7 @@ def parse_catalog(path: Path | str, text: str) -> CatalogSpec:
             name=s.name, episodes=tuple(_absolute(base, e) for e in s.episodes),
             markets=tuple(dict.fromkeys(s.markets)),
             bible=_absolute(base, s.bible) if s.bible else None, cast=_absolute(base, s.cast) if s.cast else None,
+            voice_consent=tuple(sorted((who, _absolute(base, rec)) for who, rec in s.voice_consent.items())),
             settings=settings,
         ))
     return CatalogSpec(path=str(path), series=tuple(series))
