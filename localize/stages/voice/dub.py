@@ -8,7 +8,6 @@ episode: shouts stay loud and whispers soft.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,16 @@ from localize.core.artifacts import DubLine, DubTrack, Line, TargetLine
 from localize.core.cache import ArtifactStore, file_sha256
 from localize.core.media.ffmpeg import run_ffmpeg, stretch_argv
 from localize.core.stage import Stage
-from localize.stages.voice.casting import CharacterVoice, cut, pitch_range_st, pitch_ratio
+from localize.stages.voice.casting import (
+    CROSS_SHIFT,
+    MAX_SHIFT,
+    CharacterVoice,
+    cut,
+    pitch_range_st,
+    pitch_ratio,
+    qualified,
+    split_voice,
+)
 from localize.stages.voice.tts import Synthesizer
 from localize.stages.voice.tts.fit import plan_track, trim_silence
 
@@ -146,6 +154,9 @@ class DubRequest:
     # Speaker -> a user's recording a cloning backend speaks them like (localize.stages.voice.references),
     # over their cleanest speech in `original`.
     references: Mapping[str, Path] = field(default_factory=dict)
+    # Backend name -> synthesizer, for characters the cast gives another backend than `synthesizer`
+    # (CharacterVoice.backend) and for a reviewer's "<backend>:<voice>".
+    synthesizers: Mapping[str, Synthesizer] = field(default_factory=dict)
 
 
 def dub_lines(
@@ -163,31 +174,43 @@ def dub_lines(
     synthesizer, voice, original = request.synthesizer, request.voice, request.original
     voices, line_voices, machine_text = request.voices, request.line_voices, request.machine_text
     todo = [(ln, t) for ln, t in zip(lines, targets, strict=True) if t.text.strip()]
-    references = _references(voices, original, out_dir, request.references) if synthesizer.clones else {}
+    synths = {synthesizer.name: synthesizer, **request.synthesizers}
+    references = (_references(voices, original, out_dir, request.references)
+                  if any(s.clones for s in synths.values()) else {})
     naturals: list[int] = []
     trimmed_clips: dict[str, list[tuple[np.ndarray, int]]] = {}
     spoken = {}
     ranges = (pitch_ranges(original, [ln for ln, _ in todo])
-              if original is not None and synthesizer.expressive else {})
+              if original is not None and any(s.expressive for s in synths.values()) else {})
     for line, target in todo:
         cast = voices.get(line.speaker)
+        cast_synth = synths.get(cast.backend, synthesizer) if cast and cast.backend else synthesizer
+        reference = references.get(line.speaker)
         # A service that makes a voice from the reference clip ('clone') names the voice it made.
-        cast_voice = synthesizer.voice_for(cast.voice if cast else voice, references.get(line.speaker))
-        spoken[line.id] = line_voices.get(line.id) or cast_voice
-        synth = functools.partial(_synthesize_line, synthesizer, reference=references.get(line.speaker),
-                                  out=out_dir / f"{line.id}.synth", store=store, pitch_range=ranges.get(line.id, 100))
-        samples, rate = synth(target.text, spoken[line.id])
+        cast_voice = cast_synth.voice_for(cast.voice if cast else voice, reference)
+        line_synth, line_voice = cast_synth, cast_voice
+        if line.id in line_voices:  # a reviewer's voice: the lead backend's, or "<backend>:<voice>"
+            name, line_voice = split_voice(line_voices[line.id], synthesizer.name, synths)
+            line_synth = synths[name]
+        spoken[line.id] = qualified(line_synth.name, line_voice, synthesizer.name)
+        samples, rate = _synthesize_line(line_synth, target.text, line_voice, reference if line_synth.clones else None,
+                                         out_dir / f"{line.id}.synth", store,
+                                         ranges.get(line.id, 100) if line_synth.expressive else 100)
         sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
         if line.id in machine_text or line.id in line_voices:
-            trimmed_clips.setdefault(line.speaker, []).append(
-                synth(machine_text.get(line.id, target.text), cast_voice))
+            trimmed_clips.setdefault(line.speaker, []).append(_synthesize_line(
+                cast_synth, machine_text.get(line.id, target.text), cast_voice,
+                reference if cast_synth.clones else None, out_dir / f"{line.id}.synth", store,
+                ranges.get(line.id, 100) if cast_synth.expressive else 100))
         else:
             trimmed_clips.setdefault(line.speaker, []).append((samples, rate))
         naturals.append(round(len(samples) * 1000 / rate))
         advance(1)
     advance(len(lines) - len(todo))
-    pitch = {spk: (voices[spk].pitch or pitch_ratio(voices[spk].f0_hz, [c for c, _ in clips], clips[0][1]))
-             if spk in voices else 1.0 for spk, clips in trimmed_clips.items()}
+    pitch = {spk: (voices[spk].pitch or pitch_ratio(
+        voices[spk].f0_hz, [c for c, _ in clips], clips[0][1],
+        cap=CROSS_SHIFT if voices[spk].flag == "other class" else MAX_SHIFT))
+        if spk in voices else 1.0 for spk, clips in trimmed_clips.items()}
     fits = plan_track(naturals, [(ln.start_ms, ln.end_ms) for ln, _ in todo], max_speed=request.max_speed,
                       duration_ms=request.duration_ms)
     clips = []

