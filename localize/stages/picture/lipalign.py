@@ -12,8 +12,8 @@ end are measured from its audio (an energy threshold), then, line by line in ord
    toward it: a speed between 1.0 and the market's cap (never slowed below the pace it was
    synthesized at, never past the cap), again only where the neighbours leave room.
 
-Where the speaking face shows no clear opening near the line's start (:func:`mouth_events`), or one
-further than `MAX_DISAGREE_MS` from the line's speech onset, that onset (the script's line start,
+Where the speaking face shows no clear opening near the line's start (:func:`mouth_events`), the line's
+speech onset (the script's line start,
 refined on the voice) is the evidence instead (:func:`line_events`): the dub's onset is shifted onto it,
 with the same slot rules and no re-timing. Each line keeps its offset (dub speech onset minus the opening,
 or the onset) before and after, in the dub track and the report. Lines without a talking face are left
@@ -44,7 +44,6 @@ SEARCH_MS = 400  # how far from a slot's start (and end) the lips' closure and o
 CLEAR_LEVEL = 0.4  # a clear opening: the mouth goes from closed to this activity ...
 MAX_RISE_MS = 200  # ... within this
 END_TOLERANCE_MS = 80
-MAX_DISAGREE_MS = 150  # a mouth opening this far from the line's speech onset is not the line's (see align_track)
 ONSET_DB = -30.0  # a clip's speech starts where its 10 ms level first comes within this of its loudest
 
 
@@ -138,14 +137,14 @@ def mouth_events(curve: MouthCurve, slot_start_ms: int, slot_end_ms: int) -> Mou
 def line_events(curve: MouthCurve, line: Line) -> MouthEvents:
     """Where a line's dub should start (and end), on the face that speaks it.
 
-    The mouth's clear opening (:func:`mouth_events`) where it agrees with the line's own speech onset (its
-    start in the script, refined on the voice) within `MAX_DISAGREE_MS`. Otherwise the speech onset is the
-    evidence: a face with no clear opening near the start (a line that starts mid-speech, a mouth the
-    measure does not follow) or one that opens far from the sound (a syllable inside running speech,
-    not the line's first) still speaks the line then, and the dub's onset goes there, with no re-timing
-    toward a closing."""
+    The mouth's clear opening (:func:`mouth_events`) where there is one. Otherwise the line's own speech
+    onset (its start in the script, refined on the voice) is the evidence: a face with no clear opening
+    near the start (a line that starts mid-speech, a mouth the measure does not follow) still speaks the
+    line then, and the dub's onset goes there, with no re-timing toward a closing. (An opening that
+    disagrees with the speech onset is still believed: on the hand-annotated sample, bench/data/
+    mouth_openings.json, the lips part 230 ms after the line's start and the opening is right.)"""
     events = mouth_events(curve, line.start_ms, line.end_ms)
-    if events is not None and abs(events.open_ms - line.start_ms) <= MAX_DISAGREE_MS:
+    if events is not None:
         return events
     return MouthEvents(open_ms=line.start_ms, close_ms=None, evidence="speech")
 
