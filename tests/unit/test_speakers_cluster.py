@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from localize.core.errors import ConfigError, LocalizeError
-from localize.stages.script.speakers.cluster import DEFAULT_THRESHOLD, cluster_speakers, first_appearance
+from localize.stages.script.speakers.cluster import (
+    DEFAULT_THRESHOLD,
+    cluster_speakers,
+    first_appearance,
+    merge_one_voice,
+)
 
 
 def voice(seed: int, dim: int = 256) -> np.ndarray:
@@ -122,3 +127,41 @@ def test_bad_values_are_user_errors() -> None:
     with pytest.raises(ValueError, match="2-d"):
         cluster_speakers(np.zeros(5))
     assert 0 < DEFAULT_THRESHOLD < 1
+
+
+def near(v: np.ndarray, cosine: float, seed: int) -> np.ndarray:
+    """A voice at `cosine` to v."""
+    w = cosine * v + np.sqrt(1 - cosine**2) * voice(seed)
+    return w / np.linalg.norm(w)
+
+
+# -- the count, when not told: one noisy voice stays one, two voices stay two (issue 17) ---------------------
+
+
+def test_one_noisy_voice_cut_apart_is_merged_back() -> None:
+    # Lines 0.18-0.41 apart (a noisy recording): the 0.30 cut leaves 4 clusters; their means sit together.
+    x = lines_of(voice(4), 6, noise=0.75, seed=4)
+    labels = np.array([0, 0, 1, 2, 3, 0])
+    assert merge_one_voice(x, labels).tolist() == [0] * 6
+    assert cluster_speakers(x) == [0] * 6
+
+
+def test_two_close_voices_in_few_noisy_lines_stay_apart() -> None:
+    # Centroids 0.33 apart, lines only 1.4 times further apart than within a voice (like two speakers in 1.2 s
+    # turns): the spread ratio alone would merge them; the centroids keep them apart.
+    a = voice(1)
+    x, truth = interleave(lines_of(a, 4, noise=0.8, seed=1), lines_of(near(a, 0.9, 2), 2, noise=0.8, seed=2))
+    labels = np.array(truth)
+    assert merge_one_voice(x, labels, centroid_distance=2.0).tolist() == [0] * 6
+    assert merge_one_voice(x, labels).tolist() == truth
+
+
+def test_two_close_voices_in_tight_lines_stay_apart() -> None:
+    # Centroids 0.24 apart, but each voice's lines sit tight (0.13) and 0.32 from the other's (two clean
+    # recordings of similar voices): the centroids alone would merge them; the spread ratio keeps them apart.
+    a = voice(1)
+    x, truth = interleave(lines_of(a, 4, noise=0.4, seed=5), lines_of(near(a, 0.74, 3), 4, noise=0.4, seed=6))
+    labels = np.array(truth)
+    assert merge_one_voice(x, labels, ratio=100.0).tolist() == [0] * 8
+    assert merge_one_voice(x, labels).tolist() == truth
+    assert cluster_speakers(x) == truth

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 ASR = Stage("asr", version=4)
 OCR = Stage("ocr", version=4)
 SCRIPT = Stage("script", version=3)
-SPEAKERS = Stage("speakers", version=3)
+SPEAKERS = Stage("speakers", version=4)
 IMPORTED = Stage("imported", version=1)
 BURNED = Stage("burned", version=1)  # the burned-in subtitles of another language than the speech
 
