@@ -307,7 +307,12 @@ def markdown(data: dict) -> str:
             role, true = r["role"], "?" if r["true"] is None else str(r["true"])
             row.append(f"{r['speakers_found']} ({r['purity']:.3f}/{r['coverage']:.3f}), known {r['known_found']}")
         out.append(f"| {c} | {role} | {true} | " + " | ".join(row) + " |")
-    out += ["", "Reproduce: `.venv/bin/python bench/bench_speaker_count.py --label NAME`", ""]
+    out += ["", "Notes: episode_B is a check case, but it is what showed that the centroid distance alone merges its",
+            "two men (centroids 0.298 apart), so the spread-ratio guard beside it was kept for it: no clean hold-out.",
+            "'before' is the speaker code of 5395e9e (the 0.30 cut alone).",
+            "zh_net is a single line (nothing to cluster). multilingual: the English half and the German half come out",
+            "as two speakers; who reads is undocumented (median F0 132 vs 155 Hz), so it is not scored.",
+            "", "Reproduce: `.venv/bin/python bench/bench_speaker_count.py --label NAME`", ""]
     for lab in labels:
         m = data["labels"][lab]["machine"]
         out.append(f"- {lab}: commit {m['commit']}, {m['date']}")
