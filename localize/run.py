@@ -154,7 +154,7 @@ def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
     cast = open_cast(options)
     references = reference_overrides(options.references, cast)  # a bad clip fails before any work
     first = {m.tag: cloning_consent(m, options, references, cast) for m in chosen}  # before the weights' check
-    voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen}
+    voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen if m.dub}  # dub = false: no voice
     consents = {m.tag: first[m.tag] or cloning_consent(m, options, references, cast, voices[m.tag].synthesizer) or {}
                 for m in chosen if m.tag in voices and voices[m.tag].synthesizer.clones}
     chosen = tuple(cloned(m) if m.tag in consents else m for m in chosen)  # a cloned voice: named in the AI label
@@ -187,7 +187,7 @@ def localize_episode(
     episode = _shared(path, options, ArtifactStore(options.cache_root()), progress or NullProgress())
     episode_dir = out / episode.name
     jsonio.save(episode.script.value, episode_dir / "transcript.json")
-    if any(m.language != episode.script.value.language for m in plan.markets):
+    if any(m.dubs(episode.script.value.language) for m in plan.markets):
         episode = _with_background(episode)
     with modelcache.scope():  # models (the LLM, Whisper for back-checks) load once for all the markets
         results = tuple(_localize_market(episode, market, plan, out, (overrides or {}).get(market.tag, ()))
@@ -199,7 +199,7 @@ def localize_episode(
 def _dub(episode: Episode, market: Market, plan: _Plan, machine: Keyed[Translation],
          reviewed: Reviewed) -> tuple[Built[DubTrack] | None, dict[str, float]]:
     """The market's dub (aligned to the mouths when the market asks) and each line's back-transcription score."""
-    if episode.script.value.language == market.language:
+    if not market.dubs(episode.script.value.language):  # the source's own voices
         return None, {}
     script, store, options, progress = episode.script, episode.store, episode.options, episode.progress
     voice = plan.voices[market.tag]

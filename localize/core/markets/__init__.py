@@ -101,6 +101,8 @@ class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     # the backends installed; or backend names in order of preference.
     translation: tuple[str, ...] = ("auto",)
     llm: LlmSettings = LlmSettings()
+    # false: no dub; the market's subtitles over the source's own voices (e.g. zh-TW for a Mandarin source)
+    dub: bool = True
     tts: tuple[str, ...] = ("espeak",)
     voices: dict[str, str] = {}
     max_speed: float = 1.25
@@ -114,6 +116,16 @@ class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     render: RenderSettings = RenderSettings()
     # A commercial release: any backend whose model weights forbid commercial use is refused before any work.
     commercial: bool = False
+
+    def dubs(self, source_language: str) -> bool:
+        """Whether this market is dubbed from a source in `source_language`: not when it keeps the
+        original voices (dub = false) or the source already speaks its language."""
+        return self.dub and self.language != source_language
+
+
+# The label of a market that keeps the original voices, unless its file sets one: nothing is dubbed, so it
+# shows no "AI-generated dub"; the metadata still says that the subtitles are machine-made.
+UNDUBBED_LABEL = AiLabel(text="Machine-translated subtitles", visible=False)
 
 
 def _parse(path: Path | str, text: str) -> dict[str, Market]:
@@ -129,6 +141,8 @@ def _parse(path: Path | str, text: str) -> dict[str, Market]:
             market = msgspec.convert({"tag": tag, **body}, Market)
         except msgspec.ValidationError as exc:
             raise ConfigError(f"{path}: market {tag!r}: {exc}; fix the file and re-run.") from exc
+        if not market.dub and "ai_label" not in body:
+            market = msgspec.structs.replace(market, ai_label=UNDUBBED_LABEL)
         if not 1.0 <= market.max_speed <= 2.0:
             raise ConfigError(f"{path}: market {tag!r}: max_speed must be between 1.0 and 2.0.")
         if market.llm.model and not Path(market.llm.model).expanduser().is_absolute() and isinstance(path, Path):

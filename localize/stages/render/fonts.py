@@ -29,6 +29,8 @@ class ScriptFont:
 SCRIPT_FONTS: dict[str, ScriptFont] = {
     "latin": ScriptFont(script="latin", family="DejaVu Sans", package="fonts-dejavu-core"),
     "cjk": ScriptFont(script="cjk", family="Noto Sans CJK SC", package="fonts-noto-cjk"),
+    # Traditional Chinese: the same Han code points drawn with Taiwan's glyph shapes (Noto's TC region)
+    "cjk-traditional": ScriptFont(script="cjk-traditional", family="Noto Sans CJK TC", package="fonts-noto-cjk"),
     "japanese": ScriptFont(script="japanese", family="Noto Sans CJK JP", package="fonts-noto-cjk"),
     "korean": ScriptFont(script="korean", family="Noto Sans CJK KR", package="fonts-noto-cjk"),
     "thai": ScriptFont(script="thai", family="Noto Sans Thai", package="fonts-noto-core"),
@@ -71,8 +73,8 @@ _ASCII_WIDTHS = (
     429, 579, 615, 509, 615, 582, 374, 615, 611, 294, 294, 571, 294, 895, 611, 590,
     615, 615, 423, 511, 411, 611, 560, 793, 554, 560, 500, 611, 314, 611, 720,
 )
-_SCRIPT_WIDTHS = {"cjk": 700, "japanese": 700, "korean": 700, "thai": 300, "arabic": 250, "hebrew": 450,
-                  "devanagari": 360}
+_SCRIPT_WIDTHS = {"cjk": 700, "cjk-traditional": 700, "japanese": 700, "korean": 700, "thai": 300, "arabic": 250,
+                  "hebrew": 450, "devanagari": 360}
 _OTHER_WIDTH = 650  # letters outside the table (Cyrillic, Greek...): about DejaVu's widest lower case
 
 
@@ -98,9 +100,16 @@ def text_width(text: str) -> float:
     return sum(char_width(ch) for ch in text)
 
 
+# Language tags whose script is not their language's default (BCP 47 script and region subtags).
+TAG_SCRIPTS = {"zh-hant": "cjk-traditional", "zh-tw": "cjk-traditional", "zh-hk": "cjk-traditional",
+               "zh-mo": "cjk-traditional"}
+
+
 def script_for(language: str, texts: list[str] | tuple[str, ...] = ()) -> ScriptFont:
     """The script font for a language code, or for the texts when the language is not in the table."""
-    script = LANGUAGE_SCRIPTS.get(language.split("-")[0].lower()) or text_script(" ".join(texts))
+    tag = language.lower()
+    script = (next((s for prefix, s in TAG_SCRIPTS.items() if tag == prefix or tag.startswith(prefix + "-")), None)
+              or LANGUAGE_SCRIPTS.get(tag.split("-")[0]) or text_script(" ".join(texts)))
     return SCRIPT_FONTS[script]
 
 

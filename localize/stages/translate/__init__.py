@@ -68,6 +68,7 @@ TRANSLATORS = Registry(
         "bergamot": "localize.stages.translate.bergamot:BergamotTranslator",
         "apertium": "localize.stages.translate.apertium:ApertiumTranslator",
         "seq2seq": "localize.stages.translate.seq2seq:Seq2SeqTranslator",
+        "opencc": "localize.stages.translate.opencc_backend:OpenCCTranslator",  # zh <-> zh-Hant script
         # The LLMs below are adapters that also translate plain texts (for routes and `localize backends`).
         "llamacpp": "localize.stages.translate.llamacpp:LlamaCppAdapter",
         "openai": "localize.stages.translate.openai_backend:OpenAIAdapter",

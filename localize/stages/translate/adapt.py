@@ -143,7 +143,7 @@ def answer_schema(request: AdaptRequest) -> dict[str, Any]:
     leaves a word it does not know untranslated). A runtime with constrained decoding (llama.cpp grammars)
     can only produce answers that pass :func:`parse_answer`."""
     text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 600}
-    if request.target_language not in HAN_SCRIPT_LANGUAGES:
+    if request.target_language.split("-")[0] not in HAN_SCRIPT_LANGUAGES:  # zh-Hant is written in Han too
         text["pattern"] = NO_HAN
 
     def line(line_id: str) -> dict[str, Any]:

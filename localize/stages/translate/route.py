@@ -1,4 +1,5 @@
-"""Plan and run a translation route: direct, or two legs through English.
+"""Plan and run a translation route: direct, or two legs through English (through Simplified Chinese
+into Traditional: the LLM into ``zh``, then OpenCC's script conversion into ``zh-Hant``).
 
 A market lists backends in order of preference (:func:`plan_route`), or ``auto``: then the route is
 the best-scoring one for the language pair in ``routes.toml`` (chrF on real references, measured by
@@ -23,8 +24,10 @@ from localize.stages.translate.openai_backend import ANY_PAIR
 log = logging.getLogger(__name__)
 PIVOT = "en"
 AUTO = "auto"
-# For pairs the measured table lacks: the offline LLM first (any pair), then the machine backends.
-DEFAULT_ORDER = ("llamacpp", "bergamot", "apertium", "openai")
+TRADITIONAL_CHINESE = "zh-Hant"  # reached from Simplified Chinese by script conversion (opencc)
+# For pairs the measured table lacks: the offline LLM first (any pair), then the machine backends; opencc
+# first, which covers only zh <-> zh-Hant, where a script conversion beats any translation.
+DEFAULT_ORDER = ("opencc", "llamacpp", "bergamot", "apertium", "openai")
 # A service the user configured (LOCALIZE_OPENAI_BASE_URL) is the model they chose: it goes first.
 CONFIGURED_FIRST = ("openai",)
 
@@ -48,6 +51,14 @@ def _covers(pairs: frozenset[tuple[str, str]], source: str, target: str) -> bool
     return (source, target) in pairs or ANY_PAIR in pairs
 
 
+def pivot_for(source: str, target: str) -> str:
+    """The language a two-leg route goes through: Simplified Chinese to or from Traditional (en->zh by a
+    translator, then zh->zh-Hant by script conversion), else English."""
+    if TRADITIONAL_CHINESE in (source, target) and "zh" not in (source, target):
+        return "zh"
+    return PIVOT
+
+
 def plan_route(source: str, target: str, preferences: Sequence[str], factory: Factory | None = None) \
         -> tuple[Leg, ...]:
     """The legs that take `source` to `target`; () when they are the same language."""
@@ -63,19 +74,25 @@ def plan_route(source: str, target: str, preferences: Sequence[str], factory: Fa
         tried.append(name)
         usable.append((name, *found))
 
-    def leg(src: str, tgt: str) -> Leg | None:
+    def leg(src: str, tgt: str, named: bool = False) -> Leg | None:
+        """The first usable backend for the pair; `named`: only one that lists it (no any-pair LLM)."""
         for name, translator, pairs in usable:
-            if _covers(pairs, src, tgt):
+            if (src, tgt) in pairs if named else _covers(pairs, src, tgt):
                 return Leg(name, src, tgt, translator)
         return None
 
+    pivot = pivot_for(source, target)
+    through = (leg(source, pivot), leg(pivot, target, named=pivot != PIVOT) or leg(pivot, target)) \
+        if pivot not in (source, target) else (None, None)
+    if pivot != PIVOT and through[0] is not None and through[1] is not None:
+        # Traditional Chinese: translate into Simplified, then convert the script, rather than ask a
+        # translator (an LLM covers any pair) to write Traditional characters and Taiwan's words itself.
+        return (through[0], through[1])
     direct = leg(source, target)
     if direct is not None:
         return (direct,)
-    if PIVOT not in (source, target):
-        first, second = leg(source, PIVOT), leg(PIVOT, target)
-        if first is not None and second is not None:
-            return (first, second)
+    if through[0] is not None and through[1] is not None:
+        return (through[0], through[1])
     raise NoRouteError(source, target, tried)
 
 
@@ -94,7 +111,7 @@ def translate_lines(lines: Sequence[Line], route: Sequence[Leg]) -> tuple[Target
 @dataclass(frozen=True, slots=True)
 class MeasuredRoute:
     pair: str  # "zh-en"
-    via: str  # "llamacpp" or "llamacpp>bergamot": backends of the legs, through English when two
+    via: str  # "llamacpp" or "llamacpp>bergamot": backends of the legs, through pivot_for's language when two
     chrf: float
     references: str = ""  # what it was measured on
 
@@ -137,8 +154,9 @@ def _usable(name: str, cache: dict[str, tuple[Translator, frozenset[tuple[str, s
 
 def _legs(via: str, source: str, target: str, cache: dict, factory: Factory) -> tuple[Leg, ...] | None:
     names = via.split(">")
-    stops = [source, *([PIVOT] if len(names) == 2 else []), target]
-    if len(names) > 2 or (len(names) == 2 and PIVOT in (source, target)):
+    pivot = pivot_for(source, target)
+    stops = [source, *([pivot] if len(names) == 2 else []), target]
+    if len(names) > 2 or (len(names) == 2 and pivot in (source, target)):
         return None
     legs = []
     for name, src, tgt in zip(names, stops[:-1], stops[1:], strict=True):
