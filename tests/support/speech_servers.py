@@ -6,7 +6,7 @@ does. :class:`ElevenLabsServer` answers ``POST /v1/text-to-speech/{voice_id}?out
 (raw 16-bit PCM), ``GET /v1/voices``, ``GET /v1/voices/{voice_id}`` and ``POST /v1/voices/add``
 (multipart instant cloning), with ElevenLabs' error shapes.
 
-Both speak with Piper's packaged en_US-joe-medium voice, pitch-shifted (ffmpeg rubberband) per voice, so
+Both speak with Piper's packaged en_US-joe-medium voice, pitch-shifted (ffmpeg rubberband, formants kept) per voice, so
 voices differ; a cloned voice is shifted toward the reference clip's median pitch. ``failures`` is a list of
 HTTP statuses to answer speech requests with first (429 carries ``Retry-After: 0``); every request is
 recorded (method, path, headers, a summary of the body) for the tests to read.
@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import soundfile as sf
 
-from localize.core.media.ffmpeg import run_ffmpeg, stretch_argv
+from localize.core.media.ffmpeg import run_ffmpeg
 from localize.stages.voice.casting import median_f0
 from localize.stages.voice.tts.piper import PiperSynthesizer
 
@@ -59,7 +59,10 @@ class _Speaker:
         with self.lock, tempfile.TemporaryDirectory(prefix="speech-server-") as tmp:
             raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
             self.piper.synthesize(text, PIPER_VOICE, raw)
-            run_ffmpeg(stretch_argv(raw, out, speed=speed, rate=RATE, pitch=ratio), "shifting the test voice")
+            # Formants kept: a voice shifted up reads as a higher voice, not a sped-up tape.
+            run_ffmpeg(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(raw), "-af",
+                        f"rubberband=tempo={speed:.4f}:pitch={ratio:.4f}:pitchq=quality:formant=preserved",
+                        "-ar", str(RATE), "-ac", "1", "-c:a", "pcm_s16le", str(out)], "shifting the test voice")
             return sf.read(out, dtype="int16", always_2d=False)[0]
 
     def base_f0(self) -> float:

@@ -184,19 +184,20 @@ def remember_pitch(options: RunOptions, script: Script, track: DubTrack) -> None
 
 
 def _keep_made_voices(registry: CastRegistry, speaker: dict[str, str], track: DubTrack) -> None:
-    """A character whose cast voice for this backend asks for a clone ('clone', 'clone?settings') keeps the
-    voice the backend made for them (the one most of their lines were spoken in: elevenlabs' voice id), so
-    the clone is made once per series."""
-    spoken: dict[str, Counter[str]] = {}
+    """A character whose cast voice for a backend asks for a clone ('clone', 'clone?settings') keeps the
+    voice that backend made for them (the one most of their lines through it were spoken in: elevenlabs'
+    voice id), so the clone is made once per series."""
+    spoken: dict[tuple[str, str], Counter[str]] = {}
     for line in track.lines:
-        spoken.setdefault(speaker[line.id], Counter())[line.voice] += 1
+        backend, voice = split_voice(line.voice, track.backend, SYNTHESIZERS.names())
+        spoken.setdefault((speaker[line.id], backend), Counter())[voice] += 1
     for character in registry.characters:
-        asked = character.voices.get(track.backend, "")
-        if asked.split("?")[0] != CLONE or character.id not in spoken:
-            continue
-        made = spoken[character.id].most_common(1)[0][0]
-        if made.split("?")[0] != CLONE:
-            registry.set_voice(character.id, track.backend, made)
+        for backend, asked in character.voices.items():
+            if asked.split("?")[0] != CLONE or (character.id, backend) not in spoken:
+                continue
+            made = spoken[(character.id, backend)].most_common(1)[0][0]
+            if made.split("?")[0] != CLONE:
+                registry.set_voice(character.id, backend, made)
 
 
 def dub_market(
