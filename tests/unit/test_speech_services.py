@@ -60,3 +60,31 @@ def test_configuration_comes_from_the_environment_only() -> None:
 ])
 def test_error_detail_reads_each_services_shape(body: dict, detail: str) -> None:
     assert error_detail(httpx.Response(404, json=body)) == detail
+
+
+def test_the_cast_keeps_the_voice_a_service_made_for_a_clone() -> None:
+    from localize.core.artifacts import Cast, Character, DubLine, DubTrack
+    from localize.stages.script.speakers.cast import CastRegistry
+    from localize.stages.voice.stage import _keep_made_voices
+
+    def character(cid: str, voices: dict[str, str]) -> Character:
+        return Character(id=cid, name=cid, embedding=(1.0,), voices=voices, episodes=(), lines=1)
+
+    def line(lid: str, voice: str) -> DubLine:
+        return DubLine(id=lid, slot_start_ms=0, slot_end_ms=1000, dub_start_ms=0, dub_end_ms=900, natural_ms=900,
+                       speed=1.0, overflow_ms=0, clip=f"{lid}.wav", voice=voice)
+
+    registry = CastRegistry(Cast(series="s", characters=(
+        character("A", {"elevenlabs": "clone?model=m"}), character("B", {"piper": "en_US-joe-medium"}),
+        character("C", {"elevenlabs": "clone"}), character("D", {"xtts": "en/clone"}))))
+    # The market's lead backend is piper; A and C speak through elevenlabs (a reviewer re-voiced one of A's lines).
+    track = DubTrack(language="en", backend="piper", voice="en_US-joe-medium", sample_rate=48000, max_speed=1.25,
+                     lines=(line("L1", "elevenlabs:v1?model=m"), line("L2", "elevenlabs:v1?model=m"),
+                            line("L3", "elevenlabs:reviewers"), line("L4", "en_US-joe-medium"),
+                            line("L5", "elevenlabs:v2"), line("L6", "xtts:en/clone")))
+    speaker = {"L1": "A", "L2": "A", "L3": "A", "L4": "B", "L5": "C", "L6": "D"}
+    _keep_made_voices(registry, speaker, track)
+    kept = {c.id: c.voices for c in registry.characters}
+    assert kept["A"] == {"elevenlabs": "v1?model=m"}  # the voice most of their lines were spoken in
+    assert kept["C"] == {"elevenlabs": "v2"}
+    assert kept["B"] == {"piper": "en_US-joe-medium"} and kept["D"] == {"xtts": "en/clone"}  # untouched
