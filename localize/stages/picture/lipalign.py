@@ -12,11 +12,15 @@ end are measured from its audio (an energy threshold), then, line by line in ord
    toward it: a speed between 1.0 and the market's cap (never slowed below the pace it was
    synthesized at, never past the cap), again only where the neighbours leave room.
 
-Where the speaking face shows no clear opening near the line's start (:func:`mouth_events`), the line's
-speech onset (the script's line start,
-refined on the voice) is the evidence instead (:func:`line_events`): the dub's onset is shifted onto it,
-with the same slot rules and no re-timing. Each line keeps its offset (dub speech onset minus the opening,
-or the onset) before and after, in the dub track and the report. Lines without a talking face are left
+Where the source's sound rises just after the opening (within `SOUND_LEAD_MS`), the onset goes to that
+rise instead: the dub's sound replaces the source's, and the lips open before it (:func:`line_events`).
+Where the speaking face shows no clear opening near the line's start (:func:`mouth_events`), or the only
+opening is a later syllable's (the line follows the previous one within `TIGHT_GAP_MS`, so it starts where
+the sound changes, often mid-speech for its face, and the opening comes more than `LATE_OPEN_MS` after that
+start), the line's speech onset is the evidence instead: its start in the script, or after a pause the
+source's sound rise from it (:func:`sound_rise`); the dub's onset is shifted onto it, with the same slot
+rules and no re-timing. Each line keeps its offset (dub speech onset minus the opening, or the onset)
+before and after, in the dub track and the report. Lines without a talking face are left
 where the dubbing stage put them: alignment moves a line only on evidence.
 """
 
@@ -33,7 +37,7 @@ import soundfile as sf
 
 from localize.core.artifacts import DubTrack, Line
 from localize.core.media.ffmpeg import run_ffmpeg, stretch_argv
-from localize.stages.picture.mouth import MouthActivity, MouthCurve
+from localize.stages.picture.mouth import MouthActivity, MouthCurve, SpeechEnvelope
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +48,22 @@ SEARCH_MS = 400  # how far from a slot's start (and end) the lips' closure and o
 CLEAR_LEVEL = 0.4  # a clear opening: the mouth goes from closed to this activity ...
 MAX_RISE_MS = 200  # ... within this
 END_TOLERANCE_MS = 80
+TIGHT_GAP_MS = 300  # a line this close after the previous one starts where the sound changes, not after a pause
+LATE_OPEN_MS = 100  # ... and an opening later than this after its start is a later syllable's (tune clips: <= +80)
+SOUND_LEAD_MS = 250  # the lips open at most this long before the sound they make
+QUIET_MS = 300  # the source's quiet level is read over this before a time ...
+RISE_SHARE = 1 / 3  # ... and its sound has risen where it is this share of the way from it to the peak after
+MIN_RISE = 0.02  # (envelope, 0..1) less than this from the quiet level to the peak is no rise
 ONSET_DB = -30.0  # a clip's speech starts where its 10 ms level first comes within this of its loudest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MouthEvents:
-    open_ms: int
+    open_ms: int  # where the dub's speech onset goes
     close_ms: int | None
-    evidence: str = "mouth"  # "mouth": seen on the face; "speech": the line's own speech onset (no clear opening)
+    # "mouth": the face's clear opening; "sound": the source's sound rising just after that opening;
+    # "speech": the line's own speech onset (no clear opening of its own)
+    evidence: str = "mouth"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +101,8 @@ class LipLine:
     end_offset_after_ms: int
     speed_before: float
     speed_after: float
-    evidence: str = ""  # "mouth", "speech" (no clear opening: the line's speech onset), "" (not aligned)
+    evidence: str = ""  # "mouth", "sound" (the sound's rise just after the opening), "speech" (no clear opening
+    # of its own: the line's speech onset), "" (not aligned)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,19 +147,67 @@ def mouth_events(curve: MouthCurve, slot_start_ms: int, slot_end_ms: int) -> Mou
     return MouthEvents(open_ms=times[opened], close_ms=closed)
 
 
-def line_events(curve: MouthCurve, line: Line) -> MouthEvents:
-    """Where a line's dub should start (and end), on the face that speaks it.
+def sound_rise(speech: SpeechEnvelope, t_ms: int) -> int | None:
+    """Where the source's sound rises from `t_ms` on (within `SEARCH_MS`): the first time its envelope is
+    `RISE_SHARE` of the way from its quietest in the `QUIET_MS` before to its peak after; `t_ms` itself where
+    the sound is already on; None where there is no rise. (The envelope is smoothed over 150 ms, so a sharp
+    onset reads as a ramp around it; a third of the way up lands within 10 ms of the onset read from the
+    unsmoothed level on the tune clips.)"""
+    step = speech.step_ms
+    quiet = min(speech.at(t) for t in range(t_ms - QUIET_MS, t_ms + 1, step))
+    after = [(t, speech.at(t)) for t in range(t_ms, t_ms + SEARCH_MS + 1, step)]
+    peak = max(v for _, v in after)
+    if peak - quiet < MIN_RISE:
+        return None
+    level = quiet + (peak - quiet) * RISE_SHARE
+    return next(t for t, v in after if v >= level)
 
-    The mouth's clear opening (:func:`mouth_events`) where there is one. Otherwise the line's own speech
-    onset (its start in the script, refined on the voice) is the evidence: a face with no clear opening
-    near the start (a line that starts mid-speech, a mouth the measure does not follow) still speaks the
-    line then, and the dub's onset goes there, with no re-timing toward a closing. (An opening that
-    disagrees with the speech onset is still believed: on the hand-annotated sample, bench/data/
-    mouth_openings.json, the lips part 230 ms after the line's start and the opening is right.)"""
+
+def line_events(curve: MouthCurve, line: Line, prev_end_ms: int | None = None,
+                speech: SpeechEnvelope | None = None) -> MouthEvents:
+    """Where a line's dub should start (and end), on the face that speaks it; `prev_end_ms` is where the
+    script's line before it ends (any speaker; None for the first line), `speech` the source's envelope.
+
+    The mouth's clear opening (:func:`mouth_events`) where there is one; where the source's sound rises
+    after it (:func:`sound_rise`, within `SOUND_LEAD_MS`: the lips open before the sound they make), the
+    dub's onset goes to that rise, since the dub's sound replaces the source's (a sound before the opening
+    is not this mouth's, and the opening stands). Otherwise the line's own speech onset is the evidence: a
+    face with no clear opening near the start (a line that starts mid-speech, a mouth the measure does not
+    follow) still speaks the line then, and the dub's onset goes there, with no re-timing toward a closing.
+    That onset is the line's start where it follows the line before within `TIGHT_GAP_MS` (the sound
+    changes there), and after a pause the source's sound rise from the line's start, where there is one
+    (a recognizer stretches a first word over the silence before it: Whisper's starts were 120-240 ms
+    early on the talking-head set).
+
+    An opening is not the line's own where the line follows the previous one within `TIGHT_GAP_MS` and the
+    opening comes more than `LATE_OPEN_MS` after the line's start: such a start is where the sound changes
+    (a turn, a recognizer's cut inside a sentence), pinned by the line before rather than stretched over
+    silence, and the lips open before the sound they make, so an opening well after it is a later
+    syllable's (the face was already speaking). After a pause an opening is believed even far from the
+    start, where a recognizer's start can be early: on the hand-annotated sample (bench/data/
+    mouth_openings.json) the lips part 230 ms after the line's start, 620 ms after the line before."""
+    tight = prev_end_ms is not None and line.start_ms - prev_end_ms < TIGHT_GAP_MS
     events = mouth_events(curve, line.start_ms, line.end_ms)
-    if events is not None:
+    if events is not None and not (tight and events.open_ms - line.start_ms > LATE_OPEN_MS):
+        rise = sound_rise(speech, events.open_ms) if speech is not None and speech.values else None
+        if rise is not None and events.open_ms < rise <= events.open_ms + SOUND_LEAD_MS:
+            return replace(events, open_ms=rise, evidence="sound")
         return events
-    return MouthEvents(open_ms=line.start_ms, close_ms=None, evidence="speech")
+    onset = line.start_ms
+    if not tight and speech is not None and speech.values:
+        onset = sound_rise(speech, line.start_ms) or line.start_ms
+    return MouthEvents(open_ms=onset, close_ms=None, evidence="speech")
+
+
+def previous_ends(lines: Sequence[Line]) -> dict[str, int]:
+    """Per line id, where the latest-ending script line that starts before it ends (absent for the first)."""
+    out: dict[str, int] = {}
+    end: int | None = None
+    for ln in sorted(lines, key=lambda x: (x.start_ms, x.end_ms)):
+        if end is not None:
+            out[ln.id] = end
+        end = ln.end_ms if end is None else max(end, ln.end_ms)
+    return out
 
 
 def speech_bounds(samples: np.ndarray, rate: int) -> tuple[int, int]:
@@ -203,6 +264,7 @@ def align_track(
     """A copy of the dub in `out_dir` with clips moved (and re-timed) toward the mouths; `faces` maps
     line ids to their speaking face track (:func:`localize.stages.picture.mouth.speaking_faces`)."""
     slots = {ln.id: ln for ln in lines}
+    prev_ends = previous_ends(lines)
     items, bounds = [], []
     for d in track.lines:
         samples, rate = sf.read(dub_dir / d.clip, dtype="float32", always_2d=False)
@@ -211,7 +273,7 @@ def align_track(
         face = faces.get(d.id, "")
         curve = activity.curve(face) if face else None
         ln = slots.get(d.id)
-        events = line_events(curve, ln) if (curve and ln) else None
+        events = line_events(curve, ln, prev_ends.get(ln.id), activity.speech) if (curve and ln) else None
         items.append(LipItem(slot_start_ms=d.slot_start_ms, slot_end_ms=d.slot_end_ms, dub_start_ms=d.dub_start_ms,
                              length_ms=d.dub_end_ms - d.dub_start_ms, onset_ms=onset, speech_end_ms=end,
                              speed=d.speed, mouth=events))

@@ -43,8 +43,10 @@ log = logging.getLogger(__name__)
 FACES = Stage("faces", version=2)
 # Bump when lip alignment (lipalign.py) or the speaking-face link (mouth.speaking_faces) changes the dub
 # it writes (v2: the per-line link; v3: a line moves only on a clear mouth opening near its start; v4: two or
-# more faces are told apart by synchrony over lags, and a face with no clear opening aligns on the speech onset).
-LIPALIGN = Stage("lipalign", version=4)
+# more faces are told apart by synchrony over lags, and a face with no clear opening aligns on the speech onset;
+# v5: the source's sound rise after the opening, a later syllable's opening refused after a tight start, the
+# sound's rise after a pause where no opening).
+LIPALIGN = Stage("lipalign", version=5)
 # Bump when the dub's voice track below changes.
 LIP_VOICE = Stage("lipvoice", version=1)
 
