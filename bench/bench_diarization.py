@@ -445,7 +445,7 @@ def render_md(res: dict) -> str:
     return "\n".join([
         "# Speaker stage benchmark (localize.stages.script.speakers)",
         "",
-        f"- machine: {m['cpu_model']}, {m['nproc']} CPUs (load {m['load_avg_1min_at_start']}), {m['platform']}, "
+        f"- machine: {m['cpu_model']}, {m['nproc']} CPUs (load {m['load_average_at_start'][0]}), {m['platform']}, "
         f"Python {m['python']}, torch {m['torch']}; {m['date']}",
         f"- model: {res['model']} (256-d), embedding on 1 torch thread",
         f"- mix: {mix['audio_s']:.1f} s, {mix['lines']} lines (reference segments cut at pauses >= "
