@@ -25,7 +25,7 @@ from localize.stages.script.fusion import fuse
 
 log = logging.getLogger(__name__)
 ASR = Stage("asr", version=4)
-OCR = Stage("ocr", version=4)
+OCR = Stage("ocr", version=5)
 SCRIPT = Stage("script", version=3)
 SPEAKERS = Stage("speakers", version=4)
 IMPORTED = Stage("imported", version=1)

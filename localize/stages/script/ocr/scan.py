@@ -220,6 +220,21 @@ def _scan_band(
     between: list[np.ndarray] = []  # masks of the frames decoded since the last sample
     last: tuple[int, np.ndarray] | None = None  # the last sample's time and mask
     reference: tuple[np.ndarray, _Sample] | None = None  # the last sample actually read, and its mask
+    picture: list[int] = []  # the samples of the current picture: the one read, then those reusing it
+    kept: dict[int, np.ndarray] = {}  # their frames, from the middle one on
+
+    def settle() -> int:
+        """Read the current picture again at its middle sample, away from the changes at its edges (a row
+        of the previous subtitle still overlapping the new one), and give that reading to all its
+        samples; returns the frames read (0 for a picture of under 3 samples)."""
+        if len(picture) < 3:
+            return 0
+        middle = picture[len(picture) // 2]
+        boxes = read_frame(kept[middle], samples[middle].t_ms, 0, 0).boxes
+        for i in picture:
+            samples[i] = dataclasses.replace(samples[i], boxes=boxes)
+        return 1
+
     decoded = read = 0
     frame = mask = None
     with contextlib.closing(stream_strip(video, dense, strip)) as frames:  # stops ffmpeg if reading fails
@@ -233,14 +248,21 @@ def _scan_band(
             until, since = (0, 0) if last is None else _change_times(last[0], dense, last[1], between, mask)
             if reference is not None and mask_distance(mask, reference[0]) < options.change_threshold:
                 sample = dataclasses.replace(reference[1], t_ms=t_ms, since_ms=since, until_ms=until)
+                picture.append(len(samples))
+                kept[len(samples)] = frame
+                for i in [i for i in kept if i < picture[len(picture) // 2]]:
+                    del kept[i]  # only the middle sample's frame will be read again
             else:
+                read += settle()
                 sample = read_frame(frame, t_ms, since, until)
                 reference = (mask, sample)
                 read += 1
+                picture[:], kept = [len(samples)], {len(samples): frame}
             log.debug("%d ms (since %d): %r", t_ms, since, [b.text for b in sample.boxes])
             samples.append(sample)
             last, between = (t_ms, mask), []
             progress.advance(1)
+    read += settle()
     if last is not None and between and frame is not None and mask is not None:
         # Frames after the last sample: read the very last one too if it changed, so a
         # subtitle that goes in the video's last step ends there, not at the end of the video.
