@@ -7,14 +7,16 @@ translation by its "auto" route, casting, dub), for each market:
   dub's (all their dubbed clips), the pitch shift, and the casting flag (other class / shared);
 - distinct: resemblyzer cosine between the characters' dubs (each character's clips concatenated);
 - intelligibility: back-transcription WER of the dub (Whisper base, language forced, jiwer with case and
-  punctuation removed, errors summed over the lines) against the text it says. Two texts: the pipeline's
-  translation ("pipeline") and, with --fixed, the fixed drama lines of bench/bench_tts.py (lines cycled over
-  the episode's lines), which leave the translation out of it.
+  punctuation removed, errors summed over the lines) against the text it says. Two texts (--text): the
+  fixed drama lines of bench/bench_tts.py cycled over the episode's lines ("fixed", which leaves the
+  translation out of it) and the pipeline's own translation by the market's "auto" route ("pipeline").
+  The per-character measures are of the first --text.
 - across episodes (--episodes, en-US): the episode cut at 20.3 s into two "episodes" (lines 1-4 and 5-8,
   every character speaking in both), run one after the other with one series cast: the same character's
   dub in the two halves (different lines) against the other characters'.
 
-    .venv/bin/python bench/bench_casting.py [--market en-US ...] [--fixed] [--episodes] [--name casting]
+    .venv/bin/python bench/bench_casting.py [--market en-US ...] [--text fixed --text pipeline] [--episodes]
+        [--name casting]
 
 Results: bench/results/<name>.json and .md. The cache is kept in /tmp/bench-casting-cache (--cache).
 """
@@ -70,6 +72,7 @@ def character_audio(dub_dir: Path, track, script) -> dict[str, np.ndarray]:
 
 def dub_episode(path: Path, tag: str, options, fixed: bool):
     """(script, translation, casting, dub) of one market, through the pipeline's stages."""
+    from localize.core.artifacts import TargetLine, Translation
     from localize.core.cache import ArtifactStore
     from localize.core.markets import get_market, load_markets
     from localize.core.progress import NullProgress
@@ -80,13 +83,16 @@ def dub_episode(path: Path, tag: str, options, fixed: bool):
     store = ArtifactStore(options.cache_root())
     episode = _shared(path, options, store, NullProgress())
     market = get_market(tag, load_markets())
-    machine = translate_market(market, episode.script.key, episode.script.value, store, options)
-    translation, tr_key = machine.value, machine.key
-    if fixed:
+    if fixed:  # no translation stage: bench_tts's lines, cycled over the episode's lines
         sentences = SENTENCES[market.language]
-        translation = replace(translation, lines=tuple(replace(t, text=sentences[i % len(sentences)])
-                                                       for i, t in enumerate(translation.lines)))
-        tr_key = f"{machine.key}:fixed"
+        script = episode.script.value
+        translation = Translation(source_language=script.language, target_language=market.language, lines=tuple(
+            TargetLine(id=ln.id, source_text=ln.text, text=sentences[i % len(sentences)], route=("fixed",))
+            for i, ln in enumerate(script.lines)))
+        tr_key = f"fixed:{episode.script.key}:{market.language}"
+    else:
+        machine = translate_market(market, episode.script.key, episode.script.value, store, options)
+        translation, tr_key = machine.value, machine.key
     voice = choose_voice(market, None)
     cast = cast_market_voices(market, voice, episode.script.value, tr_key, translation, episode.audio, options,
                               store)
@@ -109,11 +115,11 @@ def wer(dub, translation, language: str) -> tuple[float, list[dict]]:
     return round(float(jiwer.wer(refs, hyps)), 4), rows
 
 
-def measure_market(tag: str, options, fixed: bool, encoder) -> dict:
+def measure_market(tag: str, options, texts: list[str], encoder) -> dict:
     from localize.stages.voice.casting import median_f0
 
     path = DRAMA / "episode_B.mp4"
-    script, translation, cast, dub = dub_episode(path, tag, options, fixed=False)
+    script, translation, cast, dub = dub_episode(path, tag, options, fixed=texts[0] == "fixed")
     language = dub.value.language
     audio = character_audio(dub.path, dub.value, script)
     pitch = {}
@@ -128,10 +134,10 @@ def measure_market(tag: str, options, fixed: bool, encoder) -> dict:
     between = {f"{a}~{b}": round(float(embeddings[a] @ embeddings[b]), 3)
                for a, b in itertools.combinations(sorted(embeddings), 2)}
     result = {"market": tag, "language": language, "characters": chars, "between_characters": between}
-    result["wer_pipeline"], result["lines_pipeline"] = wer(dub, translation, language)
-    if fixed:
-        _, fixed_tr, _, fixed_dub = dub_episode(path, tag, options, fixed=True)
-        result["wer_fixed"], result["lines_fixed"] = wer(fixed_dub, fixed_tr, language)
+    result[f"wer_{texts[0]}"], result[f"lines_{texts[0]}"] = wer(dub, translation, language)
+    for text in texts[1:]:
+        _, other_tr, _, other_dub = dub_episode(path, tag, options, fixed=text == "fixed")
+        result[f"wer_{text}"], result[f"lines_{text}"] = wer(other_dub, other_tr, language)
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("lines")}, ensure_ascii=False), flush=True)
     return result
 
@@ -181,8 +187,9 @@ def markdown(data: dict) -> str:
               "|---|---|---|---|"]
     for m in data["markets"]:
         fixed = f"{m['wer_fixed']:.1%}" if "wer_fixed" in m else "-"
+        pipeline = f"{m['wer_pipeline']:.1%}" if "wer_pipeline" in m else "-"
         top = max(m["between_characters"].values(), default=0.0)
-        lines.append(f"| {m['market']} | {m['wer_pipeline']:.1%} | {fixed} | {top:.3f} |")
+        lines.append(f"| {m['market']} | {pipeline} | {fixed} | {top:.3f} |")
     if data.get("episodes"):
         e = data["episodes"]
         lines += ["", f"Across episodes ({e['market']}, the two halves of episode B with one series cast): "
@@ -195,7 +202,9 @@ def markdown(data: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--market", action="append", help=f"default: {' '.join(MARKETS)}")
-    parser.add_argument("--fixed", action="store_true", help="also dub bench_tts's fixed lines")
+    parser.add_argument("--text", action="append", choices=["fixed", "pipeline"],
+                        help="what the dub says: bench_tts's fixed lines, the pipeline's translation (default both; "
+                             "the first also gives the per-character measures)")
     parser.add_argument("--episodes", action="store_true", help="also the same character across two episodes")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bench-casting-cache"))
     parser.add_argument("--name", default="casting")
@@ -208,7 +217,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     options = RunOptions(cache_dir=args.cache)
     encoder = _encoder()
-    data: dict = {"name": args.name, "markets": [measure_market(tag, options, args.fixed, encoder)
+    texts = args.text or ["fixed", "pipeline"]
+    data: dict = {"name": args.name, "markets": [measure_market(tag, options, texts, encoder)
                                                  for tag in (args.market or MARKETS)]}
     if args.episodes:
         data["episodes"] = across_episodes(options, args.cache, encoder)

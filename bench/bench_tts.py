@@ -204,7 +204,7 @@ def write_voices(rows: list[dict], date: str, name: str) -> None:
         for lang, voices in tomllib.loads(VOICES.read_text(encoding="utf-8")).items():
             rows = rows + [{"language": lang, "backend": key.partition(":")[0], "voice": key.partition(":")[2],
                             **row} for key, row in voices.items() if (lang, key) not in fresh]
-    out = [f"# Written by bench/bench_tts.py --voices (last on {date}, bench/results/{name}*.md): Whisper base",
+    out = [f"# Written by bench/bench_tts.py --voices (last on {date}: bench/results/{name}.md): Whisper base",
            "# back-transcription error (WER; CER for hi) of each voice on the bench's fixed drama lines, and",
            "# its median F0 (YIN). A market's tts = [\"auto\"] puts the backend with the lowest error for its",
            "# language first (espeak-ng last on a tie); casting picks among a backend's voices of the actor's",

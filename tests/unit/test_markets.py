@@ -16,7 +16,8 @@ def test_builtin_markets_and_languages():
     zh = markets["zh-CN"]
     assert zh.loudness.integrated_lufs == -16.0
     assert zh.subtitles.max_chars_per_line == 16
-    assert markets["pt-BR"].voices == {"espeak": "pt-br"}
+    assert markets["pt-BR"].voices == {"kokoro": "pt-br/jf_nezumi", "espeak": "pt-br"}
+    assert markets["pt-BR"].tts == ("auto",)  # Kokoro first where measured clearer (voices.toml)
     # defaults fill what a market leaves out
     assert markets["pt-BR"].max_speed == 1.25
     assert markets["pt-BR"].loudness.integrated_lufs == -14.0
