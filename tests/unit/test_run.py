@@ -5,6 +5,7 @@ The stages themselves are fakes here; each has its own tests."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import msgspec
 import pytest
@@ -15,9 +16,9 @@ from localize.core.artifacts import DubLine, DubTrack, Line, Script, TargetLine,
 from localize.core.cache import ArtifactStore
 from localize.core.errors import LocalizeError
 from localize.core.markets import get_market, load_markets
+from localize.core.options import RunOptions
 from localize.core.progress import NullProgress
 from localize.core.stage import Built, Keyed
-from localize.core.options import RunOptions
 from localize.stages.audio.stage import Audio, Source
 from localize.stages.translate.overrides import Reviewed
 
@@ -55,7 +56,9 @@ def test_with_lip_alignment_the_backcheck_scores_the_aligned_dub(tmp_path: Path,
                           audio=Audio(key="a", asr=tmp_path / "a.wav", bed=tmp_path / "b.wav"),
                           script=Keyed("script", script), background=None, store=ArtifactStore(tmp_path / "c"),
                           options=RunOptions(), progress=NullProgress())
-    plan = run._Plan(markets=(market,), voices={"en-US": None}, credentials=None, references={})  # type: ignore[dict-item]
+    voice = SimpleNamespace(synthesizer=SimpleNamespace(name="piper"))  # a backend that does not clone
+    plan = run._Plan(markets=(market,), voices={"en-US": voice}, credentials=None, references={},  # type: ignore[dict-item]
+                     voice_consent={})
     dub, scores = run._dub(episode, market, plan, Keyed("tr", translation), Reviewed("tr", translation))
     assert dub is aligned and scored == [aligned] and scores == {"L001": 0.0}
 
