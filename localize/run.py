@@ -32,7 +32,7 @@ from localize.core.cache import ArtifactStore
 from localize.core.consent import CheckedConsent
 from localize.core.errors import ConfigError, InputError
 from localize.core.markets import Market, get_market, load_markets
-from localize.core.models import check_commercial, licences, market_uses
+from localize.core.models import check_commercial, is_commercial, licences, market_uses
 from localize.core.options import RunOptions
 from localize.core.progress import NullProgress, Progress
 from localize.core.stage import Built, Keyed
@@ -61,6 +61,7 @@ from localize.stages.voice.stage import (
     backcheck_market,
     cast_market_voices,
     choose_voice,
+    dub_backends,
     dub_market,
     remember_pitch,
 )
@@ -154,9 +155,14 @@ def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
     cast = open_cast(options)
     references = reference_overrides(options.references, cast)  # a bad clip fails before any work
     first = {m.tag: cloning_consent(m, options, references, cast) for m in chosen}  # before the weights' check
-    voices = {m.tag: choose_voice(m, options.tts_backend) for m in chosen if m.dub}  # dub = false: no voice
-    consents = {m.tag: first[m.tag] or cloning_consent(m, options, references, cast, voices[m.tag].synthesizer) or {}
-                for m in chosen if m.tag in voices and voices[m.tag].synthesizer.clones}
+    voices = {m.tag: choose_voice(m, options.tts_backend, commercial=is_commercial(m, options))
+              for m in chosen if m.dub}  # dub = false: no voice
+    for m in chosen:
+        if m.tag in voices:  # the backends "auto" expanded to, each of which casting may give a character
+            check_commercial(m, options, tts=[s.name for s, _ in voices[m.tag].backends])
+    cloner = {tag: next((s for s, _ in v.backends if s.clones), None) for tag, v in voices.items()}
+    consents = {m.tag: first[m.tag] or cloning_consent(m, options, references, cast, cloner[m.tag]) or {}
+                for m in chosen if cloner.get(m.tag) is not None}
     chosen = tuple(cloned(m) if m.tag in consents else m for m in chosen)  # a cloned voice: named in the AI label
     for m in chosen:
         preferences(m, options)
@@ -252,7 +258,7 @@ def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
     report = build_report(episode.name, market, script.value, reviewed.translation, dub.value if dub else None,
                           render.value, bed, backchecked, reviewed.applied, layout(render.path))
     directory = out / episode.name / market.tag
-    tts = (plan.voices[market.tag].synthesizer.name,) if dub else ()
+    tts = dub_backends(dub.value, plan.voices[market.tag]) if dub else ()
     report = replace(report, licences=licences(list(market_uses(market, options, tts=tts))))
     if dub and market.tag in plan.voice_consent:  # each cloned voice's consent copied beside the outputs
         report = replace(report, voice_consent=publish_consent(

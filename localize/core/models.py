@@ -128,12 +128,17 @@ def market_uses(market: Market, options: RunOptions, tts: Sequence[str] | None =
     return uses
 
 
-def check_commercial(market: Market, options: RunOptions) -> None:
-    """For a commercial release (the run's `commercial`, or the market's): a ConfigError naming the first model
-    whose licence forbids commercial use (or does not say), and where it is chosen; before any work."""
-    if not (options.commercial or getattr(market, "commercial", False)):
+def is_commercial(market: Market, options: RunOptions) -> bool:
+    """A commercial release: the run's `commercial`, or the market's."""
+    return bool(options.commercial or getattr(market, "commercial", False))
+
+
+def check_commercial(market: Market, options: RunOptions, tts: Sequence[str] | None = None) -> None:
+    """For a commercial release: a ConfigError naming the first model whose licence forbids commercial use (or
+    does not say), and where it is chosen; before any work. `tts`: the TTS backends chosen (else the lists)."""
+    if not is_commercial(market, options):
         return
-    for use, where in market_uses(market, options).items():
+    for use, where in market_uses(market, options, tts=tts).items():
         for e in used_by(use):
             if e.commercial is not True:
                 allowed = "" if "commercial" in e.licence.lower() else (

@@ -153,3 +153,19 @@ def test_backends_json_lists_licences() -> None:
     rows = {(b["stage"], b["name"]): b for b in json.loads(result.output)}
     assert "Coqui Public Model License" in rows[("tts", "xtts")]["licence"]
     assert rows[("tts", "xtts")]["commercial"] is False and rows[("asr", "faster-whisper")]["commercial"] is True
+
+
+def test_a_commercial_release_leaves_non_commercial_voices_out_of_auto(tmp_path: Path) -> None:
+    """en-US's "auto" leads with Piper's joe (non-commercial: fine-tuned from lessac); a commercial release
+    must not cast it for anyone, and a market that names it explicitly is refused with its licence."""
+    cache = tmp_path / "cache"
+    plain = _plan(SAMPLE, ["en-US"], RunOptions(cache_dir=cache)).voices["en-US"]
+    assert "piper" in [s.name for s, _ in plain.backends]
+    sold = _plan(SAMPLE, ["en-US"], RunOptions(commercial=True, cache_dir=cache)).voices["en-US"]
+    names = [s.name for s, _ in sold.backends]
+    assert "piper" not in names and names[0] == "kokoro"
+    named = _markets_file(tmp_path, '[xx-US]\nname = "piper named"\nlanguage = "en"\ntts = ["piper", "kokoro"]\n'
+                                    'voices = { piper = "en_US-joe-medium", kokoro = "en-us/jf_alpha" }\n'
+                                    'commercial = true\n')
+    with pytest.raises(ConfigError, match=r"commercial release.*piper"):
+        _plan(SAMPLE, ["xx-US"], RunOptions(markets_files=(named,), cache_dir=cache))

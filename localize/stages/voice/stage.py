@@ -61,11 +61,35 @@ class BackcheckScore:
     cer: float | None
 
 
-def choose_voice(market: Market, override: str | None) -> Voice:
+def commercial_use(backend: str) -> bool:
+    """Whether every model the TTS backend loads allows commercial use (models/manifest.toml)."""
+    from localize.core.models import used_by
+
+    return all(e.commercial is True for e in used_by(f"tts.{backend}"))
+
+
+def dub_backends(track: DubTrack, voice: Voice) -> tuple[str, ...]:
+    """The TTS backends that spoke a dub's lines (casting may give characters different ones)."""
+    names = [s.name for s, _ in voice.backends]
+    return tuple(sorted({split_voice(ln.voice, track.backend, names)[0] for ln in track.lines} | {track.backend}))
+
+
+def choose_voice(market: Market, override: str | None, *, commercial: bool = False) -> Voice:
     """The market's TTS backends (or the override alone) that have a usable voice here, in order; "auto" in
-    the list stands for the backends measured best for the language (voices.toml, espeak-ng last)."""
-    names = (override,) if override else tuple(dict.fromkeys(
-        n for name in market.tts for n in (auto_backends(market.language) if name == "auto" else [name])))
+    the list stands for the backends measured best for the language (voices.toml, espeak-ng last). For a
+    commercial release "auto" leaves out backends whose weights forbid it (a backend named in the list is
+    kept: the commercial check refuses it with its licence)."""
+    def expand(name: str) -> list[str]:
+        if name != "auto":
+            return [name]
+        found = auto_backends(market.language)
+        allowed = [n for n in found if not commercial or commercial_use(n)]
+        if len(allowed) < len(found):
+            log.info("%s: commercial release, 'auto' leaves out %s (non-commercial weights)", market.tag,
+                     ", ".join(n for n in found if n not in allowed))
+        return allowed
+
+    names = (override,) if override else tuple(dict.fromkeys(n for name in market.tts for n in expand(name)))
     problems, usable = [], []
     for name in names:
         synthesizer = SYNTHESIZERS.create(name)  # an unknown name fails here, listing the known ones
