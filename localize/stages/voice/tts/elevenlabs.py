@@ -21,17 +21,23 @@ Timeouts, lost connections, HTTP 408/409/429/5xx are retried with backoff (Retry
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localize.core.errors import ConfigError, ToolFailedError
-from localize.core.http import GaveUp, OpenAIConfig, OpenAIHttp, Retryable, TokenBucket, check_response, env_number
-from localize.stages.voice.tts import SynthesizerBase
-from localize.stages.voice.tts.service import ServiceVoice, host_of, path_part, write_pcm, write_wav
+from localize.core.http import GaveUp, OpenAIConfig, Retryable, check_response
+from localize.stages.voice.tts.service import (
+    ServiceEnv,
+    ServiceSynthesizer,
+    ServiceVoice,
+    host_of,
+    path_part,
+    write_pcm,
+    write_wav,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -50,37 +56,24 @@ SETTINGS = ("model", *VOICE_SETTINGS, "speaker_boost", "language", "format")
 CLONE_PREFIX = "localize-"
 
 
-def config_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> OpenAIConfig:
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {
-        "base_url": env.get(BASE_URL_VAR) or DEFAULT_BASE_URL,
-        "api_key": next((env[v] for v in API_KEY_VARS if env.get(v)), ""),
-        "model": env.get(MODEL_VAR) or DEFAULT_MODEL,
-        "timeout_s": env_number(env, "LOCALIZE_ELEVENLABS_TIMEOUT_S", 120.0),
-        "requests_per_minute": env_number(env, "LOCALIZE_ELEVENLABS_RPM", 0.0),
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    values["base_url"] = str(values["base_url"]).strip().rstrip("/")
-    return OpenAIConfig(**values)
+ENV = ServiceEnv(prefix="LOCALIZE_ELEVENLABS", base_url_var=BASE_URL_VAR, key_vars=API_KEY_VARS, model_var=MODEL_VAR,
+                 default_model=DEFAULT_MODEL, default_base_url=DEFAULT_BASE_URL)
+config_from_env = ENV.config  # the configuration from the environment (or a mapping), keyword overrides winning
 
 
-class ElevenLabsSynthesizer(OpenAIHttp, SynthesizerBase):
+class ElevenLabsSynthesizer(ServiceSynthesizer):
     name = "elevenlabs"
     clones = True  # the voice 'clone' makes an instant clone of the character's reference clip
     expressive = False  # `pitch_range` is accepted and ignored
     service = "elevenlabs"
 
+    ENV = ENV
+
     def __init__(self, config: OpenAIConfig | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None) -> None:
-        self.config = config_from_env() if config is None else config
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._bucket = TokenBucket(self.config.requests_per_minute, sleep=sleep)
-        self._client: httpx.Client | None = None
+        super().__init__(config, sleep=sleep, rng=rng)
         self._known: set[str] = set()  # voice ids the account has
         self._clones: dict[str, str] = {}  # reference sha256 -> the voice id made from it
-        self.requests = 0
-        self.retries = 0
         self.created: list[str] = []  # voice ids this instance made
 
     def _headers(self) -> dict[str, str]:

@@ -24,20 +24,18 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localize.core.errors import ConfigError, ToolFailedError, UnknownNameError
-from localize.core.http import GaveUp, OpenAIConfig, OpenAIHttp, Retryable, TokenBucket, check_response, env_number
-from localize.stages.voice.tts import SynthesizerBase
-from localize.stages.voice.tts.service import ServiceVoice, host_of, write_wav
+from localize.core.http import GaveUp, OpenAIConfig, Retryable, check_response
+from localize.stages.voice.tts.service import ServiceEnv, ServiceSynthesizer, ServiceVoice, host_of, write_wav
 
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -48,38 +46,23 @@ DEFAULT_MODEL = "tts-1"
 SETTINGS = ("model", "speed", "language", "instructions", "task_type")
 
 
-def config_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> OpenAIConfig:
-    """The speech server's configuration from `env` (default: os.environ); keyword arguments that are not
-    None win."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {
-        "base_url": env.get(BASE_URL_VAR, ""),
-        "api_key": next((env[v] for v in API_KEY_VARS if env.get(v)), ""),
-        "model": env.get(MODEL_VAR) or DEFAULT_MODEL,
-        "timeout_s": env_number(env, "LOCALIZE_SPEECH_TIMEOUT_S", 120.0),
-        "requests_per_minute": env_number(env, "LOCALIZE_SPEECH_RPM", 0.0),
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    values["base_url"] = str(values["base_url"]).strip().rstrip("/")
-    return OpenAIConfig(**values)
+ENV = ServiceEnv(prefix="LOCALIZE_SPEECH", base_url_var=BASE_URL_VAR, key_vars=API_KEY_VARS, model_var=MODEL_VAR,
+                 default_model=DEFAULT_MODEL)
+config_from_env = ENV.config  # the configuration from the environment (or a mapping), keyword overrides winning
 
 
-class OpenAISpeechSynthesizer(OpenAIHttp, SynthesizerBase):
+class OpenAISpeechSynthesizer(ServiceSynthesizer):
     name = "openai-speech"
     clones = True  # the voice 'clone' sends the character's reference clip
     expressive = False  # `pitch_range` is accepted and ignored
     service = "openai-speech"
 
+    ENV = ENV
+
     def __init__(self, config: OpenAIConfig | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None) -> None:
-        self.config = config_from_env() if config is None else config
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._bucket = TokenBucket(self.config.requests_per_minute, sleep=sleep)
-        self._client: httpx.Client | None = None
+        super().__init__(config, sleep=sleep, rng=rng)
         self._served: list[str] | None = None  # the server's voice list, where it gives one
-        self.requests = 0
-        self.retries = 0
 
     @property
     def endpoint(self) -> str:

@@ -11,12 +11,21 @@ the series cast per character; the settings are part of the voice, so of every c
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from localize.core.errors import ConfigError
+from localize.core.http import OpenAIConfig, OpenAIHttp, TokenBucket, env_number
+from localize.stages.voice.tts import SynthesizerBase
+
+if TYPE_CHECKING:
+    import httpx
 
 CLONE = "clone"
 
@@ -61,6 +70,48 @@ class ServiceVoice:
     def named(self, name: str) -> str:
         """This voice's settings on another voice (a clone's id), as a voice string."""
         return name + (f"?{urlencode(self.settings)}" if self.settings else "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceEnv:
+    """Where a speech service's configuration comes from: environment variables and defaults."""
+
+    prefix: str  # e.g. "LOCALIZE_SPEECH": <prefix>_TIMEOUT_S and <prefix>_RPM
+    base_url_var: str
+    key_vars: tuple[str, ...]
+    model_var: str
+    default_model: str
+    default_base_url: str = ""
+
+    def config(self, env: Mapping[str, str] | None = None, **overrides: Any) -> OpenAIConfig:
+        """The configuration from `env` (default: os.environ); keyword arguments that are not None win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {
+            "base_url": env.get(self.base_url_var) or self.default_base_url,
+            "api_key": next((env[v] for v in self.key_vars if env.get(v)), ""),
+            "model": env.get(self.model_var) or self.default_model,
+            "timeout_s": env_number(env, f"{self.prefix}_TIMEOUT_S", 120.0),
+            "requests_per_minute": env_number(env, f"{self.prefix}_RPM", 0.0),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["base_url"] = str(values["base_url"]).strip().rstrip("/")
+        return OpenAIConfig(**values)
+
+
+class ServiceSynthesizer(OpenAIHttp, SynthesizerBase):
+    """A TTS backend behind HTTP: the pooled client with retries (OpenAIHttp), a rate limit, counters."""
+
+    ENV: ServiceEnv
+
+    def __init__(self, config: OpenAIConfig | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        self.config = self.ENV.config() if config is None else config
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._bucket = TokenBucket(self.config.requests_per_minute, sleep=sleep)
+        self._client: httpx.Client | None = None
+        self.requests = 0
+        self.retries = 0
 
 
 def host_of(url: str) -> str:
