@@ -160,9 +160,10 @@ def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
     for m in chosen:
         if m.tag in voices:  # the backends "auto" expanded to, each of which casting may give a character
             check_commercial(m, options, tts=[s.name for s, _ in voices[m.tag].backends])
-    cloner = {tag: next((s for s, _ in v.backends if s.clones), None) for tag, v in voices.items()}
-    consents = {m.tag: first[m.tag] or cloning_consent(m, options, references, cast, cloner[m.tag]) or {}
-                for m in chosen if cloner.get(m.tag) is not None}
+    cloner = {tag: next(((s, v) for s, v in v.backends if s.clones and (references or s.clones_with(v))), None)
+              for tag, v in voices.items()}  # a backend that will imitate someone: its consent is needed
+    consents = {m.tag: first[m.tag] or cloning_consent(m, options, references, cast, *found) or {}
+                for m in chosen if (found := cloner.get(m.tag)) is not None}
     chosen = tuple(cloned(m) if m.tag in consents else m for m in chosen)  # a cloned voice: named in the AI label
     for m in chosen:
         preferences(m, options)

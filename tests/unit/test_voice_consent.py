@@ -86,7 +86,7 @@ def test_cloning_without_consent_is_refused_before_the_weights(tmp_path: Path, m
     with pytest.raises(ConfigError, match=r"'xtts' clones every character's voice .* --voice-consent"):
         _plan(SAMPLE, ["en-US"], _xtts(tmp_path))
     clip = shared_media(CLIP)
-    with pytest.raises(ConfigError, match=r"clone 'SPEAKER_00''s voice from the clip .*jfk.flac without consent"):
+    with pytest.raises(ConfigError, match=r"clone the voice of SPEAKER_00 from the clip .*jfk.flac without consent"):
         _plan(SAMPLE, ["en-US"], _xtts(tmp_path, references=(("SPEAKER_00", clip),),
                                        voice_consent=(("SPEAKER_01", _record(tmp_path, character="SPEAKER_01")),)))
     # With consent for the clip, the plan goes on to the weights, which are missing here.
@@ -102,7 +102,7 @@ def test_non_cloning_backend_needs_no_consent(tmp_path: Path) -> None:
 
 def test_speakers_found_later_need_consent_too() -> None:
     require_consent(None, ["SPEAKER_00"], "en-US", "piper")  # not cloning: nothing asked
-    with pytest.raises(ConfigError, match=r"clone 'SPEAKER_01''s voice from their speech in the source"):
+    with pytest.raises(ConfigError, match=r"clone the voice of SPEAKER_01 from their speech in the source"):
         require_consent({"SPEAKER_00": object()}, ["SPEAKER_00", "SPEAKER_01"], "en-US", "xtts")  # type: ignore[dict-item]
 
 
@@ -169,3 +169,21 @@ def test_a_commercial_release_leaves_non_commercial_voices_out_of_auto(tmp_path:
                                     'commercial = true\n')
     with pytest.raises(ConfigError, match=r"commercial release.*piper"):
         _plan(SAMPLE, ["xx-US"], RunOptions(markets_files=(named,), cache_dir=cache))
+
+
+def test_a_cloning_backend_speaking_its_own_named_voice_needs_no_consent(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kokoro-FastAPI's 'af_bella' through openai-speech imitates nobody; its 'clone' voice (or any reference
+    clip given to the run) imitates the actor and needs a record."""
+    from localize.stages.voice.references import cloning_consent
+
+    monkeypatch.setenv("LOCALIZE_SPEECH_BASE_URL", "http://127.0.0.1:9/v1")
+    body = '[xx-US]\nname = "served"\nlanguage = "en"\ntts = ["openai-speech"]\nvoices = {{ openai-speech = "{}" }}\n'
+    options = RunOptions(cache_dir=tmp_path / "cache")
+    named = load_markets(_markets_file(tmp_path, body.format("af_bella+af_sky?speed=1.1")))["xx-US"]
+    assert cloning_consent(named, options, {}) is None
+    with pytest.raises(ConfigError, match="would clone the voice of SPEAKER_00 from the clip"):
+        cloning_consent(named, options, {"SPEAKER_00": tmp_path / "ana.wav"})  # a reference clip: cloning
+    clone = load_markets(_markets_file(tmp_path, body.format("clone?model=tts-1")))["xx-US"]
+    with pytest.raises(ConfigError, match="--voice-consent"):
+        cloning_consent(clone, options, {})

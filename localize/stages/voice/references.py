@@ -84,18 +84,21 @@ def _refusal(market: str, backend: str, who: str | None, clip: Path | None) -> s
                 "source, and no voice consent record is given; pass --voice-consent SPEAKER_00=<record.toml> for "
                 "each character (README 'Voice cloning, with consent'), or dub with a backend that does not clone.")
     source = f"the clip {clip}" if clip else "their speech in the source"
-    return (f"market {market}: backend {backend!r} would clone {who!r}'s voice from {source} without consent; "
+    return (f"market {market}: backend {backend!r} would clone the voice of {who} from {source} without consent; "
             f"pass --voice-consent {who}=<record.toml> (README 'Voice cloning, with consent'), or dub with a "
             "backend that does not clone.")
 
 
 def cloning_consent(market: Market, options: RunOptions, references: Mapping[str, Path], cast: Any = None,
-                    synthesizer: Synthesizer | None = None) -> dict[str, CheckedConsent] | None:
+                    synthesizer: Synthesizer | None = None, voice: str | None = None,
+                    ) -> dict[str, CheckedConsent] | None:
     """Speaker id -> the checked voice consent when the market's dub clones voices; None when it does not.
 
     `synthesizer`: the chosen one; None: the market's first TTS backend (or the run's override), checked
-    before its weights are. Refused (ConfigError) when no record is given, when a character with a reference
-    clip has none, or when a record is out of scope, expired or names another clip or character."""
+    before its weights are. `voice`: the voice it speaks (default: the market's for it): a cloning backend's
+    own named voices clone nobody, unless the run gives reference clips. Refused (ConfigError) when no record
+    is given, when a character with a reference clip has none, or when a record is out of scope, expired or
+    names another clip or character."""
     if not getattr(market, "dub", True):
         return None
     if synthesizer is None:
@@ -106,7 +109,9 @@ def cloning_consent(market: Market, options: RunOptions, references: Mapping[str
             synthesizer = SYNTHESIZERS.create(name)
         except LocalizeError:  # an unknown name or a missing key: choose_voice says so
             return None
-    if not synthesizer.clones:
+    if voice is None:
+        voice = market.voices.get(synthesizer.name) or synthesizer.default_voice(market.language) or ""
+    if not synthesizer.clones or not (references or synthesizer.clones_with(voice)):
         return None
     characters = list(cast.characters) if cast is not None else []
     ids = {c.name: c.id for c in characters if c.name}

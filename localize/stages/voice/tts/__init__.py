@@ -43,6 +43,11 @@ class Synthesizer(Protocol):
         """Drop the loaded model (the next synthesize() loads it again)."""
         ...
 
+    def clones_with(self, voice: str) -> bool:
+        """Whether speaking `voice` imitates a reference recording (a real person's voice: it needs consent);
+        a cloning backend's named voices do not."""
+        ...
+
     def voice_for(self, voice: str, reference: Path | None) -> str:
         """The voice a character's lines are spoken in: `voice` itself, except for a service that makes a
         voice from the `reference` clip (elevenlabs' 'clone' becomes the id it made), which the series cast
@@ -60,6 +65,9 @@ class SynthesizerBase:
 
     def release(self) -> None:
         return None
+
+    def clones_with(self, voice: str) -> bool:
+        return self.clones
 
     def voice_for(self, voice: str, reference: Path | None) -> str:
         return voice

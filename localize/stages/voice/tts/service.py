@@ -113,6 +113,9 @@ class ServiceSynthesizer(OpenAIHttp, SynthesizerBase):
         self.requests = 0
         self.retries = 0
 
+    def clones_with(self, voice: str) -> bool:
+        return voice.strip().partition("?")[0].strip() == CLONE
+
 
 def host_of(url: str) -> str:
     parts = urlsplit(url)

@@ -116,6 +116,9 @@ class XttsSynthesizer(SynthesizerBase):
     clones = True
     expressive = False  # `pitch_range` is accepted and ignored
 
+    def clones_with(self, voice: str) -> bool:
+        return voice.rpartition("/")[2] == CLONE  # "<language>/<speaker>": one of the model's own speakers
+
     def __init__(self, *, model_dir: str | Path | None = None, threads: int | None = None) -> None:
         self._configured = model_dir
         self.threads = threads
