@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data" / "parallel_en.tsv"
 DRAMA = ROOT / "bench" / "data" / "drama_refs.tsv"
 RESULTS = ROOT / "bench" / "results"
-ROUTES = ROOT / "localize" / "translate" / "routes.toml"
+ROUTES = ROOT / "localize" / "stages" / "translate" / "routes.toml"
 sys.path.insert(0, str(ROOT))
 
 # (source, target): candidate routes; "a>b" = a into English, then b from English

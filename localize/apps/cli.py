@@ -277,6 +277,21 @@ def transcribe(episode: Path, out: Path, **understanding: Any) -> None:
     _console().print(f"{len(script.lines)} lines ({script.language}; {origins}; {speakers} speakers) -> {out}")
 
 
+def _auto_tts(language: str) -> list[str]:
+    """What a market's tts = ["auto"] stands for in `language`, as the voice stage expands it
+    (casting.auto_backends, read here from its data file since apps do not import stages): the backends
+    measured in voices.toml, lowest error first (espeak-ng last on a tie), and espeak-ng always, last."""
+    import tomllib
+
+    path = Path(__file__).resolve().parents[1] / "stages" / "voice" / "voices.toml"
+    rows = tomllib.loads(path.read_text(encoding="utf-8")).get(language, {}) if path.is_file() else {}
+    errors: dict[str, float] = {}
+    for key, row in sorted(rows.items(), key=lambda kv: (float(kv[1]["error"]), kv[0].partition(":")[0], kv[0])):
+        errors.setdefault(key.partition(":")[0], float(row["error"]))
+    order = sorted(errors, key=lambda b: (errors[b], b == "espeak", b))
+    return order if "espeak" in order else [*order, "espeak"]
+
+
 @main.command()
 @click.option("--markets-file", multiple=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -297,7 +312,11 @@ def markets(markets_file: tuple[Path, ...], as_json: bool) -> None:
 
     table = Table("tag", "name", "language", "translation", "tts (voice)", "loudness", "AI label")
     for tag, m in sorted(load_markets(*markets_file).items()):
-        voices = ", ".join(f"{b} ({m.voices.get(b, '?')})" for b in m.tts)
+        def said(backends: list[str], m: Any = m) -> str:
+            return ", ".join(f"{b} ({m.voices[b]})" if b in m.voices else b for b in backends)
+
+        voices = ", ".join(f"auto: {said(_auto_tts(m.language))}" if b == "auto" else said([b]) for b in m.tts) \
+            if m.dub else "no dub (original voices)"
         label = m.ai_label.text + ("" if m.ai_label.visible else " (metadata only)")
         table.add_row(tag, escape(m.name), m.language, ", ".join(m.translation), escape(voices),
                       f"{m.loudness.integrated_lufs:g} LUFS / {m.loudness.true_peak_dbtp:g} dBTP", escape(label))

@@ -1,13 +1,20 @@
-"""report.json and report.html: every line's text, timing fit and the loudness."""
+"""report.json and report.html: every line's text, timing fit and the loudness, and each character's voice."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 from string import Template
 
 from localize.core.artifacts import Report
 from localize.core.jsonio import atomic_write_text, save
+from localize.stages.voice.casting import MAX_SHIFT
+
+# A line whose voice is of the other pitch class than its actor's, shifted toward them (casting's flag
+# "other class", its last resort): casting caps a voice of the actor's own class at MAX_SHIFT, so a pitch
+# ratio beyond it was an other-class voice.
+OTHER_CLASS = "voice:other-class"
 
 _PAGE = Template("""<!doctype html>
 <html lang="$lang"><head><meta charset="utf-8">
@@ -21,7 +28,7 @@ tr.over td{background:#fff3e0}small{color:#666}.label{display:inline-block;backg
 <h1>$title</h1>
 <p><span class="label">$ai_label</span> Source language: $source_language &middot; market language: $language
 &middot; duration $duration s &middot; voice: $tts &middot; background: $background</p>
-$face_swap<h2>Loudness</h2>
+$voices$face_swap<h2>Loudness</h2>
 <table><tr><th>target LUFS</th><th>measured LUFS</th><th>target true peak dBTP</th><th>measured true peak dBTP</th><th>LRA LU</th></tr>
 <tr><td class="n">$target_lufs</td><td class="n">$lufs</td><td class="n">$target_tp</td><td class="n">$tp</td><td class="n">$lra</td></tr></table>
 <h2>Lines ($count)</h2>
@@ -65,8 +72,40 @@ def render_html(report: Report) -> str:
         lufs=f"{ld.integrated_lufs:.1f}", target_tp=f"{ld.target_true_peak_dbtp:.1f}",
         tp=f"{ld.true_peak_dbtp:.1f}", lra=f"{ld.loudness_range_lu:.1f}", count=len(report.lines), rows=rows,
         within_first=report.within_budget_first, within_final=report.within_budget_final,
-        background=e(report.background), face_swap=_face_swap_html(report),
+        background=e(report.background), face_swap=_face_swap_html(report), voices=_voices_html(report),
     )
+
+
+def other_class(pitch: float) -> bool:
+    """Whether a dub line's pitch ratio is beyond what casting allows a voice of the actor's own class."""
+    return pitch > MAX_SHIFT * 1.001 or pitch * MAX_SHIFT * 1.001 < 1
+
+
+def mark_voice_classes(report: Report) -> Report:
+    """Each dubbed line spoken by a voice of the other pitch class gets the flag OTHER_CLASS (once)."""
+    lines = tuple(dataclasses.replace(ln, flags=(*ln.flags, OTHER_CLASS))
+                  if ln.voice and other_class(ln.pitch) and OTHER_CLASS not in ln.flags else ln
+                  for ln in report.lines)
+    return dataclasses.replace(report, lines=lines)
+
+
+def _voices_html(report: Report) -> str:
+    """Per character: the voice(s) that spoke them, the pitch shift, and "other class" where casting had to."""
+    voices: dict[tuple[str, str], list[float]] = {}
+    for ln in report.lines:
+        if ln.voice:
+            voices.setdefault((ln.speaker, ln.voice), []).append(ln.pitch)
+    if not voices:
+        return ""
+    e = html.escape
+    rows = []
+    for (speaker, voice), pitches in sorted(voices.items()):
+        shift = sorted(pitches)[len(pitches) // 2]
+        flag = ("<b>other class</b>: a voice of the other pitch class shifted toward the actor"
+                if other_class(shift) else "")
+        rows.append(f'<tr><td>{e(speaker)}</td><td>{e(voice)}</td><td class="n">{shift:.3f}</td><td>{flag}</td></tr>')
+    return ("<h2>Voices</h2>\n<table><tr><th>character</th><th>voice</th><th>pitch shift</th><th>casting</th></tr>\n"
+            + "\n".join(rows) + "</table>\n")
 
 
 def _face_swap_html(report: Report) -> str:
@@ -90,6 +129,7 @@ def _face_swap_html(report: Report) -> str:
 
 
 def write_report(report: Report, directory: Path) -> tuple[Path, Path]:
+    report = mark_voice_classes(report)
     json_path = save(report, directory / "report.json")
     html_path = directory / "report.html"
     atomic_write_text(html_path, render_html(report))
