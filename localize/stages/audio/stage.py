@@ -8,7 +8,7 @@ from pathlib import Path
 from localize.core.artifacts import MediaInfo
 from localize.core.cache import ArtifactStore, file_sha256
 from localize.core.errors import MediaError
-from localize.core.media import probe, run_ffmpeg
+from localize.core.media import check_picture, probe, run_ffmpeg
 from localize.core.media.ffmpeg import extract_audio_argv
 from localize.core.stage import Stage
 
@@ -34,11 +34,14 @@ class Audio:
 
 
 def open_source(path: str | Path, *, need_video: bool) -> Source:
-    """Probe the source; a file without the streams the run needs fails here, before any work."""
+    """Probe the source; a file without the streams the run needs, cut short, or with a picture the render
+    cannot use fails here, before any work."""
     path = Path(path)
     info = probe(path)
     if need_video and not info.has_video:
         raise MediaError(path, "has no video stream", "pass a video file (localize transcribe reads audio-only files)")
+    if need_video:
+        check_picture(path, info)
     if not info.has_audio:
         raise MediaError(path, "has no audio track", "pass a video with its original sound")
     return Source(path=path, info=info, sha256=file_sha256(path))
