@@ -4,7 +4,7 @@ Each backend speaks the same short drama lines (SENTENCES, written for this benc
 since Whisper writes numbers as digits); the packaged Whisper base model (faster-whisper, language
 forced) transcribes each clip after ffmpeg resamples it to 16 kHz mono, as the understanding stage
 does; the error rate is WER (jiwer, case and punctuation removed) over all the lines of a language,
-errors summed, and CER for Hindi (Whisper base writes Hindi words with variable spacing). Lower is
+errors summed, and CER for Hindi (Whisper base writes Hindi words with variable spacing) and Japanese. Lower is
 better, and it bounds intelligibility only as well as Whisper base hears it: Whisper base's own
 error on clean human speech in these languages is not zero. Real-time factor = synthesis wall time
 / audio duration, model loaded (first call excluded).
@@ -80,6 +80,13 @@ SENTENCES = {
         "Se firmi questo contratto, perderai tutto.",
         "Perdonami. Mi sono sbagliato su di te fin dall'inizio.",
     ],
+    "ja": [  # bench_markets.py's Japanese lines
+        "あなたを傷つけるつもりはなかった。でも、他に選択肢がなかったの。",
+        "昨夜はどこにいたの？お母さんから二回も電話があったよ。",
+        "この会社は私の家族のものだ。あなたのものじゃない。",
+        "この契約書にサインしたら、すべてを失うことになる。",
+        "どうか許してください。最初からあなたを誤解していました。",
+    ],
     "hi": [
         "मैं तुम्हें कभी दुख नहीं देना चाहता था।",
         "तुम कल रात कहाँ थे? तुम्हारी माँ ने मुझे दो बार फोन किया।",
@@ -87,7 +94,7 @@ SENTENCES = {
         "मुझे माफ कर दो। मैं गलत था।",
     ],
 }
-CER_LANGUAGES = {"hi"}
+CER_LANGUAGES = {"hi", "ja"}  # Japanese is written without spaces
 
 
 def duration_s(path: Path) -> float:
@@ -107,7 +114,7 @@ def voices(backend: str, language: str, all_styles: bool) -> list[str]:
 
     synth = SYNTHESIZERS.create(backend)
     # espeak-ng names English and French by region only; pt-BR is the market (its "pt" is European).
-    voice = {"en": "en-us", "fr": "fr-fr", "pt": "pt-br"}.get(language) if backend == "espeak" else None
+    voice = {"en": "en-us", "fr": "fr-fr", "pt": "pt-br", "ja": "ja"}.get(language) if backend == "espeak" else None
     voice = voice or synth.default_voice(language)
     if voice is None:
         return []

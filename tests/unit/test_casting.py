@@ -184,3 +184,75 @@ def test_auto_markets_lead_with_the_measured_backend_and_keep_espeak_last() -> N
     en = choose_voice(get_market("en-US", markets), None)
     assert [s.name for s, _ in en.backends][-1] == "espeak" and "kokoro" in en.synthesizers()
     assert [s.name for s, _ in choose_voice(get_market("en-US", markets), "espeak").backends] == ["espeak"]
+
+
+FRENCH = """
+[fr]
+"kokoro:fr-fr/jf_nezumi" = { error = 0.33, f0_hz = 235.0 }
+"kokoro:fr-fr/jf_gongitsune" = { error = 0.37, f0_hz = 250.0 }
+"kokoro:fr-fr/jf_alpha" = { error = 0.69, f0_hz = 265.0 }
+"kokoro:fr-fr/jm_kumo" = { error = 0.50, f0_hz = 95.0 }
+"espeak:fr-fr" = { error = 0.67, f0_hz = 100.0 }
+"""
+
+
+def test_an_unclear_backend_is_cast_from_before_espeak_in_the_markets_order(tmp_path) -> None:
+    """fr-FR: Kokoro (33 % WER) is over the clear bar, yet it leads the market and espeak-ng is the last resort:
+    no character gets espeak-ng while Kokoro has a voice of the class, even when espeak-ng sounds more like the
+    actor; Kokoro's voices less clear than espeak-ng (jf_alpha) are not offered."""
+    pytest.importorskip("resemblyzer", reason="the speakers extra (resemblyzer) is not installed")
+    import soundfile as sf
+
+    from localize.stages.voice.casting import candidates, cast_voices
+
+    path = tmp_path / "voices.toml"
+    path.write_text(FRENCH, encoding="utf-8")
+    assert candidates("kokoro", "fr-fr/jf_nezumi", "fr", "f", path) == ["fr-fr/jf_nezumi", "fr-fr/jf_gongitsune"]
+    f0s, rate = [230.0, 110.0, 250.0], 16000
+    sf.write(tmp_path / "actors.wav", np.concatenate([tone(f, 3.0) for f in f0s]), rate)
+    lines = [line(i, i * 3000, 3000, speaker=f"C0{i + 1}") for i in range(3)]
+
+    def audition(backend: str, voice: str, text: str):  # espeak-ng's variants sound just like the actors
+        out = tmp_path / f"{backend}-{voice.replace('/', '_')}.wav"
+        sf.write(out, tone(230.0 if backend == "espeak" else 150.0, 3.0), rate)
+        return out
+
+    got = cast_voices(lines, backends=[("kokoro", "fr-fr/jf_nezumi"), ("espeak", "fr-fr")], language="fr",
+                      audio=tmp_path / "actors.wav", audition=audition, probes={f"C0{i}": "Oui" for i in (1, 2, 3)},
+                      voices_file=path)
+    assert {v.backend for v in got.values()} == {"kokoro"}
+    assert got["C02"].voice == "fr-fr/jm_kumo"
+    assert {got["C01"].voice, got["C03"].voice} == {"fr-fr/jf_nezumi", "fr-fr/jf_gongitsune"}
+    assert all(v.flag == "" for v in got.values())
+
+
+SPANISH = """
+[es]
+"kokoro:es/jf_alpha" = { error = 0.286, f0_hz = 266.0 }
+"kokoro:es/jf_nezumi" = { error = 0.048, f0_hz = 235.0 }
+"kokoro:es/jf_gongitsune" = { error = 0.071, f0_hz = 250.0 }
+"kokoro:es/jm_kumo" = { error = 0.071, f0_hz = 92.0 }
+"espeak:es" = { error = 0.31, f0_hz = 100.0 }
+"""
+
+
+def test_a_carried_voice_unclear_in_the_new_language_gives_way_to_a_clear_one_of_its_class(tmp_path) -> None:
+    """The en-US cast gave C01 jf_alpha (5.9 % WER in English); in Spanish it measured 28.6 %: C01 gets a clear
+    free female Kokoro voice instead (not the one C02 keeps), its pitch measured anew; a clear carried voice
+    and an unmeasured one stay."""
+    import soundfile as sf
+
+    from localize.stages.voice.casting import cast_voices
+
+    path = tmp_path / "voices.toml"
+    path.write_text(SPANISH, encoding="utf-8")
+    sf.write(tmp_path / "a.wav", np.concatenate([tone(230.0, 3.0), tone(240.0, 3.0), tone(100.0, 3.0)]), 16000)
+    lines = [line(0, 0, 3000, speaker="C01"), line(1, 3000, 3000, speaker="C02"), line(2, 6000, 3000, speaker="C03")]
+    chosen = {"C01": ("kokoro", "es-419/jf_alpha"), "C02": ("kokoro", "es-419/jf_nezumi"),
+              "C03": ("kokoro", "es-419/jm_kumo*0.6+jf_alpha*0.4")}
+    got = cast_voices(lines, backends=[("kokoro", "es-419/jf_nezumi"), ("espeak", "es-419")], language="es",
+                      audio=tmp_path / "a.wav", chosen=chosen, chosen_pitch={"C01": 0.9, "C02": 1.1},
+                      voices_file=path)
+    assert (got["C01"].backend, got["C01"].voice, got["C01"].pitch) == ("kokoro", "es-419/jf_gongitsune", 0.0)
+    assert (got["C02"].voice, got["C02"].pitch) == ("es-419/jf_nezumi", 1.1)
+    assert got["C03"].voice == "es-419/jm_kumo*0.6+jf_alpha*0.4"  # not measured: kept

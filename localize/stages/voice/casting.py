@@ -4,11 +4,15 @@ For every speaker of the script:
 - a **reference**: the cleanest 6-12 s of that character's original speech (longest,
   most confidently recognized lines first), for backends that clone a voice;
 - a **voice**, as a (backend, voice) pair from the market's ordered backend list: the one the series
-  cast already gave the character (for the first backend of the list it holds one for), or else a
+  cast already gave the character (for the first backend of the list it holds one for; a carried voice
+  measured unclear in this language, above :data:`GOOD_ERROR`, gives way to a clear free voice of the same
+  backend and pitch class, so en-US's jf_alpha does not carry into Spanish at 28.6 % WER), or else a
   distinct voice of the actor's pitch class (female from 165 Hz), chosen by measured speaker similarity
   (resemblyzer: each candidate says one of the character's lines) among the free voices of that class
   of the best tier of backends: first those measured clear in the language (back-transcription error
-  at most :data:`GOOD_ERROR` in voices.toml; espeak-ng never), then the rest in the market's order.
+  at most :data:`GOOD_ERROR` in voices.toml; espeak-ng never), then each other backend alone in the
+  market's order, espeak-ng always last (a robotic voice never wins an audition over a worse-measured
+  natural one).
   A backend's voices of a class are its measured ones (voices.toml, written by bench/bench_tts.py:
   Kokoro's styles and blends, Piper's voices, each with its median F0) and espeak-ng's variants. Only
   when no backend has a free voice of the class does a voice of the other class get pitch-shifted
@@ -123,15 +127,19 @@ def retarget(backend: str, voice: str, base_voice: str) -> str:
 
 def candidates(backend: str, base_voice: str, language: str, kind: str, path: Path = VOICES_FILE) -> list[str]:
     """The voices of pitch class `kind` that `backend` offers in the market's language, clearest first: the
-    measured ones (voices.toml) at most GOOD_ERROR, else its clearest of the class; espeak-ng's variants. A
-    backend measured nowhere offers its market voice (its class unknown)."""
+    measured ones (voices.toml) at most GOOD_ERROR; with none that clear, those no less clear than espeak-ng
+    there (all when it is not measured), at least its clearest of the class; espeak-ng's variants. A backend
+    measured nowhere offers its market voice (its class unknown)."""
     if backend == "espeak":
         return [f"{base_voice.partition('+')[0]}+{v}" for v in ESPEAK_VARIANTS[kind]]
     measured = [v for v in measured_voices(path).get(language, ()) if v.backend == backend]
     if not measured:
         return [base_voice]
     mine = [v for v in measured if v.kind == kind]
-    good = [v for v in mine if v.error <= GOOD_ERROR] or mine[:1]
+    good = [v for v in mine if v.error <= GOOD_ERROR]
+    if not good:
+        floor = backend_errors(language, path).get(LAST_RESORT)
+        good = [v for v in mine if floor is None or v.error <= floor] or mine[:1]
     return list(dict.fromkeys(retarget(backend, v.voice, base_voice) for v in good))
 
 
@@ -240,6 +248,14 @@ def cast_voices(
         kind, flag, similarity = kind_of(f0), "", 0.0
         if speaker in chosen:
             backend, voice = chosen[speaker]
+            clearer = _clearer(backend, voice, dict(backends), language, taken, voices_file)
+            if clearer:
+                log.info("casting: %s's cast voice %s:%s is unclear in %s; %s instead", speaker, backend, voice,
+                         language, clearer[0])
+                voice = clearer[0]
+                if len(clearer) > 1 and judge and probes and speaker in probes:
+                    (backend, voice), similarity = judge.best([(backend, v) for v in clearer], actor, rate,
+                                                              probes[speaker])
         elif not kind:
             backend, voice = backends[0]
         else:
@@ -263,13 +279,38 @@ def cast_voices(
     return out
 
 
+def measured(backend: str, voice: str, language: str, path: Path = VOICES_FILE) -> MeasuredVoice | None:
+    """`voice`'s row of voices.toml in `language` (a Kokoro style measured under another regional espeak voice
+    of the language counts: "es-419/jf_alpha" is "es/jf_alpha"'s row), or None when it was not measured."""
+    for v in measured_voices(path).get(language, ()):
+        if v.backend == backend and retarget(backend, v.voice, voice) == voice:
+            return v
+    return None
+
+
+def _clearer(backend: str, voice: str, bases: Mapping[str, str], language: str, taken: set[tuple[str, str]],
+             voices_file: Path) -> list[str]:
+    """Free voices of `backend` measured clear in `language` of the carried `voice`'s pitch class, when the
+    carried one was measured there and is not clear; else none (the cast's voice stays)."""
+    row = measured(backend, voice, language, voices_file)
+    if row is None or row.error <= GOOD_ERROR or backend == LAST_RESORT:
+        return []
+    base = bases.get(backend, voice)
+    return [v for v in candidates(backend, base, language, row.kind, voices_file)
+            if (backend, v) not in taken and (m := measured(backend, v, language, voices_file)) is not None
+            and m.error <= GOOD_ERROR]
+
+
 def _pool(backends: Sequence[tuple[str, str]], language: str, kind: str, taken: set[tuple[str, str]],
           clones: set[str], voices_file: Path) -> list[tuple[str, str]]:
     """The free (backend, voice) candidates of pitch class `kind` of the first tier that has any: the backends
-    measured clear in the language (not espeak-ng), then the others in the market's order."""
+    measured clear in the language (not espeak-ng), then each other backend alone in the market's order, and
+    espeak-ng last whatever its measurement."""
     errors = backend_errors(language, voices_file)
     clear = [(b, v) for b, v in backends if b != LAST_RESORT and errors.get(b, 1.0) <= GOOD_ERROR]
-    for tier in (clear, [bv for bv in backends if bv not in clear]):
+    rest = [bv for bv in backends if bv not in clear]
+    tiers = [clear, *([bv] for bv in rest if bv[0] != LAST_RESORT), [bv for bv in rest if bv[0] == LAST_RESORT]]
+    for tier in tiers:
         pool = [(b, v) for b, base in tier for v in candidates(b, base, language, kind, voices_file)
                 if (b, v) not in taken or b in clones]
         if pool:

