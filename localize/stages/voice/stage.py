@@ -25,7 +25,7 @@ from localize.stages.voice.tts.service import CLONE
 
 log = logging.getLogger(__name__)
 
-CASTING = Stage("casting", version=4)
+CASTING = Stage("casting", version=5)  # 5: unclear backends before espeak-ng; unclear carried voices retargeted
 DUB = Stage("dub", version=5)  # bumped when the fit planner or the delivery gain changes what a dub holds
 BACKCHECK = Stage("backcheck", version=2)  # bumped when how a clip is transcribed or scored changes
 
