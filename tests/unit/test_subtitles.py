@@ -206,8 +206,8 @@ def test_write_subtitles_round_trips_through_pysubs2(tmp_path):
             Cue(start_ms=3000, end_ms=4990, text="Olá, 你好!")]
     subs = build_ssa(cues, style=SubtitleStyle(max_chars_per_line=20))
     paths = write_subtitles(subs, tmp_path / "out", stem="ep")
-    assert [p.name for p in paths] == ["ep.srt", "ep.vtt", "ep.ass"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ep.ass", "ep.srt", "ep.vtt"]
+    assert [p.name for p in paths] == ["ep.srt", "ep.vtt", "ep.ass", "ep.ttml"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ep.ass", "ep.srt", "ep.ttml", "ep.vtt"]
     texts = ["hello there my friend,\nhow are you doing today?", "Olá, 你好!"]
     for path in paths:
         back = pysubs2.load(str(path))

@@ -47,7 +47,7 @@ def render_market_video(
     market: Market, *, picture: Path, audio: Path, cues: Sequence[Cue], out_dir: Path, title: str,
     credentials: Credentials | None = None,
 ) -> Path:
-    """Write ``video.mp4``, ``subtitles.{srt,vtt,ass}`` and ``layout.json`` (how each line was split into
+    """Write ``video.mp4``, ``subtitles.{srt,vtt,ass,ttml}`` and ``layout.json`` (how each line was split into
     cues, and its reading speed) for `market` into `out_dir`; the video's path.
 
     ``render.subtitles`` "auto" is rendered as "soft" here: the pipeline decides it from the source first
@@ -58,7 +58,7 @@ def render_market_video(
     area = safe_area(*size)
     soft, burned = subtitle_outputs(market.render.subtitles)
     subs, font, layout = market_subtitles(cues, market, size, area, burned=burned, end_ms=geometry.duration_ms)
-    write_subtitles(subs, out_dir)
+    write_subtitles(subs, out_dir, language=market.language)
     jsonio.save(LayoutReport(rules=layout.rules, lines=layout.lines), out_dir / LAYOUT_FILE)
     label = None
     if market.ai_label.visible:

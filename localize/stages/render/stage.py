@@ -17,7 +17,7 @@ from localize.stages.render.layout import LayoutReport, LineLayout
 from localize.stages.render.market import LAYOUT_FILE, render_market_video, render_options
 from localize.stages.render.subtitles import Cue
 
-RENDER = Stage("render", version=6)  # bump when render_argv or the subtitle layout changes what is written
+RENDER = Stage("render", version=7)  # bump when render_argv or the subtitle layout changes what is written
 
 
 def render_market(

@@ -1,7 +1,15 @@
-"""Subtitle files in and out through pysubs2 (SRT, VTT, ASS and what pysubs2 reads)."""
+"""Subtitle files in and out: read through pysubs2 (SRT, VTT, ASS and what pysubs2 reads); written as SRT,
+WebVTT, ASS and TTML (IMSC 1.1 Text Profile).
+
+Any text (a reviewer's edit, a translation, a recognised line) is cleaned before it is written
+(:func:`clean_text`: line separators of every kind to rows, no empty rows, no control characters, no
+``-->``), then escaped for each format: ``& < >`` in WebVTT and TTML, ``{ } \\`` in ASS (libass's
+escapes), so that no text can end a cue, start another, or become markup.
+"""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,8 +23,10 @@ import pysubs2.formats
 from localize.core.artifacts import Script, Word
 from localize.core.errors import SubtitleError
 from localize.core.jsonio import atomic_write_text
+from localize.core.media.text import clean_text
 from localize.stages.render.layout import LayoutRules, break_rows
 from localize.stages.render.subtitle_check import check_timed_text, normalise_vtt
+from localize.stages.render.ttml import ttml_document
 
 if TYPE_CHECKING:
     from localize.core.markets import SubtitleStyle
@@ -87,7 +97,7 @@ def load_subtitles(path: str | Path, *, fps: float | None = None) -> tuple[Cue, 
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise SubtitleError(path, f"malformed {fmt} file ({type(exc).__name__}: {exc})", "fix or re-export it") from exc
     events = [e for e in subs.events if not e.is_comment and e.end > e.start]
-    rows = [_rows(e.plaintext, vtt=fmt == "vtt") for e in events]
+    rows = [_rows(ass_plain(e.text) if fmt in ("ass", "ssa") else e.plaintext, vtt=fmt == "vtt") for e in events]
     if fmt == "vtt" and sum(e.end - e.start < 50 for e in events) * 4 >= len(events):  # YouTube auto-captions
         rows = _drop_rolling_repeats(rows)
     cues = tuple(
@@ -101,8 +111,37 @@ def load_subtitles(path: str | Path, *, fps: float | None = None) -> tuple[Cue, 
 
 def _rows(text: str, *, vtt: bool) -> list[str]:
     if vtt:
-        text = _VTT_TAG.sub("", text)
+        text = html.unescape(_VTT_TAG.sub("", text))
     return [row.strip() for row in text.splitlines() if row.strip()]
+
+
+def ass_text(text: str) -> str:
+    """Clean text as ASS event text: rows joined with \\N, braces escaped as libass reads them (\\{ \\}), and a
+    backslash that would start an escape (\\N \\n \\h \\{ \\}) followed by a word joiner, as ffmpeg does."""
+    out = []
+    rows = clean_text(text).split("\n")
+    for row in rows:
+        piece = []
+        for i, ch in enumerate(row):
+            if ch in "{}":
+                piece.append("\\" + ch)
+            elif ch == "\\" and row[i + 1:i + 2] in ("N", "n", "h", "{", "}"):
+                piece.append("\\\u2060")
+            else:
+                piece.append(ch)
+        out.append("".join(piece))
+    return "\\N".join(out)
+
+
+_ASS_TOKEN = re.compile(r"\\\u2060|\\[Nn]|\\h|\\[{}]|\{[^}]*\}")
+
+
+def ass_plain(text: str) -> str:
+    """ASS event text as plain rows ("\n"): the inverse of :func:`ass_text`; override blocks dropped."""
+    def token(m: re.Match[str]) -> str:
+        t = m.group(0)
+        return {"\\\u2060": "\\", "\\N": "\n", "\\n": "\n", "\\h": "\u00a0", "\\{": "{", "\\}": "}"}.get(t, "")
+    return _ASS_TOKEN.sub(token, text)
 
 
 def _drop_rolling_repeats(rows: list[list[str]]) -> list[list[str]]:
@@ -142,7 +181,11 @@ def build_ssa(cues: Sequence[Cue], *, style: SubtitleStyle, play_res: tuple[int,
     s.alignment = pysubs2.Alignment.BOTTOM_CENTER
     for cue in cues:
         # A cue laid out already (localize.stages.render.layout) keeps its rows.
-        text = cue.text.replace("\n", "\\N") if "\n" in cue.text else wrap(cue.text, style.max_chars_per_line)
+        plain = clean_text(cue.text)
+        if not plain:
+            continue
+        rows = plain.split("\n") if "\n" in plain else _wrap_rows(plain, style.max_chars_per_line)
+        text = "\\N".join(ass_text(r) for r in rows)
         # Times in centiseconds, ASS's precision, so the SRT, VTT and ASS written from this file agree.
         start = (cue.start_ms + 5) // 10 * 10
         end = max((cue.end_ms + 5) // 10 * 10, start + 10)
@@ -154,29 +197,74 @@ def wrap(text: str, width: int) -> str:
     """Break a line into at most two balanced rows of at most `width` characters (ASS \\N), at spaces,
     or between characters in Chinese, Japanese and Thai (never before closing punctuation nor between
     a letter and its marks). A line that does not fit gets the two rows whose longer one is shortest."""
-    rows = break_rows(text, LayoutRules(max_chars=max(width, 1)), strict=False) or (text,)
-    return "\\N".join(rows)
+    return "\\N".join(_wrap_rows(text, width))
 
 
-def write_subtitles(subs: pysubs2.SSAFile, directory: Path, stem: str = "subtitles") -> tuple[Path, ...]:
+def _wrap_rows(text: str, width: int) -> tuple[str, ...]:
+    return tuple(break_rows(text, LayoutRules(max_chars=max(width, 1)), strict=False) or (text,))
+
+
+SUBTITLE_FORMATS = ("srt", "vtt", "ass", "ttml")
+
+
+def subtitle_text(subs: pysubs2.SSAFile, fmt: str, *, language: str = "") -> str:
+    """The dialogue of `subs` (built by :func:`build_ssa`) as an 'srt', 'vtt', 'ass' or 'ttml' file's text.
+
+    SRT, WebVTT and TTML are written here from each event's plain rows, not converted by pysubs2, so
+    that text is never read as markup: WebVTT and TTML escape ``& < >``; SRT has no escapes, so a '<'
+    that would open a tag is followed by a word joiner, and no row is empty or holds ``-->``
+    (:func:`clean_text`). SRT readers still take ``{\\...}`` for an ASS override, as they always have."""
+    if fmt == "ass":
+        return subs.to_string("ass")
+    cues = [(int(e.start), int(e.end), rows) for e in subs.events if not e.is_comment
+            for rows in [clean_text(ass_plain(e.text)).split("\n")] if rows != [""]]
+    if fmt == "ttml":
+        return ttml_document(cues, language=language)
+    if fmt not in ("srt", "vtt"):
+        raise ValueError(f"unknown subtitle format {fmt!r}")
+    sep = "," if fmt == "srt" else "."
+    blocks = ["WEBVTT\n"] if fmt == "vtt" else []
+    for n, (start, end, rows) in enumerate(cues, start=1):
+        text = "\n".join(_srt_row(r) if fmt == "srt" else html.escape(r, quote=False) for r in rows)
+        blocks.append(f"{n}\n{_stamp(start, sep)} --> {_stamp(max(end, start), sep)}\n{text}\n")
+    return "\n".join(blocks)
+
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/])")
+
+
+def _srt_row(row: str) -> str:
+    """SRT has no escapes: a word joiner after '<' keeps a tag-like '<b>' text, not markup, in every reader."""
+    return _TAG_START.sub("<\u2060", row)
+
+
+def _stamp(ms: int, sep: str) -> str:
+    ms = max(ms, 0)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{sep}{ms % 1000:03d}"
+
+
+def write_subtitles(subs: pysubs2.SSAFile, directory: Path, stem: str = "subtitles", *,
+                    language: str = "") -> tuple[Path, ...]:
+    """``<stem>.srt``, ``.vtt``, ``.ass`` and ``.ttml`` (IMSC 1.1 Text Profile) in `directory`, atomically;
+    `language`: the subtitles' BCP 47 tag, written in the TTML."""
     out = []
-    for ext, fmt in (("srt", "srt"), ("vtt", "vtt"), ("ass", "ass")):
-        path = directory / f"{stem}.{ext}"
-        atomic_write_text(path, subs.to_string(fmt))
+    for fmt in SUBTITLE_FORMATS:
+        path = directory / f"{stem}.{fmt}"
+        atomic_write_text(path, subtitle_text(subs, fmt, language=language))
         out.append(path)
     return tuple(out)
 
 
 def save_script(script: Script, path: str | Path) -> Path:
-    """Write a script as its JSON artifact, or as a subtitle file when `path` ends in .srt, .vtt or .ass
+    """Write a script as its JSON artifact, or as a subtitle file when `path` ends in .srt, .vtt, .ass or .ttml
     (one cue per line, the speaker kept in ASS); atomic, like every artifact."""
     from localize.core import jsonio
     from localize.core.markets import SubtitleStyle
 
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
-    if kind not in ("srt", "vtt", "ass"):
+    if kind not in SUBTITLE_FORMATS:
         return jsonio.save(script, path)
     cues = [Cue(start_ms=ln.start_ms, end_ms=ln.end_ms, text=ln.text, speaker=ln.speaker) for ln in script.lines]
-    atomic_write_text(path, build_ssa(cues, style=SubtitleStyle()).to_string(kind))
+    atomic_write_text(path, subtitle_text(build_ssa(cues, style=SubtitleStyle()), kind, language=script.language))
     return path

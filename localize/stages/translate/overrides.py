@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from localize.core.artifacts import LineOverride, Script, Translation
+from localize.core.media.text import reviewed_text
 from localize.core.stage import Stage
 
 log = logging.getLogger(__name__)
-OVERRIDES = Stage("overrides", version=1)
+OVERRIDES = Stage("overrides", version=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +26,20 @@ class Reviewed:
 def apply_overrides(script: Script, tr_key: str, translation: Translation,
                     overrides: Sequence[LineOverride]) -> Reviewed:
     """The translation with each reviewer override in place of the machine's line, while that line's source
-    text is still the one the reviewer saw."""
+    text is still the one the reviewer saw.
+
+    A reviewer's text is one line of plain text: line breaks of any kind become spaces, control characters
+    go, and ``-->`` is written ``->`` (:func:`~localize.core.media.text.reviewed_text`), so that no edit
+    can break a subtitle file; an edit left empty by that is ignored."""
     if not overrides:
         return Reviewed(tr_key, translation)
     source = {ln.id: ln.text for ln in script.lines}
     applied = {}
     for o in overrides:
-        if o.id not in source:
+        o = replace(o, target_text=reviewed_text(o.target_text))
+        if not o.target_text:
+            log.warning("override of %s ignored: its text is empty", o.id)
+        elif o.id not in source:
             log.warning("override of %s ignored: the script has no such line", o.id)
         elif source[o.id] != o.source_text:
             log.warning("override of %s ignored: its source line changed (%r -> %r)", o.id, o.source_text,
