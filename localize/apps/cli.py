@@ -526,42 +526,135 @@ def status(out: Path, db: str | None, as_json: bool) -> None:
 
 _review_options = [
     click.option("--host", default="127.0.0.1", show_default=True,
-                 help="Address to listen on (local only by default)."),
+                 help="Address to listen on (local only by default; beyond loopback needs tokens and --public-url)."),
     click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True),
     click.option("--db", help="Review database URL (default: sqlite:///OUT/localize.db, shared with the catalog)."),
+    click.option("--no-auth", is_flag=True,
+                 help="No tokens: you alone review on this machine (loopback only); actions are recorded as "
+                      "--reviewer."),
+    click.option("--reviewer", "local_name", help="With --no-auth: the name actions are recorded under "
+                                                  "(default: your login name)."),
+    click.option("--public-url", help="The address reviewers open (e.g. https://review.example.com, behind a "
+                                      "TLS proxy); its host is the only one accepted besides loopback."),
+    click.option("--trust-proxy", is_flag=True,
+                 help="Read X-Forwarded-For/-Proto, from --forwarded-allow-ips only (a reverse proxy)."),
+    click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+                 help="With --trust-proxy: the proxy addresses whose X-Forwarded-* headers are believed."),
 ]
+
+
+def _serve_review(out: Path, market_dir: Path | None, url: str, host: str, port: int, db: str | None, no_auth: bool,
+                  local_name: str | None, public_url: str | None, trust_proxy: bool, forwarded_allow_ips: str) -> None:
+    import getpass
+
+    from localize.apps.review.server import check_listen
+    from localize.apps.review.server import serve as run_server
+    from localize.apps.review.store import ReviewStore
+    from localize.core.errors import ConfigError
+
+    if local_name and not no_auth:
+        raise ConfigError("--reviewer names the local reviewer of --no-auth; with tokens, each reviewer signs in.")
+    local = (local_name or getpass.getuser()) if no_auth else None
+    check_listen(host, local_reviewer=local, public_url=public_url)
+    base = (public_url or f"http://{host}:{port}").rstrip("/")
+    mode = f"no tokens, every action is {local}'s" if local else "reviewers sign in with their tokens"
+    _console().print(f"{base}{url}  ({mode}; Ctrl+C to stop)")
+    run_server(out, host=host, port=port, market_dir=market_dir, store=ReviewStore(db) if db else None,
+               local_reviewer=local, public_url=public_url, trust_proxy=trust_proxy,
+               forwarded_allow_ips=forwarded_allow_ips)
 
 
 @main.command()
 @click.argument("market_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @_with(_review_options)
 @_user_errors
-def review(market_dir: Path, host: str, port: int, db: str | None) -> None:
+def review(market_dir: Path, **options: Any) -> None:
     """Serve the QA review page of one MARKET_DIR (OUT/<episode>/<market>) on a local web server."""
     from localize.apps.review.market import load_report, market_key, out_of
-    from localize.apps.review.server import serve as run_server
-    from localize.apps.review.store import ReviewStore
 
     load_report(market_dir)
     out = out_of(market_dir)
     key = "/".join(market_key(market_dir, out))
-    _console().print(f"review {key}: http://{host}:{port}/review/{key}  (Ctrl+C to stop)")
-    run_server(out, host=host, port=port, market_dir=market_dir, store=ReviewStore(db) if db else None)
+    _serve_review(out, market_dir, f"/review/{key}", **options)
 
 
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @_with(_review_options)
 @_user_errors
-def serve(out_dir: Path, host: str, port: int, db: str | None) -> None:
+def serve(out_dir: Path, **options: Any) -> None:
     """Serve the QA review pages of every episode and market under OUT_DIR."""
     from localize.apps.review.market import find_markets
-    from localize.apps.review.server import serve as run_server
-    from localize.apps.review.store import ReviewStore
 
-    count = len(find_markets(out_dir))
-    _console().print(f"{count} markets under {out_dir}: http://{host}:{port}/  (Ctrl+C to stop)")
-    run_server(out_dir, host=host, port=port, store=ReviewStore(db) if db else None)
+    _console().print(f"{len(find_markets(out_dir))} markets under {out_dir}")
+    _serve_review(out_dir, None, "/", **options)
+
+
+def _review_store(out: Path | None, db: str | None) -> Any:
+    from localize.apps.review.store import ReviewStore
+    from localize.core.errors import ConfigError
+
+    if db:
+        return ReviewStore(db)
+    if out is None:
+        raise ConfigError("name the review database: --out OUT (its localize.db) or --db URL.")
+    return ReviewStore.for_out(out)
+
+
+_reviewer_db = [
+    click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+                 help="The output folder whose localize.db holds the reviewers."),
+    click.option("--db", help="Review database URL (instead of --out)."),
+]
+
+
+@main.group()
+def reviewer() -> None:
+    """Reviewer tokens for the review server: add, list, revoke."""
+
+
+@reviewer.command("add")
+@click.argument("name")
+@click.option("--markets", required=True, help="The market tags they review, comma-separated: en-US,pt-BR.")
+@click.option("--lead", is_flag=True, help="A lead reviewer: may also sign a market off.")
+@_with(_reviewer_db)
+@_user_errors
+def reviewer_add(name: str, markets: str, lead: bool, out_dir: Path | None, db: str | None) -> None:
+    """Add reviewer NAME and print their token (shown once; only its hash is stored)."""
+    with _review_store(out_dir, db) as store:
+        added, token = store.add_reviewer(name, markets.split(","), lead=lead)
+    click.echo(f"reviewer {added.name}: {', '.join(added.markets)}{' (lead)' if added.lead else ''}")
+    click.echo(f"token (shown once; send it privately): {token}")
+    click.echo(f"sign-in link: <public URL>/login#{token}")
+
+
+@reviewer.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also the revoked ones.")
+@_with(_reviewer_db)
+@_user_errors
+def reviewer_list(show_all: bool, out_dir: Path | None, db: str | None) -> None:
+    """The reviewers, their markets and roles (tokens are never shown again)."""
+    with _review_store(out_dir, db) as store:
+        found = store.reviewers(revoked=show_all)
+    for r in found:
+        state = " revoked" if r.revoked else ""
+        click.echo(f"{r.name}\t{','.join(r.markets)}\t{'lead' if r.lead else 'reviewer'}\t{r.created_at}{state}")
+    if not found:
+        click.echo("no reviewers; add one with `localize reviewer add NAME --markets TAGS --out OUT`.")
+
+
+@reviewer.command("revoke")
+@click.argument("name")
+@_with(_reviewer_db)
+@_user_errors
+def reviewer_revoke(name: str, out_dir: Path | None, db: str | None) -> None:
+    """Revoke NAME's token at once (their open sessions end on their next request)."""
+    from localize.core.errors import ConfigError
+
+    with _review_store(out_dir, db) as store:
+        if not store.revoke_reviewer(name):
+            raise ConfigError(f"no active reviewer named {name!r}; see `localize reviewer list`.")
+    click.echo(f"revoked {name}")
 
 
 @main.command()

@@ -48,7 +48,10 @@ def server(out: Path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    with ReviewStore.for_out(out) as store:
+        token = store.add_reviewer("Ana QA", [MARKET], lead=True)[1]
     app = create_app(out)
+    app.state.token = token
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -85,7 +88,11 @@ def test_edit_and_approve_in_the_browser_re_renders_and_is_stored(out: Path, ser
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/")
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.goto(f"{base}/")  # not signed in: the sign-in page; the token link signs in and goes on
+    page.wait_for_url(f"{base}/login?next=/")
+    page.goto(f"{base}/login?next=/#{app.state.token}")
+    page.wait_for_url(f"{base}/")
     page.get_by_role("link", name=MARKET).click()
     page.wait_for_url(f"{base}/review/episode/{MARKET}")
     rows = page.locator("#lines tbody tr")
@@ -103,7 +110,7 @@ def test_edit_and_approve_in_the_browser_re_renders_and_is_stored(out: Path, ser
     page.locator(f'#lines tbody tr.current[data-line-id="{target.id}"]').wait_for()
 
     backchecked = _artifacts(out / ".cache" / "backcheck")
-    page.fill("#reviewer", "Ana QA")
+    assert page.locator("#reviewer").inner_text() == "Ana QA (lead)"
     row.locator("textarea.target").fill(EDITED)
     row.locator("button.edit").click()
     page.locator('#job[data-state="done"]').wait_for(timeout=240_000)
@@ -161,7 +168,8 @@ def test_sign_off_and_export(out: Path, server, tmp_path: Path) -> None:
     import httpx
 
     folder = out / "episode" / MARKET
-    response = httpx.post(f"{base}/api/signoff/episode/{MARKET}", json={"reviewer": "Ana QA"})
+    response = httpx.post(f"{base}/api/signoff/episode/{MARKET}", json={},
+                          headers={"Authorization": f"Bearer {app.state.token}"})
     assert response.status_code == 200, response.text
     assert response.json()["render_sha256"] == _sha(folder / "video.mp4")
 

@@ -49,6 +49,13 @@ def _render(folder: Path, store: ReviewStore) -> None:
     (folder / "video.mp4").write_text("video " + "|".join(ln.target_text for ln in lines), encoding="utf-8")
 
 
+def local_client(app) -> TestClient:
+    """A client of a --no-auth app (one local reviewer) on a loopback Host, with the session's CSRF token."""
+    client = TestClient(app, base_url="http://127.0.0.1:8765")
+    client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf"]
+    return client
+
+
 @pytest.fixture
 def store(tmp_path: Path):
     with ReviewStore.for_out(tmp_path) as s:
@@ -145,8 +152,8 @@ def test_export_ships_signed_off_markets_and_refuses_a_changed_render(tmp_path: 
 
 def test_json_api(tmp_path: Path, store: ReviewStore) -> None:
     folder = _market(tmp_path)
-    app = create_app(tmp_path, store=store, render=_render)
-    with TestClient(app) as client:
+    app = create_app(tmp_path, store=store, render=_render, local_reviewer="ana")
+    with local_client(app) as client:
         listing = client.get("/api/markets").json()["markets"]
         assert [(m["episode"], m["market"], m["url"]) for m in listing] == [("ep01", "en-US", "/review/ep01/en-US")]
         assert "review.js" in client.get("/review/ep01/en-US").text
@@ -160,7 +167,7 @@ def test_json_api(tmp_path: Path, store: ReviewStore) -> None:
         vtt = client.get(data["subtitles"])
         assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
 
-        r = client.post("/api/line/L002/ep01/en-US", json={"action": "edit", "text": "see you", "reviewer": "ana"})
+        r = client.post("/api/line/L002/ep01/en-US", json={"action": "edit", "text": "see you", "reviewer": "mallory"})
         assert r.status_code == 200 and r.json()["rerender"] is True
         app.state.renders.wait(folder.resolve(), timeout=10)
         assert client.get("/api/job/ep01/en-US").json()["state"] == "done"
@@ -168,11 +175,13 @@ def test_json_api(tmp_path: Path, store: ReviewStore) -> None:
         assert data["render_sha256"] != sha and data["lines"][1]["target_text"] == "see you"
         assert data["lines"][1]["review"]["status"] == "edited" and not data["lines"][1]["review"]["pending"]
         assert [h["target_text"] for h in data["lines"][1]["review"]["history"]] == ["see you"]
+        assert data["lines"][1]["review"]["reviewer"] == "ana"  # the server's reviewer, not the name sent
 
-        bad = client.post("/api/line/L001/ep01/en-US", json={"action": "approve", "reviewer": ""})
-        assert bad.status_code == 400 and "reviewer" in bad.json()["error"]
-        assert client.post("/api/signoff/ep01/en-US", content=b"not json").status_code == 400
-        signed = client.post("/api/signoff/ep01/en-US", json={"reviewer": "ana"}).json()
+        bad = client.post("/api/line/L001/ep01/en-US", json={"action": "approve", "text": 5})
+        assert bad.status_code == 400 and "string" in bad.json()["error"]
+        assert client.post("/api/signoff/ep01/en-US", content=b"not json",
+                           headers={"Content-Type": "application/json"}).status_code == 400
+        signed = client.post("/api/signoff/ep01/en-US", json={}).json()
         assert signed["render_sha256"] == data["render_sha256"]
         assert client.get("/api/markets").json()["markets"][0]["signed_off"] is True
 
@@ -189,7 +198,7 @@ def test_catalog_layout_keys_episodes_by_series(tmp_path: Path, store: ReviewSto
     act(folder, store, "L001", "approve", reviewer="ana")
     assert [o.id for o in store.overrides("drama/ep01", "en-US")] == ["L001"]
     assert store.overrides("ep01", "en-US") == []
-    with TestClient(create_app(tmp_path, store=store, render=_render)) as client:
+    with local_client(create_app(tmp_path, store=store, render=_render, local_reviewer="ana")) as client:
         data = client.get("/api/market/drama/ep01/en-US").json()
         assert (data["episode"], data["market"], data["url"]) == ("drama/ep01", "en-US", "/review/drama/ep01/en-US")
         assert data["lines"][0]["review"]["status"] == "approved"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
 import localize
 import localize.apps.review.market as review_market_module
@@ -20,7 +19,7 @@ from localize.apps.review import ReviewStore, create_app
 from localize.core import jsonio
 from localize.core.artifacts import RunRecord
 from localize.core.options import RunOptions
-from tests.unit.test_review_market import _market, _render
+from tests.unit.test_review_market import _market, _render, local_client
 
 REVIEW = Path(review_server.__file__).parent
 SLOW_S = 1.0
@@ -39,7 +38,8 @@ async def _timed(client: httpx.AsyncClient, t0: float, method: str, url: str, **
 
 async def _slow_then_cheap(app, slow: tuple[str, str, dict]) -> tuple[tuple[int, float], tuple[int, float]]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://review") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        client.headers["X-CSRF-Token"] = (await client.get("/api/session")).json()["csrf"]
         t0 = time.monotonic()
         method, url, kw = slow
         slow_task = asyncio.ensure_future(_timed(client, t0, method, url, **kw))
@@ -69,8 +69,8 @@ def test_a_slow_blocking_call_does_not_hold_up_other_requests(tmp_path: Path, st
             return real_act(*args, **kwargs)
 
         monkeypatch.setattr(review_server, "act", slow_act)
-        slow = ("POST", "/api/line/L001/ep01/en-US", {"json": {"action": "approve", "reviewer": "ana"}})
-    app = create_app(tmp_path, store=store, render=_render)
+        slow = ("POST", "/api/line/L001/ep01/en-US", {"json": {"action": "approve"}})
+    app = create_app(tmp_path, store=store, render=_render, local_reviewer="ana")
     (slow_status, slow_s), (cheap_status, cheap_s) = asyncio.run(_slow_then_cheap(app, slow))
     assert slow_status == 200 and slow_s >= SLOW_S
     assert cheap_status == 200
@@ -88,7 +88,7 @@ def test_market_json_carries_the_markets_reading_speed(tmp_path: Path, store: Re
     jsonio.save(RunRecord(source="ep01.mp4", out=str(tmp_path), options=RunOptions(markets_files=(markets_file,))),
                 custom / "run.json")  # as `localize run` saves it
     _market(tmp_path, market="xx-XX")  # neither built in nor in a markets file: the default
-    with TestClient(create_app(tmp_path, store=store, render=_render)) as client:
+    with local_client(create_app(tmp_path, store=store, render=_render, local_reviewer="ana")) as client:
         speed = {m: client.get(f"/api/market/ep01/{m}").json()["reading_speed_cps"] for m in ("zh-CN", "en-US", "xx-XX")}
     assert speed == {"zh-CN": 9.0, "en-US": 13.5, "xx-XX": 17.0}
 

@@ -109,11 +109,22 @@ def export(out: str | Path, to: str | Path, *, store: ReviewStore | None = None,
     return ExportResult(directory=str(to), rows=tuple(rows), summary_csv=str(csv_path), summary_json=str(json_path))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
+    apostrophe (OWASP's CSV injection advice); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[QaRow]) -> str:
     buf = io.StringIO()
     fields = list(QaRow.__dataclass_fields__)
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow(jsonio.to_dict(r))
+        writer.writerow({k: _cell(v) for k, v in jsonio.to_dict(r).items()})
     return buf.getvalue()

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Boolean, Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from localize.apps.review.auth import hash_secret, new_token, split_token, verify_secret
 from localize.core.artifacts import LineOverride
 from localize.core.db import DB_NAME as DB_NAME  # re-exported: market.py imports it from here
 from localize.core.db import default_url as default_url  # re-exported: the review API and tests import it from here
@@ -29,6 +30,8 @@ from localize.core.errors import ConfigError
 log = logging.getLogger(__name__)
 
 STATUSES = ("approved", "edited", "issue")
+MAX_TEXT = 2000  # characters of a line's text or a note
+MAX_NAME = 200  # characters of a reviewer's name, a voice or a line id
 
 metadata = MetaData()
 
@@ -55,6 +58,18 @@ signoffs = Table(
     Column("reviewer", String(255), nullable=False),
     Column("render_sha256", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+reviewers = Table(
+    "review_reviewers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, index=True),
+    Column("markets", Text, nullable=False),  # comma-separated market tags
+    Column("lead", Boolean, nullable=False, default=False),
+    Column("token_id", String(32), nullable=False, unique=True),
+    Column("token_hash", String(255), nullable=False),  # scrypt$n$r$p$salt$hash of the token's secret
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
 
 
@@ -84,6 +99,28 @@ class SignOff:
     reviewer: str
     render_sha256: str
     at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reviewer:
+    """A person with a review token: the markets they review, and whether they lead (sign off)."""
+
+    id: int
+    name: str
+    markets: tuple[str, ...]
+    lead: bool
+    created_at: str
+    revoked: bool = False
+
+
+def _reviewer(row: Any) -> Reviewer:
+    return Reviewer(id=row.id, name=row.name, markets=tuple(m for m in row.markets.split(",") if m),
+                    lead=bool(row.lead), created_at=_iso(row.created_at), revoked=row.revoked_at is not None)
+
+
+def _check_length(what: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise ConfigError(f"{what} is {len(value)} characters long; at most {limit} are kept.")
 
 
 def _iso(value: datetime) -> str:
@@ -143,6 +180,10 @@ class ReviewStore:
             raise ConfigError(f"review status {status!r} is not one of {', '.join(STATUSES)}.")
         if not reviewer.strip():
             raise ConfigError("a review needs the reviewer's name; enter it before approving or editing.")
+        for what, value, limit in (("the line's text", target_text, MAX_TEXT), ("the note", note, MAX_TEXT),
+                                   ("the voice", voice, MAX_NAME), ("the reviewer's name", reviewer, MAX_NAME),
+                                   ("the line id", line_id, MAX_NAME)):
+            _check_length(what, value, limit)
         if status != "issue" and not target_text.strip():
             raise ConfigError(f"line {line_id}: the text in the market language is empty; type the line or mark "
                               "it as an issue.")
@@ -196,6 +237,7 @@ class ReviewStore:
     def sign_off(self, episode: str, market: str, *, reviewer: str, render_sha256: str) -> SignOff:
         if not reviewer.strip():
             raise ConfigError("a sign-off needs the reviewer's name.")
+        _check_length("the reviewer's name", reviewer, MAX_NAME)
         row = {"episode": episode, "market": market, "reviewer": reviewer.strip(), "render_sha256": render_sha256,
                "at": datetime.now(UTC)}
         with self._tx() as conn:
@@ -210,6 +252,66 @@ class ReviewStore:
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         return _signoff(row) if row is not None else None
+
+
+    # -- reviewers -------------------------------------------------------------------------------
+
+    def add_reviewer(self, name: str, markets: list[str] | tuple[str, ...], *,
+                     lead: bool = False) -> tuple[Reviewer, str]:
+        """A new reviewer and their token (shown once: only its scrypt hash is kept)."""
+        name = name.strip()
+        tags = tuple(dict.fromkeys(m.strip() for m in markets if m.strip()))
+        if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
+            raise ConfigError(f"reviewer name {name[:40]!r} must be 1 to {MAX_NAME} printable characters.")
+        if not tags or any("," in m or "/" in m or len(m) > 64 for m in tags):
+            raise ConfigError("give the reviewer's markets as tags, e.g. --markets en-US,pt-BR.")
+        if any(r.name == name for r in self.reviewers()):
+            raise ConfigError(f"reviewer {name!r} exists; revoke them first or choose another name.")
+        token, token_id = new_token()
+        parts = split_token(token)
+        assert parts is not None
+        row = {"name": name, "markets": ",".join(tags), "lead": lead, "token_id": token_id,
+               "token_hash": hash_secret(parts[1]), "created_at": datetime.now(UTC), "revoked_at": None}
+        with self._tx() as conn:
+            row["id"] = conn.execute(insert(reviewers).values(**row)).inserted_primary_key[0]
+        log.info("reviewer %s added for %s%s", name, ", ".join(tags), " (lead)" if lead else "")
+        return _reviewer(_Row(row)), token
+
+    def reviewers(self, *, revoked: bool = False) -> list[Reviewer]:
+        """The active reviewers (and the revoked ones with `revoked`), oldest first."""
+        query = select(reviewers).order_by(reviewers.c.id)
+        if not revoked:
+            query = query.where(reviewers.c.revoked_at.is_(None))
+        with self._engine.connect() as conn:
+            return [_reviewer(r) for r in conn.execute(query)]
+
+    def reviewer(self, reviewer_id: int) -> Reviewer | None:
+        """An active reviewer by id (None once revoked)."""
+        query = select(reviewers).where(reviewers.c.id == reviewer_id, reviewers.c.revoked_at.is_(None))
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _reviewer(row) if row is not None else None
+
+    def revoke_reviewer(self, name: str) -> int:
+        """Revoke every active token of `name`; how many were revoked."""
+        with self._tx() as conn:
+            done = conn.execute(update(reviewers).where(reviewers.c.name == name.strip(),
+                                                        reviewers.c.revoked_at.is_(None))
+                                .values(revoked_at=datetime.now(UTC))).rowcount
+        if done:
+            log.info("reviewer %s revoked", name)
+        return int(done or 0)
+
+    def authenticate(self, token: str) -> Reviewer | None:
+        """The active reviewer a token belongs to, or None (unknown, malformed or revoked)."""
+        parts = split_token(token) if isinstance(token, str) else None
+        row = None
+        if parts is not None:
+            query = select(reviewers).where(reviewers.c.token_id == parts[0], reviewers.c.revoked_at.is_(None))
+            with self._engine.connect() as conn:
+                row = conn.execute(query).first()
+        ok = verify_secret(parts[1] if parts else "", row.token_hash if row is not None else None)
+        return _reviewer(row) if ok and row is not None else None
 
 
 class _Row:

@@ -6,18 +6,29 @@ const KEY = location.pathname.replace(/^\/review\//, "").replace(/\/+$/, "");
 const MARKET = decodeURIComponent(KEY.split("/").pop());
 const EPISODE = decodeURIComponent(KEY.split("/").slice(0, -1).join("/"));
 const $ = (sel) => document.querySelector(sel);
-const player = $("#player"), canvas = $("#timeline"), reviewer = $("#reviewer");
+const player = $("#player"), canvas = $("#timeline");
 let data = null, peaks = null, current = null, polling = false;
-
-reviewer.value = localStorage.getItem("localize.reviewer") || "";
-reviewer.addEventListener("change", () => localStorage.setItem("localize.reviewer", reviewer.value.trim()));
+let session = null;  // who is signed in (the server records every action under this reviewer) and the CSRF token
 
 function showError(message) { $("#error").textContent = message || ""; }
 
+function signIn() { location.replace("/login?next=" + encodeURIComponent(location.pathname)); }
+
+async function getSession() {
+  const response = await fetch("/api/session", {credentials: "same-origin"});
+  if (response.status === 401) { signIn(); throw new Error("signing in…"); }
+  session = await response.json();
+  if (!response.ok) throw new Error(session.error || response.statusText);
+  $("#reviewer").textContent = `${session.reviewer}${session.lead ? " (lead)" : ""}`;
+  $("#signoff").hidden = !session.lead;
+}
+
 async function api(verb, body) {  // verb: "market", "peaks", "job", "line/<id>", "signoff"
-  const init = body === undefined ? {} : {method: "POST", headers: {"Content-Type": "application/json"},
-                                         body: JSON.stringify(body)};
+  const init = body === undefined ? {credentials: "same-origin"} :
+    {method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+     headers: {"Content-Type": "application/json", "X-CSRF-Token": session ? session.csrf : ""}};
   const response = await fetch(`/api/${verb}/${KEY}`, init);
+  if (response.status === 401) { signIn(); throw new Error("signing in…"); }
   const json = await response.json();
   if (!response.ok) throw new Error(json.error || response.statusText);
   return json;
@@ -126,11 +137,8 @@ async function load(reloadVideo) {
 
 async function send(line, action, extra) {
   showError("");
-  const name = reviewer.value.trim();
-  if (!name) { showError("Enter your name as reviewer first."); reviewer.focus(); return; }
-  localStorage.setItem("localize.reviewer", name);
   try {
-    const result = await api(`line/${encodeURIComponent(line.id)}`, {action, reviewer: name, ...extra});
+    const result = await api(`line/${encodeURIComponent(line.id)}`, {action, ...extra});
     await load(false);
     if (result.rerender) poll();
   } catch (e) { showError(e.message); }
@@ -158,9 +166,7 @@ async function poll() {
 
 $("#signoff").addEventListener("click", async () => {
   showError("");
-  const name = reviewer.value.trim();
-  if (!name) { showError("Enter your name as reviewer first."); reviewer.focus(); return; }
-  try { await api("signoff", {reviewer: name}); await load(false); } catch (e) { showError(e.message); }
+  try { await api("signoff", {}); await load(false); } catch (e) { showError(e.message); }
 });
 
 function seek(msValue, play) {
@@ -218,5 +224,5 @@ player.addEventListener("timeupdate", sync);
 player.addEventListener("seeked", sync);
 (function frame() { if (!player.paused) sync(); requestAnimationFrame(frame); })();
 
-load(false).then(() => api("job")).then((state) => { if (state.state === "running") poll(); })
+getSession().then(() => load(false)).then(() => api("job")).then((state) => { if (state.state === "running") poll(); })
   .catch((e) => showError(e.message));
