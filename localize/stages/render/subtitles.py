@@ -52,7 +52,14 @@ class Cue:
 
 
 def _decode(path: Path) -> str:
-    for match in charset_normalizer.from_bytes(path.read_bytes(), cp_isolation=list(_ENCODINGS)):
+    data = path.read_bytes()
+    try:  # bytes that are valid UTF-8 are UTF-8 (short text also reads as Windows-1252, as mojibake)
+        text = data.decode("utf-8-sig")
+        if "\x00" not in text:  # UTF-16 without a BOM is valid UTF-8 too, with a NUL every other byte
+            return text
+    except UnicodeDecodeError:
+        pass
+    for match in charset_normalizer.from_bytes(data, cp_isolation=list(_ENCODINGS)):
         text = str(match)
         if match.encoding != "gb18030" or len(_CJK_GLUED_TO_LATIN.findall(text)) * 5 <= len(_CJK.findall(text)):
             return text
@@ -94,7 +101,7 @@ def load_subtitles(path: str | Path, *, fps: float | None = None) -> tuple[Cue, 
     except pysubs2.exceptions.Pysubs2Error as exc:
         raise SubtitleError(path, f"not a subtitle format localize reads ({exc}; it reads {READS})",
                             "convert it to SRT") from exc
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, SyntaxError) as exc:  # SyntaxError: XML
         raise SubtitleError(path, f"malformed {fmt} file ({type(exc).__name__}: {exc})", "fix or re-export it") from exc
     events = [e for e in subs.events if not e.is_comment and e.end > e.start]
     rows = [_rows(ass_plain(e.text) if fmt in ("ass", "ssa") else e.plaintext, vtt=fmt == "vtt") for e in events]
@@ -205,6 +212,7 @@ def _wrap_rows(text: str, width: int) -> tuple[str, ...]:
 
 
 SUBTITLE_FORMATS = ("srt", "vtt", "ass", "ttml")
+MAX_MS = 99 * 3_600_000 + 3_599_999  # 99:59:59.999: readers take two digits of hours
 
 
 def subtitle_text(subs: pysubs2.SSAFile, fmt: str, *, language: str = "") -> str:
@@ -239,7 +247,7 @@ def _srt_row(row: str) -> str:
 
 
 def _stamp(ms: int, sep: str) -> str:
-    ms = max(ms, 0)
+    ms = min(max(ms, 0), MAX_MS)
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{sep}{ms % 1000:03d}"
 
 

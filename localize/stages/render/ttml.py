@@ -36,7 +36,7 @@ _TAIL = """    </div>
 
 def clock(ms: int) -> str:
     """A TTML clock-time expression, HH:MM:SS.mmm."""
-    ms = max(ms, 0)
+    ms = min(max(ms, 0), 99 * 3_600_000 + 3_599_999)  # two digits of hours
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
