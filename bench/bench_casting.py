@@ -15,8 +15,12 @@ translation by its "auto" route, casting, dub), for each market:
   every character speaking in both), run one after the other with one series cast: the same character's
   dub in the two halves (different lines) against the other characters'.
 
-    .venv/bin/python bench/bench_casting.py [--market en-US ...] [--text fixed --text pipeline] [--episodes]
-        [--name casting]
+    .venv/bin/python bench/bench_casting.py [--market en-US ... | --all] [--text fixed --text pipeline]
+        [--episodes] [--name casting]
+
+--all: every built-in market that dubs (not zh-TW), fixed text only is the quick check
+(`--all --text fixed`): the fixed lines per language are bench_tts's, bench_markets's and MORE_SENTENCES.
+WER and CER both (CER is the measure for zh, ja, ko, th).
 
 Results: bench/results/<name>.json and .md. The cache is kept in /tmp/bench-casting-cache (--cache).
 """
@@ -46,6 +50,54 @@ from machine import machine_info  # noqa: E402
 
 NORM = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
 MARKETS = ["en-US", "pt-BR", "es-ES", "es-MX"]
+# Fixed lines for the languages neither bench_tts nor bench_markets writes (its drama lines, translated here;
+# no digits). Not used to choose any voice.
+MORE_SENTENCES = {
+    "ca": [
+        "Mai no et volia fer mal, però no em vas deixar cap opció.",
+        "On eres ahir a la nit? La teva mare em va trucar dues vegades.",
+        "Aquesta empresa és de la meva família, no teva.",
+        "Si signes aquest contracte, ho perdràs tot.",
+        "Si us plau, perdona'm. M'he equivocat amb tu des del principi.",
+    ],
+    "zh": [
+        "我从来不想伤害你，但是你没有给我选择。",
+        "你昨晚去哪里了？你妈妈给我打了两次电话。",
+        "这家公司是我家的，不是你的。",
+        "如果你签了这份合同，你会失去一切。",
+        "请原谅我。我从一开始就误会你了。",
+    ],
+    "th": [
+        "ฉันไม่เคยอยากทำร้ายคุณ แต่คุณไม่ให้ทางเลือกฉันเลย",
+        "เมื่อคืนคุณอยู่ที่ไหน แม่ของคุณโทรหาฉันสองครั้ง",
+        "บริษัทนี้เป็นของครอบครัวฉัน ไม่ใช่ของคุณ",
+        "ถ้าคุณเซ็นสัญญานี้ คุณจะสูญเสียทุกอย่าง",
+        "โปรดยกโทษให้ฉันด้วย ฉันเข้าใจคุณผิดมาตั้งแต่แรก",
+    ],
+    "ar": [
+        "لم أرد أبدا أن أؤذيك، لكنك لم تترك لي خيارا.",
+        "أين كنت الليلة الماضية؟ اتصلت بي أمك مرتين.",
+        "هذه الشركة ملك لعائلتي، وليست لك.",
+        "إذا وقعت هذا العقد، فستخسر كل شيء.",
+        "أرجوك سامحني. لقد أسأت فهمك منذ البداية.",
+    ],
+}
+CER_LANGUAGES = {"zh", "ja", "ko", "th"}  # no spaces between words: CER is the measure
+
+
+def sentences(language: str) -> list[str]:
+    from bench_markets import SENTENCES as MARKET_SENTENCES
+
+    return {**MORE_SENTENCES, **MARKET_SENTENCES, **SENTENCES}[language]
+
+
+def dub_markets() -> list[str]:
+    """Every built-in market that dubs (zh-TW keeps the original voices), ja-JP and fr-FR last."""
+    from localize.core.markets import load_markets
+
+    markets = load_markets()
+    tags = [m.tag for m in (markets.values() if isinstance(markets, dict) else markets) if m.dub]
+    return sorted(tags, key=lambda t: t in ("ja-JP", "fr-FR"))
 
 
 def _encoder():
@@ -84,10 +136,10 @@ def dub_episode(path: Path, tag: str, options, fixed: bool):
     episode = _shared(path, options, store, NullProgress())
     market = get_market(tag, load_markets())
     if fixed:  # no translation stage: bench_tts's lines, cycled over the episode's lines
-        sentences = SENTENCES[market.language]
+        lines = sentences(market.language)
         script = episode.script.value
         translation = Translation(source_language=script.language, target_language=market.language, lines=tuple(
-            TargetLine(id=ln.id, source_text=ln.text, text=sentences[i % len(sentences)], route=("fixed",))
+            TargetLine(id=ln.id, source_text=ln.text, text=lines[i % len(lines)], route=("fixed",))
             for i, ln in enumerate(script.lines)))
         tr_key = f"fixed:{episode.script.key}:{market.language}"
     else:
@@ -101,7 +153,8 @@ def dub_episode(path: Path, tag: str, options, fixed: bool):
     return episode.script.value, translation, cast, dub
 
 
-def wer(dub, translation, language: str) -> tuple[float, list[dict]]:
+def wer(dub, translation, language: str) -> tuple[float, float, list[dict]]:
+    """(WER, CER, lines) of the dub heard back against the text it says."""
     from localize.stages.voice import backcheck
 
     asr = backcheck.recognizer()
@@ -112,11 +165,12 @@ def wer(dub, translation, language: str) -> tuple[float, list[dict]]:
         refs.append(NORM(texts[ln.id]))
         hyps.append(NORM(heard) or "<empty>")
         rows.append({"id": ln.id, "text": texts[ln.id], "heard": heard, "voice": ln.voice})
-    return round(float(jiwer.wer(refs, hyps)), 4), rows
+    chars = [r.replace(" ", "") for r in refs], [h.replace(" ", "") or "<empty>" for h in hyps]
+    return round(float(jiwer.wer(refs, hyps)), 4), round(float(jiwer.cer(*chars)), 4), rows
 
 
 def measure_market(tag: str, options, texts: list[str], encoder) -> dict:
-    from localize.stages.voice.casting import median_f0
+    from localize.stages.voice.casting import kind_of, median_f0
 
     path = DRAMA / "episode_B.mp4"
     script, translation, cast, dub = dub_episode(path, tag, options, fixed=texts[0] == "fixed")
@@ -128,16 +182,19 @@ def measure_market(tag: str, options, texts: list[str], encoder) -> dict:
     chars = {}
     embeddings = {s: embed(encoder, a, 48000) for s, a in audio.items()}
     for spk, cv in sorted(cast.items()):
+        dub_f0 = round(median_f0(audio[spk], 48000), 1) if spk in audio else 0.0
         chars[spk] = {"backend": cv.backend, "voice": cv.voice, "flag": cv.flag, "actor_f0_hz": cv.f0_hz,
-                      "dub_f0_hz": round(median_f0(audio[spk], 48000), 1) if spk in audio else 0.0,
+                      "dub_f0_hz": dub_f0, "actor_class": kind_of(cv.f0_hz), "dub_class": kind_of(dub_f0),
+                      "class_match": bool(kind_of(cv.f0_hz)) and kind_of(cv.f0_hz) == kind_of(dub_f0),
                       "pitch_shift": pitch.get(spk, 1.0), "audition_similarity": cv.similarity}
     between = {f"{a}~{b}": round(float(embeddings[a] @ embeddings[b]), 3)
                for a, b in itertools.combinations(sorted(embeddings), 2)}
     result = {"market": tag, "language": language, "characters": chars, "between_characters": between}
-    result[f"wer_{texts[0]}"], result[f"lines_{texts[0]}"] = wer(dub, translation, language)
+    result[f"wer_{texts[0]}"], result[f"cer_{texts[0]}"], result[f"lines_{texts[0]}"] = wer(dub, translation,
+                                                                                               language)
     for text in texts[1:]:
         _, other_tr, _, other_dub = dub_episode(path, tag, options, fixed=text == "fixed")
-        result[f"wer_{text}"], result[f"lines_{text}"] = wer(other_dub, other_tr, language)
+        result[f"wer_{text}"], result[f"cer_{text}"], result[f"lines_{text}"] = wer(other_dub, other_tr, language)
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("lines")}, ensure_ascii=False), flush=True)
     return result
 
@@ -176,20 +233,32 @@ def across_episodes(options, work: Path, encoder, tag: str = "en-US") -> dict:
 def markdown(data: dict) -> str:
     lines = [f"# Casting on episode B ({data['name']})", "", "Produced by `bench/bench_casting.py`; see its "
              "docstring for the method. Actor F0: the character's cleanest original lines; dub F0: all their "
-             "dubbed clips (after the pitch shift). Similarity: resemblyzer cosine.", "",
-             "| market | character | backend:voice | flag | actor F0 Hz | dub F0 Hz | shift |",
-             "|---|---|---|---|---|---|---|"]
+             "dubbed clips (after the pitch shift); class: f from 165 Hz (casting.FEMALE_HZ), else m; match: the "
+             "dub's class is the actor's; flag: casting's (other class = a voice of the other class shifted "
+             "toward the actor, shared = no free voice). Similarity: resemblyzer cosine. Truth: SPEAKER_00/01 "
+             "are men, SPEAKER_02 a woman.", "",
+             "| market | character | backend:voice | flag | actor F0 Hz (class) | dub F0 Hz (class) | match | shift |",
+             "|---|---|---|---|---|---|---|---|"]
     for m in data["markets"]:
-        for spk, c in m["characters"].items():
+        if "error" in m:
+            lines.append(f"| {m['market']} | - | failed: {m['error']} | | | | | |")
+        for spk, c in m.get("characters", {}).items():
             lines.append(f"| {m['market']} | {spk} | `{c['backend']}:{c['voice']}` | {c['flag'] or '-'} | "
-                         f"{c['actor_f0_hz']:.0f} | {c['dub_f0_hz']:.0f} | {c['pitch_shift']:.3f} |")
-    lines += ["", "| market | WER (pipeline text) | WER (fixed text) | max similarity between characters |",
-              "|---|---|---|---|"]
+                         f"{c['actor_f0_hz']:.0f} ({c.get('actor_class', '?')}) | {c['dub_f0_hz']:.0f} "
+                         f"({c.get('dub_class', '?')}) | {'yes' if c.get('class_match') else 'NO'} | "
+                         f"{c['pitch_shift']:.3f} |")
+    lines += ["", "| market | WER (pipeline text) | WER (fixed text) | CER (fixed text) | classes match | "
+              "max similarity between characters |", "|---|---|---|---|---|---|"]
     for m in data["markets"]:
+        if "error" in m:
+            continue
         fixed = f"{m['wer_fixed']:.1%}" if "wer_fixed" in m else "-"
+        cer = f"{m['cer_fixed']:.1%}" if "cer_fixed" in m else "-"
         pipeline = f"{m['wer_pipeline']:.1%}" if "wer_pipeline" in m else "-"
+        chars = m["characters"].values()
+        match = f"{sum(bool(c.get('class_match')) for c in chars)}/{len(chars)}"
         top = max(m["between_characters"].values(), default=0.0)
-        lines.append(f"| {m['market']} | {pipeline} | {fixed} | {top:.3f} |")
+        lines.append(f"| {m['market']} | {pipeline} | {fixed} | {cer} | {match} | {top:.3f} |")
     if data.get("episodes"):
         e = data["episodes"]
         lines += ["", f"Across episodes ({e['market']}, the two halves of episode B with one series cast): "
@@ -202,6 +271,7 @@ def markdown(data: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--market", action="append", help=f"default: {' '.join(MARKETS)}")
+    parser.add_argument("--all", action="store_true", help="every built-in market that dubs (ja-JP, fr-FR last)")
     parser.add_argument("--text", action="append", choices=["fixed", "pipeline"],
                         help="what the dub says: bench_tts's fixed lines, the pipeline's translation (default both; "
                              "the first also gives the per-character measures)")
@@ -218,14 +288,26 @@ def main() -> None:
     options = RunOptions(cache_dir=args.cache)
     encoder = _encoder()
     texts = args.text or ["fixed", "pipeline"]
-    data: dict = {"name": args.name, "markets": [measure_market(tag, options, texts, encoder)
-                                                 for tag in (args.market or MARKETS)]}
+    tags = dub_markets() if args.all else (args.market or MARKETS)
+    data: dict = {"name": args.name, "markets": [],
+                  "machine": machine_info(asr="faster-whisper base (packaged), language forced")}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    def write() -> None:
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+        (RESULTS / f"{args.name}.md").write_text(markdown(data), encoding="utf-8")
+
+    for tag in tags:  # written after each market: a long --all run keeps what it measured
+        try:
+            data["markets"].append(measure_market(tag, options, texts, encoder))
+        except Exception as exc:  # one market's failure is a result, not the end of the run
+            data["markets"].append({"market": tag, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            print(f"{tag}: {data['markets'][-1]['error']}", flush=True)
+        write()
     if args.episodes:
         data["episodes"] = across_episodes(options, args.cache, encoder)
-    data["machine"] = machine_info(asr="faster-whisper base (packaged), language forced")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (RESULTS / f"{args.name}.md").write_text(markdown(data), encoding="utf-8")
+        write()
     print(f"wrote {RESULTS / (args.name + '.md')}")
 
 
