@@ -100,7 +100,7 @@ def test_edge_files_that_must_load_do() -> None:
         "html_tags.srt": "slanted red &amp; a<b", "vtt_tags.vtt": "hi there <3 & you", "bom_utf8.srt": "bom",
         "bom_utf16le.srt": "utf16 bom ção", "gb18030.srt": "你好，世界。我们走吧",
         "cp1252.srt": "Ação, café — “quoted”",
-        "crlf.srt": "windows lines", "emoji.srt": "party 🎉 family 👨‍👩‍👧 skin 👍🏽",
+        "crlf.srt": "windows lines", "cr_only.srt": "old mac", "emoji.srt": "party 🎉 family 👨‍👩‍👧 skin 👍🏽",
     }
     import tempfile
     for name, first in loaded.items():

@@ -78,7 +78,7 @@ def load_subtitles(path: str | Path, *, fps: float | None = None) -> tuple[Cue, 
     path = Path(path)
     if not path.is_file():
         raise SubtitleError(path, "no such subtitle file", "check the path")
-    text = _decode(path)
+    text = _decode(path).replace("\r\n", "\n").replace("\r", "\n")  # pysubs2 splits rows at LF only
     suffix = path.suffix.lower()
     fmt = _KNOWN.get(suffix) if suffix != ".txt" else None
     if fmt is None:
