@@ -181,6 +181,8 @@ def test_auto_markets_lead_with_the_measured_backend_and_keep_espeak_last() -> N
         voice = choose_voice(get_market(tag, markets), None)
         assert [s.name for s, _ in voice.backends] == ["kokoro", "espeak"], tag
     assert choose_voice(get_market("es-MX", markets), None).voice.startswith("es-419/")
+    ja = choose_voice(get_market("ja-JP", markets), None)  # espeak-ng cannot read kanji: Kokoro leads
+    assert [s.name for s, _ in ja.backends] == ["kokoro", "espeak"] and ja.voice == "ja/jf_alpha"
     en = choose_voice(get_market("en-US", markets), None)
     assert [s.name for s, _ in en.backends][-1] == "espeak" and "kokoro" in en.synthesizers()
     assert [s.name for s, _ in choose_voice(get_market("en-US", markets), "espeak").backends] == ["espeak"]
