@@ -81,3 +81,12 @@ def test_bad_actions_are_config_errors(store: ReviewStore, kwargs: dict, match: 
 def test_unusable_url_is_a_config_error(url: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         ReviewStore(url)
+
+
+def test_an_edit_is_stored_as_the_render_writes_it(store: ReviewStore) -> None:
+    """A pasted edit with line breaks, a BOM and a control character is stored as one line of plain text:
+    the render writes it so, and a stored text that differed from the rendered one stayed pending for ever."""
+    done = store.edit("ep01", "en-US", "L003", source_text="走吧", target_text="\ufeffLet's\r\ngo\x07 now\n",
+                      reviewer="ana")
+    assert done.target_text == "Let's go now"
+    assert store.current("ep01", "en-US")["L003"].target_text == "Let's go now"

@@ -20,7 +20,8 @@ from localize.core.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
-DELIVERABLES = ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "script.json", "report.json")
+DELIVERABLES = ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "subtitles.ttml", "script.json",
+                "report.json")
 
 
 

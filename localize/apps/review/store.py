@@ -26,6 +26,7 @@ from localize.core.db import DB_NAME as DB_NAME  # re-exported: market.py import
 from localize.core.db import default_url as default_url  # re-exported: the review API and tests import it from here
 from localize.core.db import open_engine
 from localize.core.errors import ConfigError
+from localize.core.media.text import reviewed_text
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,8 @@ class ReviewStore:
                                    ("the voice", voice, MAX_NAME), ("the reviewer's name", reviewer, MAX_NAME),
                                    ("the line id", line_id, MAX_NAME)):
             _check_length(what, value, limit)
+        target_text = reviewed_text(target_text)  # as the render will write it: one line of plain text, so a
+        # stored edit equals the rendered line and does not stay pending (and re-render) for ever
         if status != "issue" and not target_text.strip():
             raise ConfigError(f"line {line_id}: the text in the market language is empty; type the line or mark "
                               "it as an issue.")
