@@ -9,12 +9,13 @@ script. Finished renders are then copied into ``out/<episode>/<market>/``.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from localize.core import jsonio, modelcache
+from localize.core import jsonio, modelcache, outputs
 from localize.core.artifacts import (
     RUN_FILE,
     DubTrack,
@@ -67,26 +68,27 @@ from localize.stages.voice.stage import (
 )
 
 log = logging.getLogger(__name__)
+_EPISODE_NAME = "the episode's name (its file name without extension)"
 
 
-def _publish(render_dir: Path, directory: Path, episode: str, market: Market, script: Script,
+def _publish(render_dir: Path, directory: Path, staging: Path, episode: str, market: Market, script: Script,
              translation: Translation, report: Report) -> MarketResult:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the market's files into `staging`, which becomes `directory` (see :func:`outputs.publish_dir`)."""
     for name in ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass"):
-        jsonio.atomic_copy(render_dir / name, directory / name)
+        shutil.copyfile(render_dir / name, staging / name)
     localized = LocalizedScript(
         episode=episode, market=market.tag, source_language=script.language, target_language=market.language,
         lines=tuple(LocalizedLine(id=ln.id, speaker=ln.speaker, start_ms=ln.start_ms, end_ms=ln.end_ms,
                                   source_text=ln.text, target_text=t.text)
                     for ln, t in zip(script.lines, translation.lines, strict=True)),
     )
-    jsonio.save(localized, directory / "script.json")
-    report_json, report_html = write_report(report, directory)
+    jsonio.save(localized, staging / "script.json")
+    report_json, report_html = write_report(report, staging)
     return MarketResult(
         market=market.tag, directory=str(directory), video=str(directory / "video.mp4"),
         subtitles=tuple(str(directory / f"subtitles.{x}") for x in ("srt", "vtt", "ass")),
-        script=str(directory / "script.json"), report_json=str(report_json), report_html=str(report_html),
-        report=report,
+        script=str(directory / "script.json"), report_json=str(directory / Path(report_json).name),
+        report_html=str(directory / Path(report_html).name), report=report,
     )
 
 
@@ -129,6 +131,7 @@ def prepare_episode(path: str | Path, *, options: RunOptions | None = None, prog
     """Run the shared per-episode work (audio, script, background separation) into the artifact cache
     (:meth:`RunOptions.cache_root`), so every market's later run of this episode reuses it."""
     options = options or RunOptions()
+    outputs.safe_name(Path(path).stem, _EPISODE_NAME, path)  # its outputs will need a folder of this name
     store = ArtifactStore(options.cache_root())
     return _with_background(_shared(path, options, store, progress or NullProgress())).script.value
 
@@ -150,6 +153,13 @@ def _plan(path: Path, markets: Sequence[str], options: RunOptions) -> _Plan:
         raise ConfigError("no market given; pass at least one --market (see `localize markets`).")
     known = load_markets(*options.markets_files)
     chosen = tuple(labelled(get_market(tag, known)) for tag in dict.fromkeys(markets))  # face swap: a visible label
+    for m in chosen:  # a market tag from a markets file names an output folder too
+        outputs.safe_name(m.tag, "market tag", m.tag)
+    stray = [f"{tag}={file}" for tag, file in options.translations
+             if tag.lower() not in {m.tag.lower() for m in chosen}]
+    if stray:
+        raise ConfigError(f"--translation {stray[0]}: market {stray[0].partition('=')[0]!r} is not in this run "
+                          f"({', '.join(m.tag for m in chosen)}); add it with --market or drop the translation.")
     for m in chosen:
         check_commercial(m, options)  # a commercial release refuses non-commercial weights, before any work
     cast = open_cast(options)
@@ -188,19 +198,37 @@ def localize_episode(
 
     `overrides`: market tag -> reviewers' lines, each used in place of the machine's line while
     that line's source text is unchanged (see :func:`localize.stages.translate.overrides.apply_overrides`)."""
+    return _localize(path, markets, out, options=options, progress=progress, overrides=overrides)
+
+
+def _localize(path: str | Path, markets: Sequence[str], out: str | Path, *, options: RunOptions | None,
+              progress: Progress | None, overrides: Mapping[str, Sequence[LineOverride]] | None,
+              targets: Mapping[str, Path] | None = None) -> EpisodeResult:
+    """:func:`localize_episode`; `targets`: market tag -> the folder to publish it to instead of
+    ``out/<episode>/<market>`` (relocalize: the folder being reviewed, wherever it was copied)."""
     options = options or RunOptions()
-    plan = _plan(Path(path), markets, options)
+    name = outputs.safe_name(Path(path).stem, _EPISODE_NAME, path)
     out = Path(out)
+    for target in (targets or {}).values():
+        outputs.writable_dir(target.parent)
+    if not targets:
+        outputs.writable_dir(out)  # a read-only --out or a file: one line before any work
+    plan = _plan(Path(path), markets, options)
     episode = _shared(path, options, ArtifactStore(options.cache_root()), progress or NullProgress())
-    episode_dir = out / episode.name
-    jsonio.save(episode.script.value, episode_dir / "transcript.json")
+    episode_dir = outputs.inside(out, out / name) if not targets else next(iter(targets.values())).parent
+    transcript = episode_dir / "transcript.json"
+    try:
+        jsonio.save(episode.script.value, transcript)
+    except OSError as exc:
+        raise outputs.write_error(transcript, exc) from exc
     if any(m.dubs(episode.script.value.language) for m in plan.markets):
         episode = _with_background(episode)
     with modelcache.scope():  # models (the LLM, Whisper for back-checks) load once for all the markets
-        results = tuple(_localize_market(episode, market, plan, out, (overrides or {}).get(market.tag, ()))
+        results = tuple(_localize_market(episode, market, plan, out, (overrides or {}).get(market.tag, ()),
+                                         (targets or {}).get(market.tag))
                         for market in plan.markets)
     return EpisodeResult(episode=episode.name, source=str(episode.source.path),
-                         transcript=str(episode_dir / "transcript.json"), markets=results)
+                         transcript=str(transcript), markets=results)
 
 
 def _dub(episode: Episode, market: Market, plan: _Plan, machine: Keyed[Translation],
@@ -228,7 +256,7 @@ def _dub(episode: Episode, market: Market, plan: _Plan, machine: Keyed[Translati
 
 
 def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
-                     overrides: Sequence[LineOverride]) -> MarketResult:
+                     overrides: Sequence[LineOverride], target: Path | None = None) -> MarketResult:
     """One market, stage after stage: translate, review, voice, mix, picture, render, publish."""
     script, store, options, progress = episode.script, episode.store, episode.options, episode.progress
     task = progress.task(f"{market.tag} translate", None)
@@ -258,20 +286,30 @@ def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
     bed = f"separated:{options.separate.backend}" if (episode.background and dub) else "original"
     report = build_report(episode.name, market, script.value, reviewed.translation, dub.value if dub else None,
                           render.value, bed, backchecked, reviewed.applied, layout(render.path))
-    directory = out / episode.name / market.tag
+    directory = target or out / episode.name / market.tag  # checked in _localize: under out
     tts = dub_backends(dub.value, plan.voices[market.tag]) if dub else ()
     report = replace(report, licences=licences(list(market_uses(market, options, tts=tts))))
-    if dub and market.tag in plan.voice_consent:  # each cloned voice's consent copied beside the outputs
-        report = replace(report, voice_consent=publish_consent(
-            plan.voice_consent[market.tag], directory, dub.value.backend, (ln.speaker for ln in script.value.lines)))
     swap = face_swap_processor(market, options)
-    if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
-        report = replace(report, face_swap=publish_face_swap(swap, source=episode.source.path, picture=picture,
-                                                             directory=directory, store=store))
-    result = _publish(render.path, directory, episode.name, market, script.value, reviewed.translation, report)
-    _save_run(directory, episode.source.path, out, options)
+    results: list[MarketResult] = []
+
+    def fill(staging: Path) -> None:  # the whole folder, built beside the old one and swapped in at once
+        nonlocal report
+        if dub and market.tag in plan.voice_consent:  # each cloned voice's consent copied beside the outputs
+            report = replace(report, voice_consent=publish_consent(
+                plan.voice_consent[market.tag], staging, dub.value.backend, (ln.speaker for ln in script.value.lines)))
+        if swap is not None and picture is not None:  # consent copied beside the outputs, identity measured
+            report = replace(report, face_swap=publish_face_swap(swap, source=episode.source.path, picture=picture,
+                                                                 directory=staging, store=store))
+        results.append(_publish(render.path, directory, staging, episode.name, market, script.value,
+                                reviewed.translation, report))
+        _save_run(staging, episode.source.path, directory.parent.parent, options)
+
+    try:
+        outputs.publish_dir(directory, fill)
+    except OSError as exc:
+        raise outputs.write_error(directory, exc) from exc
     log.info("%s: wrote %s", market.tag, directory)
-    return result
+    return results[0]
 
 
 def _save_run(directory: Path, source: Path, out: Path, options: RunOptions) -> None:
@@ -301,8 +339,11 @@ def relocalize(market_dir: str | Path, overrides: Sequence[LineOverride], *,
                          "run the episode again with `localize run`")
     run = jsonio.load(RunRecord, run_file)
     market = market_dir.name
-    result = localize_episode(run.source, [market], run.out, options=run.options, progress=progress,
-                              overrides={market: tuple(overrides)})
+    options = replace(run.options, translations=tuple((tag, p) for tag, p in run.options.translations
+                                                      if tag.lower() == market.lower()))  # this market's only
+    # Published to the folder being reviewed, wherever it was copied or moved, never to the run's recorded out.
+    result = _localize(run.source, [market], market_dir.parent.parent, options=options, progress=progress,
+                       overrides={market: tuple(overrides)}, targets={market: market_dir.resolve()})
     return result.markets[0]
 
 

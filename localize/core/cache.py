@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from localize.core.errors import DiskFullError
+from localize.core.outputs import locked, sweep_temp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,11 +103,35 @@ def _emit(event: CacheEvent) -> None:
         events.append(event)
 
 
+_swept: set[Path] = set()
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
 @dataclass(frozen=True, slots=True)
 class ArtifactStore:
     """Artifacts under ``root/<stage>/<key[:2]>/<key>/``."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        if self.root not in _swept:  # once per process and cache: the temp folders killed runs left
+            _swept.add(self.root)
+            self.sweep()
+
+    def sweep(self) -> list[Path]:
+        """Remove the temp folders (``.<key>.*.tmp``) of builds that were killed: older than this process and
+        not locked by a live build, so concurrent runs sharing the cache are safe. Returns what it removed."""
+        removed: list[Path] = []
+        for stage in _subdirs(self.root):
+            for shard in _subdirs(stage):
+                removed += sweep_temp(shard)
+        return removed
 
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key[:2] / key
@@ -122,14 +147,15 @@ class ArtifactStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=final.parent))
         try:
-            yield tmp
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if final.is_dir():  # another worker finished the same artifact first
-                    shutil.rmtree(tmp, ignore_errors=True)
-                else:
-                    raise
+            with locked(tmp):  # a live build: another run's sweep leaves it alone
+                yield tmp
+                try:
+                    os.rename(tmp, final)
+                except OSError:
+                    if final.is_dir():  # another worker finished the same artifact first
+                        shutil.rmtree(tmp, ignore_errors=True)
+                    else:
+                        raise
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if exc.errno == errno.ENOSPC:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import tempfile
@@ -125,9 +126,13 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     tmp = Path(name)
     try:
         os.fchmod(fd, _FILE_MODE)
-        os.close(fd)
-        write(tmp)
-        os.replace(tmp, path)
+        # Locked while written: a later run's sweep (localize.core.outputs.sweep_temp) removes only dead writers' files.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            os.close(fd)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:

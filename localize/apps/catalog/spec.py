@@ -28,6 +28,7 @@ import msgspec
 
 from localize.core.errors import ConfigError
 from localize.core.jsonio import read_user_text
+from localize.core.outputs import safe_name
 
 
 class _Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -132,8 +133,7 @@ def parse_catalog(path: Path | str, text: str) -> CatalogSpec:
     series = []
     for i, s in enumerate(parsed.series):
         where = f"{path}: series[{i}] ({s.name!r})"
-        if not s.name or "/" in s.name or s.name.startswith("."):
-            raise ConfigError(f"{where}: name must be a non-empty folder name without '/'.")
+        safe_name(s.name, "series name", where)  # NUL, '..', '/': refused here, not retried as a transient failure
         if s.name in seen:
             raise ConfigError(f"{where}: name is used twice; give each series its own name.")
         seen.add(s.name)
