@@ -183,6 +183,8 @@ def test_auto_markets_lead_with_the_measured_backend_and_keep_espeak_last() -> N
     assert choose_voice(get_market("es-MX", markets), None).voice.startswith("es-419/")
     ja = choose_voice(get_market("ja-JP", markets), None)  # espeak-ng cannot read kanji: Kokoro leads
     assert [s.name for s, _ in ja.backends] == ["kokoro", "espeak"] and ja.voice == "ja/jf_alpha"
+    fr = choose_voice(get_market("fr-FR", markets), None)  # measured: Kokoro 30 %, espeak-ng 70 %
+    assert [s.name for s, _ in fr.backends] == ["kokoro", "espeak"] and fr.voice == "fr-fr/jf_nezumi"
     en = choose_voice(get_market("en-US", markets), None)
     assert [s.name for s, _ in en.backends][-1] == "espeak" and "kokoro" in en.synthesizers()
     assert [s.name for s, _ in choose_voice(get_market("en-US", markets), "espeak").backends] == ["espeak"]
