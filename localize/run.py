@@ -45,6 +45,7 @@ from localize.stages.render.credentials import Credentials, credentials_from
 from localize.stages.render.presets import resolve_preset
 from localize.stages.render.report import write_report
 from localize.stages.render.stage import build_report, layout, render_market
+from localize.stages.render.subtitles import SUBTITLE_FORMATS
 from localize.stages.script.speakers.cast import open_cast
 from localize.stages.script.stage import build_script, source_subtitles
 from localize.stages.translate.overrides import Reviewed, apply_overrides
@@ -74,7 +75,7 @@ _EPISODE_NAME = "the episode's name (its file name without extension)"
 def _publish(render_dir: Path, directory: Path, staging: Path, episode: str, market: Market, script: Script,
              translation: Translation, report: Report) -> MarketResult:
     """Write the market's files into `staging`, which becomes `directory` (see :func:`outputs.publish_dir`)."""
-    for name in ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass"):
+    for name in ("video.mp4", *(f"subtitles.{x}" for x in SUBTITLE_FORMATS)):
         shutil.copyfile(render_dir / name, staging / name)
     localized = LocalizedScript(
         episode=episode, market=market.tag, source_language=script.language, target_language=market.language,
@@ -86,7 +87,7 @@ def _publish(render_dir: Path, directory: Path, staging: Path, episode: str, mar
     report_json, report_html = write_report(report, staging)
     return MarketResult(
         market=market.tag, directory=str(directory), video=str(directory / "video.mp4"),
-        subtitles=tuple(str(directory / f"subtitles.{x}") for x in ("srt", "vtt", "ass")),
+        subtitles=tuple(str(directory / f"subtitles.{x}") for x in SUBTITLE_FORMATS),
         script=str(directory / "script.json"), report_json=str(directory / Path(report_json).name),
         report_html=str(directory / Path(report_html).name), report=report,
     )

@@ -239,7 +239,7 @@ class MarketResult:
     market: str
     directory: str
     video: str
-    subtitles: tuple[str, ...]  # srt, vtt, ass
+    subtitles: tuple[str, ...]  # srt, vtt, ass, ttml
     script: str
     report_json: str
     report_html: str

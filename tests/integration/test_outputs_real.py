@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 EPISODE = ROOT / "samples" / "episode_zh.mp4"
 MARKET = "en-US"
-FILES = {"video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "script.json", "report.json",
+FILES = {"video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "subtitles.ttml", "script.json", "report.json",
          "report.html", "run.json"}
 UPSTREAM = ("audio", "asr", "ocr", "script", "speakers", "separate")
 OLD = b"\n#old-folder-marker\n"  # appended to every file of a planted "old" folder

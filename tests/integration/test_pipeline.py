@@ -31,7 +31,7 @@ def test_result_is_typed_and_lists_every_output(run) -> None:
     assert [m.market for m in result.markets] == list(MARKETS)
     for m in result.markets:
         folder = out / "episode" / m.market
-        for name in ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "script.json",
+        for name in ("video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "subtitles.ttml", "script.json",
                      "report.json", "report.html"):
             assert (folder / name).is_file(), name
         assert not list(folder.glob(".*.tmp")), "temp files left behind"

@@ -176,7 +176,8 @@ def test_sign_off_and_export(out: Path, server, tmp_path: Path) -> None:
     result = export(out, tmp_path / "delivery")
     shipped = tmp_path / "delivery" / "episode" / MARKET
     assert sorted(p.name for p in shipped.iterdir()) == sorted(
-        ["video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "script.json", "report.json"])
+        ["video.mp4", "subtitles.srt", "subtitles.vtt", "subtitles.ass", "subtitles.ttml", "script.json",
+         "report.json"])
     assert _sha(shipped / "video.mp4") == _sha(folder / "video.mp4")
     rows = json.loads(Path(result.summary_json).read_text(encoding="utf-8"))["markets"]
     assert len(rows) == 1 and rows[0]["approved"] == 1 and rows[0]["signed_off_by"] == "Ana QA"
