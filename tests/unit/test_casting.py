@@ -260,3 +260,16 @@ def test_a_carried_voice_unclear_in_the_new_language_gives_way_to_a_clear_one_of
     assert (got["C01"].backend, got["C01"].voice, got["C01"].pitch) == ("kokoro", "es-419/jf_gongitsune", 0.0)
     assert (got["C02"].voice, got["C02"].pitch) == ("es-419/jf_nezumi", 1.1)
     assert got["C03"].voice == "es-419/jm_kumo*0.6+jf_alpha*0.4"  # not measured: kept
+
+
+@pytest.mark.parametrize("voice", ["fr-fr+f3", "en-gb+f3", "pt-br+f3"])
+def test_an_espeak_female_variant_speaks_as_a_woman(tmp_path, voice: str) -> None:
+    """espeak-ng 1.51 dropped the variant after 'fr-fr' (its voice file is roa/fr): fr-FR's women spoke at 99 Hz."""
+    import soundfile as sf
+
+    from localize.stages.voice.tts import SYNTHESIZERS
+
+    out = tmp_path / "f.wav"
+    SYNTHESIZERS.create("espeak").synthesize("Bonjour, je suis très contente de vous voir aujourd'hui.", voice, out)
+    samples, rate = sf.read(out, dtype="float32")
+    assert median_f0(samples, rate) > 165, voice

@@ -27,6 +27,25 @@ def _voices() -> frozenset[str]:
 
 
 @functools.cache
+def _files() -> dict[str, str]:
+    """Language name -> voice file ("fr-fr" -> "roa/fr") where the file is named otherwise."""
+    proc = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True, check=False)
+    found = {}
+    for row in proc.stdout.splitlines()[1:]:
+        cols = row.split()
+        if len(cols) >= 5 and cols[4].rpartition("/")[2].lower() != cols[1].lower():
+            found[cols[1]] = cols[4]
+    return found
+
+
+def _argument(voice: str) -> str:
+    """The -v argument for `voice`: espeak-ng 1.51 drops a variant given after a language name whose voice
+    file is named otherwise ("fr-fr+f3" speaks at 99 Hz, "roa/fr+f3" at 200 Hz), so name the file there."""
+    base, plus, variant = voice.partition("+")
+    return f"{_files().get(base, base)}+{variant}" if plus else voice
+
+
+@functools.cache
 def _variants() -> frozenset[str]:
     """Variant names usable after '+': f1..f5, m1..m8 and named ones (from the files' names)."""
     proc = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=False)
@@ -57,7 +76,7 @@ class EspeakSynthesizer(SynthesizerBase):
 
     def synthesize(self, text: str, voice: str, out: Path, *, reference: Path | None = None,
                    pitch_range: int = 100) -> None:
-        argv = ["espeak-ng", "-b", "1", "-v", voice, "-w", str(out), "--stdin"]
+        argv = ["espeak-ng", "-b", "1", "-v", _argument(voice), "-w", str(out), "--stdin"]
         if pitch_range != 100:
             argv.insert(1, "-m")
             text = f'<speak><prosody range="{int(pitch_range)}%">{escape(text)}</prosody></speak>'
