@@ -61,7 +61,7 @@ class EspeakSynthesizer(SynthesizerBase):
 
     def model_version(self, voice: str) -> str:
         proc = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False)
-        return f"{proc.stdout.split(' Data')[0].strip()}:{voice}"
+        return f"{proc.stdout.split(' Data')[0].strip()}:{_argument(voice)}"  # the voice as spoken
 
     def default_voice(self, language: str) -> str | None:
         return language if language in _voices() else None
