@@ -340,7 +340,10 @@ def backends(as_json: bool) -> None:
         click.echo(json.dumps([asdict(b) for b in backend_status()], indent=2))
         return
 
-    table = Table("stage", "backend", "here", "detail", "install", "licence", "commercial")
+    from rich.table import Column
+
+    table = Table(Column("stage", no_wrap=True), Column("backend", no_wrap=True), "here", "detail", "install",
+                  "licence", "commercial")  # names whole on a narrow terminal or in a pipe: they are typed back
     allowed = {True: "yes", False: "[red]no[/red]", None: "its terms"}
     for b in backend_status():
         table.add_row(b.stage, b.name, "[green]yes[/green]" if b.available else "[red]no[/red]", escape(b.detail),
