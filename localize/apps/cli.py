@@ -162,30 +162,30 @@ def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
     return deco
 
 
+def _pairs(values: tuple[str, ...], option: str, form: str, example: str) -> list[tuple[str, str]]:
+    """SPEAKER=VALUE pairs of a repeated option, or a BadParameter naming it."""
+    pairs = []
+    for value in values:
+        speaker, sep, rest = value.partition("=")
+        if not sep or not speaker.strip() or not rest:
+            raise click.BadParameter(f"{value!r}: expected {form}, e.g. {example}", param_hint=option)
+        pairs.append((speaker.strip(), rest))
+    return pairs
+
+
 def _parse_references(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
     """SPEAKER=CLIP pairs, each clip checked (an audio file of 3-30 s) before any work starts."""
     from localize import check_reference
 
-    pairs = []
-    for value in values:
-        speaker, sep, clip = value.partition("=")
-        if not sep or not speaker.strip() or not clip:
-            raise click.BadParameter(f"{value!r}: expected SPEAKER=CLIP, e.g. SPEAKER_00=ana.wav",
-                                     param_hint="--reference")
-        pairs.append((speaker.strip(), check_reference(clip)))
-    return tuple(pairs)
+    return tuple((who, check_reference(clip)) for who, clip in _pairs(values, "--reference", "SPEAKER=CLIP",
+                                                                             "SPEAKER_00=ana.wav"))
 
 
 def _parse_consents(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
     """SPEAKER=RECORD pairs: a voice consent record per cloned character (checked by the run before any work)."""
-    pairs = []
-    for value in values:
-        speaker, sep, record = value.partition("=")
-        if not sep or not speaker.strip() or not record:
-            raise click.BadParameter(f"{value!r}: expected SPEAKER=RECORD, e.g. SPEAKER_00=consent/ana.toml",
-                                     param_hint="--voice-consent")
-        pairs.append((speaker.strip(), Path(record)))
-    return tuple(pairs)
+    return tuple((who, Path(record))
+                 for who, record in _pairs(values, "--voice-consent", "SPEAKER=RECORD",
+                                                           "SPEAKER_00=consent/ana.toml"))
 
 
 def _parse_translations(values: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
