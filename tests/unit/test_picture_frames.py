@@ -100,13 +100,23 @@ def test_text_mask_covers_strokes_and_outline_only():
     assert text_mask(clean, 30, RemovalOptions()).sum() == 0
 
 
-def test_remove_text_brings_the_box_back_near_the_background():
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_remove_text_brings_the_box_back_near_the_background(scale: float):
     clean, text = _frame_with_text()
     before = np.abs(text.astype(int) - clean).mean()
-    remove_text(text, (60, 55, 200, 30), RemovalOptions())
+    remove_text(text, (60, 55, 200, 30), RemovalOptions(scale=scale))
     after = np.abs(text.astype(int) - clean).mean()
     assert after < before / 4
     assert (text[:40] == clean[:40]).all()  # nothing outside the box moved
+    assert (text[58:82, 74:76] < 200).all()  # no stroke left, not even its thin parts at half resolution
+    assert (text[60:80, 85:93] == clean[60:80, 85:93]).all()  # between letters, untouched at any scale
+
+
+def test_text_mask_at_half_scale_keeps_thin_strokes():
+    clean, text = _frame_with_text()
+    text[60:80, 100:101] = 255  # a 1-pixel stroke, which averaging down would dim below the threshold
+    mask = text_mask(text, 30, RemovalOptions(), 0.5)
+    assert mask.shape == (60, 160) and mask[35, 50] == 255
 
 
 def test_needs_removal():
@@ -126,3 +136,5 @@ def test_removal_options_are_checked():
         RemovalOptions(method="fast")
     with pytest.raises(ConfigError, match="radius"):
         RemovalOptions(radius=0)
+    with pytest.raises(ConfigError, match="scale"):
+        RemovalOptions(scale=0)

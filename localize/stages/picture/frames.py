@@ -3,9 +3,10 @@
 A frame processor changes pixels (burned-in subtitle removal, face swap). The stage decodes the
 source through one ffmpeg rawvideo pipe (BGR, rotation applied, constant frame rate), hands
 every frame to each processor in order, and pipes the result into a second ffmpeg that encodes
-a near-lossless H.264 intermediate. That intermediate is a cached artifact keyed on the source's
-sha256 and each processor's cache options; a market's render then reads its picture from it
-instead of the source::
+a near-lossless H.264 intermediate (CRF 10 at x264's ultrafast preset: on a 1080x1920 episode it
+encodes in 22 s against 50 s at veryfast, for a file about 4x larger). That intermediate is a cached
+artifact keyed on the source's sha256 and each processor's cache options; a market's render then
+reads its picture from it instead of the source::
 
     key, video = picture_stage(source, [SubtitleRemover(track, ocr_key)], store)
 
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 # Bump when the decode/encode below changes what a picture artifact holds.
 PICTURE = Stage("picture", version=1)
 INTERMEDIATE_CRF = 10  # visually lossless H.264: the market render encodes it once more
+INTERMEDIATE_PRESET = "ultrafast"  # the fastest x264 preset: bigger files, same quality target
 
 
 class FrameProcessor(Protocol):
@@ -92,13 +94,14 @@ def decode_argv(src: Path, fmt: FrameFormat) -> list[str]:
     return ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *out.compile()[1:]]
 
 
-def encode_argv(dst: Path, fmt: FrameFormat, *, crf: int = INTERMEDIATE_CRF) -> list[str]:
+def encode_argv(dst: Path, fmt: FrameFormat, *, crf: int = INTERMEDIATE_CRF,
+                preset: str = INTERMEDIATE_PRESET) -> list[str]:
     """Raw BGR frames on stdin -> a near-lossless H.264 intermediate (no audio) at `dst`."""
     stream = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{fmt.width}x{fmt.height}",
                           framerate=str(fmt.rate))
     if fmt.width % 2 or fmt.height % 2:  # yuv420p needs even sides: drop the odd last column or row
         stream = stream.filter("crop", fmt.width - fmt.width % 2, fmt.height - fmt.height % 2, 0, 0)
-    out = ffmpeg.output(stream, str(dst), vcodec="libx264", preset="veryfast", crf=crf, pix_fmt="yuv420p",
+    out = ffmpeg.output(stream, str(dst), vcodec="libx264", preset=preset, crf=crf, pix_fmt="yuv420p",
                         movflags="+faststart")
     return ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *out.compile()[1:]]
 
@@ -155,7 +158,7 @@ def process_video(
 
 def picture_key(source_sha256: str, processors: Sequence[FrameProcessor]) -> str:
     return PICTURE.key(inputs=[source_sha256],
-                       options={"crf": INTERMEDIATE_CRF,
+                       options={"crf": INTERMEDIATE_CRF, "preset": INTERMEDIATE_PRESET,
                                 "processors": [{"name": p.name, **p.cache_options()} for p in processors]})
 
 

