@@ -86,6 +86,22 @@ def test_lines_still_over_budget_after_the_tries_are_flagged() -> None:
     assert spoken_length(out[0].text) == 50 and "over-budget" in out[0].flags and final == 0
 
 
+def test_a_rewrite_that_came_back_no_shorter_is_not_asked_for_again() -> None:
+    """A greedy model asked the same rewrite again answers the same: after one round that did not shorten a
+    line, that line is left as it is; the line that did get shorter goes on to the next round."""
+    def answer(req: AdaptRequest, ln):
+        if not req.rewrite:
+            return LineAnswer(id=ln.id, text="x" * 60)
+        return LineAnswer(id=ln.id, text="x" * (60 if ln.id == "L000" else len(ln.previous_attempt) - 5))
+
+    fake = Scripted(answer)
+    out, _, _ = adapt_lines(fake, [line(0, "好"), line(1, "坏")], source="zh", market=MARKET, bible=Bible(),
+                            options=AdaptOptions(rewrite_tries=3))
+    assert [[ln.id for ln in r.lines] for r in fake.requests] == [["L000", "L001"], ["L000", "L001"], ["L001"],
+                                                                   ["L001"]]
+    assert [spoken_length(t.text) for t in out] == [60, 45]
+
+
 def test_a_failed_batch_falls_back_and_is_flagged_the_run_goes_on() -> None:
     fake = Scripted(lambda req, ln: LineAnswer(id=ln.id, text="ok"), fail_batches={0})
     lines = [line(0, "一"), line(1, "二"), line(2, "三")]

@@ -323,3 +323,58 @@ def test_the_built_in_llms_are_in_both_registries_as_one_class(monkeypatch):
         for method in ("adapt", "available", "model_version", "release", "pairs", "translate"):
             assert callable(getattr(cls, method, None)), f"{name} lacks {method}()"
     assert "bergamot" not in ADAPTERS.names() and "apertium" not in ADAPTERS.names()
+
+
+class CountingLLM(Anything):
+    """An adapter (and plain translator) that records each request and answers "EN(<source text>)"."""
+
+    name = "counting"
+    requests: list = []
+
+    def available(self):
+        pass
+
+    def adapt(self, request):
+        from localize.stages.translate.adapt import LineAnswer
+
+        CountingLLM.requests.append(request)
+        return [LineAnswer(id=ln.id, text=f"EN({ln.text})") for ln in request.lines]
+
+    def release(self):
+        pass
+
+
+def test_markets_pivoting_through_english_share_one_llm_pass_with_en_us(monkeypatch, tmp_path):
+    """es -> pt by the LLM into English then a machine leg, and es -> en by the LLM: one adaptation pass
+    serves both, asked for as en-US; each market's text and budgets are still its own."""
+    from localize.core.artifacts import Script
+    from localize.core.cache import ArtifactStore
+    from localize.core.markets import get_market
+    from localize.core.options import RunOptions
+    from localize.stages.translate import ADAPTERS
+    from localize.stages.translate.stage import translate_market
+
+    module = sys.modules["localize_test_fake_translators"]
+    module.CountingLLM = CountingLLM
+    monkeypatch.setitem(TRANSLATORS._builtins, "counting", f"{module.__name__}:CountingLLM")
+    monkeypatch.setattr(ADAPTERS, "_builtins", {"counting": f"{module.__name__}:CountingLLM"})
+    _measured(monkeypatch, [("es-pt", "counting>en_pt", 70.0), ("es-en", "counting", 60.0)])
+    monkeypatch.setattr(CountingLLM, "requests", [])
+    script = Script(language="es", duration_ms=9000, backend="test", model="none", lines=(
+        Line(id="L1", start_ms=0, end_ms=2000, text="hola", speaker="A"),
+        Line(id="L2", start_ms=2500, end_ms=6000, text="adiós amigo", speaker="B")))
+    store = ArtifactStore(tmp_path / "cache")
+
+    pt = translate_market(get_market("pt-BR"), "script-1", script, store, RunOptions()).value
+    assert [t.text for t in pt.lines] == ["EN(hola)>pt", "EN(adiós amigo)>pt"]
+    assert pt.lines[0].route == ("counting:es-en", "en_pt:en-pt")
+    assert [r.market for r in CountingLLM.requests] == ["en-US"]  # the English asked for as en-US's
+    assert pt.lines[1].budget_chars == 49  # 3.5 s at pt-BR's 14 characters a second: the market's own budget
+
+    en = translate_market(get_market("en-US"), "script-1", script, store, RunOptions()).value
+    assert [t.text for t in en.lines] == ["EN(hola)", "EN(adiós amigo)"]
+    assert len(CountingLLM.requests) == 1  # en-US reused the pivot's pass: no second request
+    assert en.lines[1].budget_chars == 52  # 3.5 s at en-US's 15
+
+    translate_market(get_market("en-US"), "script-2", script, store, RunOptions())
+    assert len(CountingLLM.requests) == 2  # another script: asked again

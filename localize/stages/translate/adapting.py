@@ -82,8 +82,9 @@ def adapt_lines(
         advance(len(idx))
 
     first_within = sum(not over_budget(a.text, limit[i], options) for i, a in answers.items())
+    stuck: set[int] = set()  # a rewrite came back no shorter: asking again would send the same request
     for _ in range(options.rewrite_tries):
-        over = [i for i, a in sorted(answers.items()) if over_budget(a.text, limit[i], options)]
+        over = [i for i, a in sorted(answers.items()) if over_budget(a.text, limit[i], options) and i not in stuck]
         if not over:
             break
         for start in range(0, len(over), options.batch_lines):
@@ -96,6 +97,8 @@ def adapt_lines(
             for i, a in zip(idx, got, strict=True):
                 if spoken_length(a.text) < spoken_length(answers[i].text):
                     answers[i] = replace(a, idiom=answers[i].idiom or a.idiom, literal=answers[i].literal or a.literal)
+                else:
+                    stuck.add(i)
     final_within = sum(not over_budget(a.text, limit[i], options) for i, a in answers.items())
 
     for i, a in answers.items():

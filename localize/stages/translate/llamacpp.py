@@ -255,6 +255,8 @@ class LlamaCppAdapter:
         u.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         u.completion_tokens += int(usage.get("completion_tokens") or 0)
         u.seconds += seconds
+        log.debug("llamacpp: %d line(s), %s prompt + %s completion tokens in %.1f s", lines,
+                  usage.get("prompt_tokens"), usage.get("completion_tokens"), seconds)
         u.per_request.append({"lines": lines, "seconds": round(seconds, 3),
                               "prompt_tokens": int(usage.get("prompt_tokens") or 0),
                               "completion_tokens": int(usage.get("completion_tokens") or 0)})

@@ -5,13 +5,18 @@ batches with the series bible, context and length budgets, rewrites over-long li
 and falls back to the machine route of the remaining backends for a batch it cannot answer.
 A machine route (Bergamot, Apertium, Marian...) translates line by line, pivoting through
 English where needed. Either way every line carries its budget, and lines over it are flagged.
+
+An LLM's answers for a script are an artifact of their own (:data:`ADAPTATION`), keyed on the lines, the
+model and the market they were adapted for. A route that pivots through English (zh -> en by the LLM,
+then Bergamot into Portuguese or Spanish) asks for the English as the first market of that language
+(en-US) would: every such market, and en-US itself, shares one LLM pass over the episode.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,7 +26,7 @@ from localize.core import jsonio
 from localize.core.artifacts import Line, Script, TargetLine, Translation
 from localize.core.cache import ArtifactStore, file_sha256
 from localize.core.errors import ConfigError, LocalizeError, ModelIntegrityError, NoRouteError
-from localize.core.markets import Market
+from localize.core.markets import Market, load_markets
 from localize.core.options import RunOptions
 from localize.core.stage import Keyed, Stage
 from localize.stages.translate import ADAPTERS, TRANSLATORS, Adapter
@@ -34,6 +39,7 @@ from localize.stages.translate.tm import Match, TranslationMemory
 log = logging.getLogger(__name__)
 
 TRANSLATION = Stage("translation", version=1)
+ADAPTATION = Stage("adaptation", version=1)  # an adapter's answers for a script's lines, for one market
 
 
 def preferences(market: Market, options: RunOptions) -> tuple[str, ...]:
@@ -114,7 +120,8 @@ def translate_market(
         pending = [ln for i, ln in enumerate(script.lines) if i not in hits]
         try:
             fresh, first, final = _translate(pending, script.language, market, route, adapter, bible, options,
-                                             need_machine, after) if pending else ((), 0, 0)
+                                             need_machine, after, _Cache(store, script_key)) \
+                if pending else ((), 0, 0)
         finally:
             if adapter is not None:
                 adapter.release()
@@ -188,16 +195,60 @@ def _merge(lines: Sequence[Line], hits: dict[int, Match], fresh: Sequence[Target
     return tuple(out)
 
 
-def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: Adapter | None,
-               bible: Bible, options: RunOptions, need_machine: bool, after: tuple[Leg, ...] = ()) \
+@dataclass(frozen=True, slots=True)
+class _Cache:
+    store: ArtifactStore
+    script_key: str
+
+
+def _adapted(adapter: Adapter, lines: Sequence[Line], source: str, market: Market, bible: Bible,
+             options: RunOptions, cache: _Cache | None, route: tuple[Leg, ...] = ()) \
         -> tuple[tuple[TargetLine, ...], int, int]:
-    limit = budgets(lines, market)
-    if adapter is not None and after:
-        return _adapt_then_translate(adapter, lines, source, market, after, bible, options)
-    if adapter is not None:
-        fallback = (lambda batch: translate_lines(batch, route)) if route or source == market.language else None
+    """:func:`adapt_lines` for `market`, through the :data:`ADAPTATION` cache: the same lines adapted for the
+    same market by the same model are answered once (a pivot market's English and en-US's own). `route`: the
+    machine fallback for a batch the adapter cannot answer."""
+    fallback = (lambda batch: translate_lines(batch, route)) if route or source == market.language else None
+
+    def adapt() -> tuple[tuple[TargetLine, ...], int, int]:
         return adapt_lines(adapter, lines, source=source, market=market, bible=bible, options=options.adapt,
                            fallback=fallback)
+
+    if cache is None:
+        return adapt()
+    key = ADAPTATION.key(
+        inputs=[cache.script_key], backend=adapter.name, model_version=adapter.model_version(),
+        options={"source": source, "market": market.tag, "target": market.language,
+                 "style": jsonio.to_dict(market.style), "bible": bible.digest(market.language),
+                 "adapt": jsonio.to_dict(options.adapt), "fallback": [leg.label for leg in route],
+                 "lines": [[ln.id, ln.speaker, ln.text, ln.start_ms, ln.end_ms] for ln in lines]})
+
+    def build(tmp: Path) -> None:
+        out, first, final = adapt()
+        jsonio.save(Translation(source_language=source, target_language=market.language, lines=out,
+                                within_budget_first=first, within_budget_final=final), tmp / "adaptation.json")
+
+    done = ADAPTATION.cached(cache.store, key, build, lambda p: jsonio.load(Translation, p / "adaptation.json"))
+    return done.lines, done.within_budget_first, done.within_budget_final
+
+
+def pivot_market(market: Market, language: str, options: RunOptions) -> Market:
+    """The market an LLM adapts into `language` for, on the way to `market`: the first known market of that
+    language (en-US for English), so every market pivoting through it shares the LLM's answers; `market`
+    itself in that language where none is known."""
+    for known in load_markets(*options.markets_files).values():
+        if known.language == language:
+            return known
+    return msgspec.structs.replace(market, language=language)
+
+
+def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: Adapter | None,
+               bible: Bible, options: RunOptions, need_machine: bool, after: tuple[Leg, ...] = (),
+               cache: _Cache | None = None) -> tuple[tuple[TargetLine, ...], int, int]:
+    limit = budgets(lines, market)
+    if adapter is not None and after:
+        return _adapt_then_translate(adapter, lines, source, market, after, bible, options, cache)
+    if adapter is not None:
+        return _adapted(adapter, lines, source, market, bible, options, cache, route)
     machine = translate_lines(lines, route) if need_machine else tuple(
         TargetLine(id=ln.id, source_text=ln.text, text="", route=()) for ln in lines)
     return _checked(lines, machine, limit, market, bible, options)
@@ -221,10 +272,12 @@ def _checked(lines: Sequence[Line], targets: Sequence[TargetLine], limit: Sequen
 
 
 def _adapt_then_translate(adapter: Adapter, lines: Sequence[Line], source: str, market: Market, after: tuple[Leg, ...],
-                          bible: Bible, options: RunOptions) -> tuple[tuple[TargetLine, ...], int, int]:
-    """The adapter into the pivot language (with the market's style and budgets), then the machine legs."""
-    pivot = msgspec.structs.replace(market, language=after[0].source)
-    adapted, _, _ = adapt_lines(adapter, lines, source=source, market=pivot, bible=bible, options=options.adapt)
+                          bible: Bible, options: RunOptions, cache: _Cache | None = None) \
+        -> tuple[tuple[TargetLine, ...], int, int]:
+    """The adapter into the pivot language (as for that language's first market: :func:`pivot_market`), then
+    the machine legs."""
+    pivot = pivot_market(market, after[0].source, options)
+    adapted, _, _ = _adapted(adapter, lines, source, pivot, bible, options, cache)
     texts = [t.text for t in adapted]
     for leg in after:
         texts = leg.translator.translate(texts, leg.source, leg.target)
