@@ -169,6 +169,66 @@ def test_same_graph_on_a_local_ray_instance(batch: tuple[Path, object], tmp_path
     assert os.getpid() not in pids
 
 
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _ray_start(*args: str) -> None:
+    ray_cli = Path(sys.executable).with_name("ray")
+    proc = subprocess.run([str(ray_cli), "start", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+                           "--disable-usage-stats", *args], capture_output=True, text=True, timeout=180,
+                          env=os.environ.copy())
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_same_graph_on_a_two_node_ray_cluster_on_loopback(batch: tuple[Path, object], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ray start --head` and a second node joining it on 127.0.0.1, one CPU and its own workers each, with
+    Ray's token authentication on; `localize batch --executor ray --address` on it, the episode given as an
+    fsspec URL. Every job runs once, the two market jobs on different nodes, and the outputs are the local
+    batch's."""
+    import secrets
+
+    pytest.importorskip("ray")
+    root, _ = batch
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # the nodes, their workers and the batch share one token
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    port, *node_ports = _free_ports(8)
+    catalog = write_catalog(tmp_path, (root / "eps" / "ep01.mp4").as_uri())  # file://: read through fsspec
+    out = tmp_path / "out"
+    try:
+        _ray_start("--head", f"--port={port}", "--include-dashboard=false", f"--node-manager-port={node_ports[0]}",
+                   f"--object-manager-port={node_ports[1]}", "--min-worker-port=20000", "--max-worker-port=20999")
+        _ray_start(f"--address=127.0.0.1:{port}", f"--node-manager-port={node_ports[2]}",
+                   f"--object-manager-port={node_ports[3]}", "--min-worker-port=21000", "--max-worker-port=21999",
+                   f"--dashboard-agent-listen-port={node_ports[4]}", f"--metrics-export-port={node_ports[5]}",
+                   f"--runtime-env-agent-port={node_ports[6]}")
+        proc = subprocess.run([sys.executable, "-m", "localize", "batch", str(catalog), "--out", str(out),
+                               "--executor", "ray", "--address", f"127.0.0.1:{port}",
+                               "--cache-dir", str(root / "out" / ".cache")],
+                              capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    finally:
+        subprocess.run([str(Path(sys.executable).with_name("ray")), "stop", "--force"], capture_output=True,
+                       timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    finished = [e for e in read_events(out / "events.jsonl") if e["event"] == "job_finished"]
+    assert len(finished) == 3 and len({e["job"] for e in finished}) == 3  # every job once
+    markets = [e for e in finished if not e["job"].endswith("understand")]
+    assert len({e["node"] for e in markets}) == 2  # one CPU a node: the two market jobs ran side by side
+    assert os.getpid() not in {e["pid"] for e in finished}
+    for market in MARKETS:
+        video = out / "demo" / "ep01" / market / "video.mp4"
+        assert sha(video) == sha(root / "out" / "demo" / "ep01" / market / "video.mp4")
+
+
 def test_a_batch_worker_loads_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
     from localize.core import modelcache
     from localize.stages.script.asr import AsrOptions

@@ -113,11 +113,15 @@ class LocalExecutor:
 
 
 def _ray_work(work: Work, job: Job) -> Outcome:
+    import dataclasses
+
+    import ray
+
     from localize.core import modelcache
 
     if not modelcache.enabled():
         init_worker(1)
-    return work(job)
+    return dataclasses.replace(work(job), node=ray.get_runtime_context().get_node_id())
 
 
 class RayExecutor:

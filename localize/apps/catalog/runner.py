@@ -252,7 +252,7 @@ class _Batch:
         self.ready.update(self.graph.get_ready())
         self.db.finished(job.id, job.input_hash, outcome.seconds)
         self.events.write("job_finished", **common, built=list(outcome.built), reused=list(outcome.reused),
-                          pid=outcome.pid)
+                          pid=outcome.pid, **({"node": outcome.node} if outcome.node else {}))
         self.bars.advance(job)
 
     def _retry_later(self, job: Job, outcome: Outcome, common: dict[str, object]) -> None:

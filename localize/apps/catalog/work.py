@@ -23,6 +23,7 @@ class Outcome:
     built: tuple[str, ...] = ()  # "stage:key" of artifacts this job built
     reused: tuple[str, ...] = ()  # ... and of those it found in the cache
     pid: int = 0
+    node: str = ""  # the Ray node that ran the job ("" on the local pool)
 
 
 def init_worker(threads: int) -> None:
