@@ -8,7 +8,15 @@ One invocation does, on this machine:
    timed per stage through a Progress object (task() -> done());
 3. a warm re-run of the same call (every artifact cached);
 4. a re-run that adds one more market (``--extra-market``): the transcript must be reused, so no
-   'transcribe' task is created.
+   'transcribe' task is created;
+5. with ``--edit``: a reviewer's edit of one line of the first market, re-rendered through
+   ``localize.relocalize`` (only that line is translated and voiced again; mix and render follow).
+
+Peak RSS of this process (models loaded) is recorded, and each task's resident memory when it ends.
+
+``--real-size`` is the issue-19 mode: ``../shared/media/drama/episode_B.mp4`` (46.6 s, 1080x1920), markets
+en-US then pt-BR, es-MX added, one line edited, and the ratios to the episode's duration as well as to the
+re-encode.
 
 Then it prints a table plus the ratios, and writes bench/results/pipeline.json and pipeline.md.
 
@@ -16,13 +24,15 @@ Only the public API is used: ``localize.localize_episode``, ``localize.RunOption
 Per-stage times are the library's own progress tasks (one per stage and market); a cached stage
 opens no task, which is how the runs show what was reused.
 
-    .venv/bin/python bench/bench_pipeline.py [--episode PATH] [--market TAG ...] [--extra-market TAG]
+    .venv/bin/python bench/bench_pipeline.py [--episode PATH] [--market TAG ...] [--extra-market TAG] [--edit]
+    .venv/bin/python bench/bench_pipeline.py --real-size      # episode B; results in pipeline-real.{json,md}
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +48,7 @@ import localize
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EPISODE = ROOT / "samples" / "episode.mp4"
+REAL_EPISODE = ROOT.parent / "shared" / "media" / "drama" / "episode_B.mp4"
 DEFAULT_RESULTS = ROOT / "bench" / "results"
 
 # Stages shared by every market, as the library's progress tasks name them.
@@ -59,6 +70,8 @@ class TaskRecord:
     start: float
     end: float | None = None
     advanced: int = 0
+    rss_end_mb: float = 0.0  # resident memory when the task ended
+    peak_mb: float = 0.0  # the process's peak so far, then
 
     @property
     def seconds(self) -> float | None:
@@ -75,6 +88,8 @@ class _TimedTask:
     def done(self) -> None:
         if self._record.end is None:
             self._record.end = time.perf_counter()
+            self._record.rss_end_mb = rss_mb()
+            self._record.peak_mb = peak_rss_mb()["self"]
 
 
 @dataclass
@@ -107,6 +122,39 @@ def run_baseline(episode: Path, workdir: Path, repeats: int) -> dict:
         times.append(time.perf_counter() - t0)
     return {"argv": argv, "runs_s": times, "median_s": statistics.median(times), "min_s": min(times),
             "output_bytes": out.stat().st_size}
+
+
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process so far (MB), its models loaded. (Children are not counted:
+    getrusage's figure for them includes forks of this process, which start at its size.)"""
+    return {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (MB)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_edit(market_dir: Path) -> dict:
+    """A reviewer's edit of one line (the longest one, text changed), re-rendered through relocalize."""
+    script = json.loads((market_dir / "script.json").read_text())
+    line = max(script["lines"], key=lambda ln: len(ln["target_text"]))
+    edit = localize.LineOverride(id=line["id"], source_text=line["source_text"],
+                                 target_text=line["target_text"].rstrip(".!?") + ", I promise.")
+    recorder = Recorder()
+    t0 = time.perf_counter()
+    result = localize.relocalize(market_dir, [edit], progress=recorder)
+    total = time.perf_counter() - t0
+    text = json.loads(Path(result.script).read_text())
+    if not any(ln["target_text"] == edit.target_text for ln in text["lines"]):
+        raise SystemExit(f"edit: the re-rendered {market_dir.name} does not carry the edited line {edit.id}")
+    summary = summarise("edit", [market_dir.name], recorder, t0, total, {market_dir.name: result.report.dubbed})
+    summary["edited_line"] = edit.id
+    return summary
 
 
 def run_localize(name: str, episode: Path, markets: list[str], out: Path, options) -> dict:
@@ -152,7 +200,8 @@ def summarise(name: str, markets: list[str], rec: Recorder, t0: float, total: fl
         "transcribe_task_created": transcribed,
         "script_cache": "building" if transcribed else "reusing",
         "tasks": [{"label": t.label, "total": t.total, "advanced": t.advanced,
-                   "start_s": t.start - t0, "seconds": t.seconds} for t in rec.tasks],
+                   "start_s": t.start - t0, "seconds": t.seconds, "rss_end_mb": round(t.rss_end_mb),
+                   "peak_mb": round(t.peak_mb)} for t in rec.tasks],
     }
 
 
@@ -200,13 +249,24 @@ def stage_rows(runs: list[dict], all_markets: list[str]) -> list[tuple[str, list
 
 def ratio_rows(result: dict) -> list[tuple[str, str, str]]:
     base = result["baseline"]["median_s"]
-    cold, warm, extra = (result["runs"][k]["total_s"] for k in ("cold", "warm", "add_market"))
-    return [
+    duration = result["machine"]["episode_duration_s"]
+    runs = result["runs"]
+    cold, warm, extra = (runs[k]["total_s"] for k in ("cold", "warm", "add_market"))
+    added = extra - warm  # the added market's own time: the others are cached
+    rows = [
         ("cold run / ffmpeg re-encode", f"{cold:.2f} s / {base:.2f} s", f"{cold / base:.1f}x"),
+        ("cold run / episode duration", f"{cold:.2f} s / {duration:.2f} s", f"{cold / duration:.2f}x"),
         ("warm run / cold run", f"{warm:.2f} s / {cold:.2f} s", f"{warm / cold:.3f}"),
+        ("warm run / episode duration", f"{warm:.2f} s / {duration:.2f} s", f"{warm / duration:.3f}x"),
         ("warm run / ffmpeg re-encode", f"{warm:.2f} s / {base:.2f} s", f"{warm / base:.2f}x"),
         ("+1 market run / cold run", f"{extra:.2f} s / {cold:.2f} s", f"{extra / cold:.3f}"),
+        (f"added market ({result['extra_market']}) / episode duration", f"{added:.2f} s / {duration:.2f} s",
+         f"{added / duration:.2f}x"),
     ]
+    if "edit" in runs:
+        edit = runs["edit"]["total_s"]
+        rows.append(("one-line edit re-rendered / cold run", f"{edit:.2f} s / {cold:.2f} s", f"{edit / cold:.3f}"))
+    return rows
 
 
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -223,12 +283,16 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def render_reports(result: dict) -> tuple[str, str]:
-    runs = [result["runs"][k] for k in ("cold", "warm", "add_market")]
-    headers = ["stage (s)", "cold", "warm", f"+{result['extra_market']}"]
+    keys = [k for k in ("cold", "warm", "add_market", "edit") if k in result["runs"]]
+    runs = [result["runs"][k] for k in keys]
+    headers = ["stage (s)", "cold", "warm", f"+{result['extra_market']}",
+               *(["one-line edit"] if "edit" in keys else [])]
     all_markets = runs[2]["markets"]
     rows = [[name, *cells] for name, cells in stage_rows(runs, all_markets)]
     base = result["baseline"]
-    rows.insert(0, ["ffmpeg re-encode (baseline)", fmt(base["median_s"]), "", ""])
+    rows.insert(0, ["ffmpeg re-encode (baseline)", fmt(base["median_s"]), *[""] * (len(keys) - 1)])
+    rows.append(["peak RSS, this process (MB)", *(f"{r['peak_rss_mb']['self']:.0f}" for r in runs)])
+    memory = [[t["label"], str(t["rss_end_mb"]), str(t["peak_mb"])] for t in runs[0]["tasks"] if t.get("peak_mb")]
     ratios = ratio_rows(result)
     m = result["machine"]
     machine = (f"{m['cpu_model']}, nproc {m['nproc']}, Python {m['python']}, {m['ffmpeg'].split(' Copyright')[0]}, "
@@ -255,7 +319,11 @@ def render_reports(result: dict) -> tuple[str, str]:
         f"runs {', '.join(f'{t:.2f}' for t in base['runs_s'])} s, median {base['median_s']:.2f} s",
         "- cold = fresh temp artifact cache (`RunOptions(cache_dir=...)`), first call in the process "
         "(includes imports and model loads); warm = same call again into the same out dir; "
-        f"+{result['extra_market']} = same call with one more market.",
+        f"+{result['extra_market']} = same call with one more market"
+        + ("; one-line edit = `localize.relocalize` of the first market with one line's text changed." if "edit" in keys
+           else "."),
+        "- peak RSS is cumulative (the most so far in the process): "
+        "the cold column is the run with every model loaded.",
         "- \"unattributed\" = whole run minus the "
         "timed tasks (probe + sha256 of the source, backend/voice setup, publishing outputs and reports).",
         "",
@@ -267,6 +335,8 @@ def render_reports(result: dict) -> tuple[str, str]:
         "",
         md_table(["ratio", "values", "ratio"], [list(r) for r in ratios]),
         "",
+        *(["## Memory, cold run (MB)", "", md_table(["task", "RSS when it ended", "peak so far"], memory), ""]
+          if memory else []),
         f"Transcript reuse: a `transcribe` task was created in the cold run: {runs[0]['transcribe_task_created']}; "
         f"warm run: {runs[1]['transcribe_task_created']}; +{result['extra_market']} run: "
         f"{runs[2]['transcribe_task_created']} (script artifact: {runs[0]['script_cache']} / "
@@ -290,7 +360,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-repeats", type=int, default=3)
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where pipeline.json/.md go")
     ap.add_argument("--keep", action="store_true", help="keep the temp out/cache dir (its path is printed)")
+    ap.add_argument("--edit", action="store_true", help="also re-render the first market with one line edited")
+    ap.add_argument("--real-size", action="store_true",
+                    help="episode B (../shared/media/drama/episode_B.mp4), en-US + pt-BR, es-MX added, one edit; "
+                         "results in pipeline-real.json/.md")
     args = ap.parse_args(argv)
+    stem = "pipeline"
+    if args.real_size:
+        if not REAL_EPISODE.is_file():
+            ap.error(f"{REAL_EPISODE} is absent (it ships with the development workspace)")
+        args.episode, args.edit, stem = REAL_EPISODE, True, "pipeline-real"
+        args.markets = args.markets or ["en-US", "pt-BR"]
+        args.extra_market = "es-MX" if args.extra_market == "es-ES" else args.extra_market
     episode = args.episode.resolve()
     markets = list(dict.fromkeys(args.markets or ["en-US", "pt-BR"]))
     if args.extra_market in markets:
@@ -308,7 +389,13 @@ def main(argv: list[str] | None = None) -> int:
         for key, ms in (("cold", markets), ("warm", markets), ("add_market", [*markets, args.extra_market])):
             print(f"{key}: localize_episode(markets={ms}) ...", flush=True)
             runs[key] = run_localize(key, episode, ms, out, options)
+            runs[key]["peak_rss_mb"] = peak_rss_mb()
             print(f"  {runs[key]['total_s']:.2f} s", flush=True)
+        if args.edit:
+            print(f"edit: relocalize {markets[0]} with one line edited ...", flush=True)
+            runs["edit"] = run_edit(out / episode.stem / markets[0])
+            runs["edit"]["peak_rss_mb"] = peak_rss_mb()
+            print(f"  {runs['edit']['total_s']:.2f} s", flush=True)
     finally:
         if args.keep:
             print(f"kept {tmp}")
@@ -327,15 +414,21 @@ def main(argv: list[str] | None = None) -> int:
             "warm_over_cold": runs["warm"]["total_s"] / runs["cold"]["total_s"],
             "warm_over_ffmpeg": runs["warm"]["total_s"] / baseline["median_s"],
             "add_market_over_cold": runs["add_market"]["total_s"] / runs["cold"]["total_s"],
+            "cold_over_duration": runs["cold"]["total_s"] / machine["episode_duration_s"],
+            "added_market_over_duration": (runs["add_market"]["total_s"] - runs["warm"]["total_s"])
+            / machine["episode_duration_s"],
+            "warm_over_duration": runs["warm"]["total_s"] / machine["episode_duration_s"],
+            **({"edit_over_cold": runs["edit"]["total_s"] / runs["cold"]["total_s"]} if "edit" in runs else {}),
         },
+        "peak_rss_mb": peak_rss_mb(),
     }
     text, md = render_reports(result)
     print()
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "pipeline.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    (args.results / "pipeline.md").write_text(md)
-    print(f"\nwrote {args.results / 'pipeline.json'} and {args.results / 'pipeline.md'}")
+    (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    (args.results / f"{stem}.md").write_text(md)
+    print(f"\nwrote {args.results / f'{stem}.json'} and {args.results / f'{stem}.md'}")
     return 0
 
 

@@ -225,7 +225,10 @@ def _localize(path: str | Path, markets: Sequence[str], out: str | Path, *, opti
     if any(m.dubs(episode.script.value.language) for m in plan.markets):
         episode = _with_background(episode)
     with modelcache.scope():  # models (the LLM, Whisper for back-checks) load once for all the markets
-        results = tuple(_localize_market(episode, market, plan, out, (overrides or {}).get(market.tag, ()),
+        # Every market's translation first, so the LLM leaves memory before the voices and the picture load.
+        translated = {m.tag: _translate(episode, m, (overrides or {}).get(m.tag, ())) for m in plan.markets}
+        modelcache.release("llamacpp")
+        results = tuple(_localize_market(episode, market, plan, out, *translated[market.tag],
                                          (targets or {}).get(market.tag))
                         for market in plan.markets)
     return EpisodeResult(episode=episode.name, source=str(episode.source.path),
@@ -256,14 +259,21 @@ def _dub(episode: Episode, market: Market, plan: _Plan, machine: Keyed[Translati
     return dub, backchecked
 
 
-def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path,
-                     overrides: Sequence[LineOverride], target: Path | None = None) -> MarketResult:
-    """One market, stage after stage: translate, review, voice, mix, picture, render, publish."""
-    script, store, options, progress = episode.script, episode.store, episode.options, episode.progress
-    task = progress.task(f"{market.tag} translate", None)
-    machine = translate_market(market, script.key, script.value, store, options)
+def _translate(episode: Episode, market: Market, overrides: Sequence[LineOverride]) \
+        -> tuple[Keyed[Translation], Reviewed]:
+    """The market's machine translation, and the lines with the reviewers' versions in place."""
+    script = episode.script
+    task = episode.progress.task(f"{market.tag} translate", None)
+    machine = translate_market(market, script.key, script.value, episode.store, episode.options)
     reviewed = apply_overrides(script.value, machine.key, machine.value, overrides)
     task.done()
+    return machine, reviewed
+
+
+def _localize_market(episode: Episode, market: Market, plan: _Plan, out: Path, machine: Keyed[Translation],
+                     reviewed: Reviewed, target: Path | None = None) -> MarketResult:
+    """One translated market, stage after stage: voice, mix, picture, render, publish."""
+    script, store, options, progress = episode.script, episode.store, episode.options, episode.progress
     dub, backchecked = _dub(episode, market, plan, machine, reviewed)
     task = progress.task(f"{market.tag} mix", None)
     mix = mix_market(market, episode.audio, dub, episode.background, store)

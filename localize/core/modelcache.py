@@ -7,6 +7,7 @@ just calls ``load()`` (the backend releases its model when its stage ends); a ba
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _models: dict[tuple[str, str], Any] | None = None
+_scoped = False  # the cache is an episode run's scope (not a batch worker's, kept for good)
 _lock = threading.Lock()
 
 
@@ -30,22 +32,34 @@ def enable() -> None:
 def scope() -> Iterator[None]:
     """Share loaded models inside the block (an episode's markets: the LLM loads once, not once per market)
     and drop them at its end; inside a batch worker, whose cache is on for good, this changes nothing."""
-    global _models
+    global _models, _scoped
     with _lock:
         if _models is not None:
             owner = False
         else:
-            _models, owner = {}, True
+            _models, owner, _scoped = {}, True, True
     try:
         yield
     finally:
         if owner:
             with _lock:
-                _models = None
+                _models, _scoped = None, False
 
 
 def enabled() -> bool:
     return _models is not None
+
+
+def release(kind: str) -> None:
+    """Drop the models of `kind` an episode's scope holds, once no later stage of the run needs them (the LLM
+    after every market is translated: its memory goes before the voices load). A batch worker keeps its
+    models for the next job."""
+    with _lock:
+        if _models is None or not _scoped:
+            return
+        for key in [k for k in _models if k[0] == kind]:
+            del _models[key]
+    gc.collect()
 
 
 def shared(kind: str, key: str, load: Callable[[], T]) -> T:
