@@ -8,9 +8,9 @@ with a dark outline), dilated to cover the outline and the anti-aliasing around 
 method by default (``"telea"``), Navier-Stokes as ``method="ns"``; others come from the
 ``localize.backends`` entry-point group as ``"inpaint.<name>" = "module:Class"`` (:data:`INPAINTERS`).
 Only the box (plus a margin) is touched. The mask and the fill are worked out at ``scale`` of the picture's
-resolution (half by default: a quarter of the pixels and a smaller neighbourhood make it about 10x faster
-on a 1080x1920 episode, and the fill of a subtitle's strokes is smooth at any resolution); only the
-masked pixels take the upscaled fill, every other pixel stays as it was.
+resolution (half by default: a quarter of the pixels and a smaller neighbourhood; the picture stage of a
+1080x1920 episode went from 233 s to 76 s, and the fill of a subtitle's strokes is smooth at any
+resolution); only the masked pixels take the upscaled fill, every other pixel stays as it was.
 """
 
 from __future__ import annotations
