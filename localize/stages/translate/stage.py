@@ -202,19 +202,13 @@ class _Cache:
 
 
 def _adapted(adapter: Adapter, lines: Sequence[Line], source: str, market: Market, bible: Bible,
-             options: RunOptions, cache: _Cache | None, route: tuple[Leg, ...] = ()) \
+             options: RunOptions, cache: _Cache, route: tuple[Leg, ...] = ()) \
         -> tuple[tuple[TargetLine, ...], int, int]:
     """:func:`adapt_lines` for `market`, through the :data:`ADAPTATION` cache: the same lines adapted for the
     same market by the same model are answered once (a pivot market's English and en-US's own). `route`: the
     machine fallback for a batch the adapter cannot answer."""
     fallback = (lambda batch: translate_lines(batch, route)) if route or source == market.language else None
 
-    def adapt() -> tuple[tuple[TargetLine, ...], int, int]:
-        return adapt_lines(adapter, lines, source=source, market=market, bible=bible, options=options.adapt,
-                           fallback=fallback)
-
-    if cache is None:
-        return adapt()
     key = ADAPTATION.key(
         inputs=[cache.script_key], backend=adapter.name, model_version=adapter.model_version(),
         options={"source": source, "market": market.tag, "target": market.language,
@@ -223,7 +217,8 @@ def _adapted(adapter: Adapter, lines: Sequence[Line], source: str, market: Marke
                  "lines": [[ln.id, ln.speaker, ln.text, ln.start_ms, ln.end_ms] for ln in lines]})
 
     def build(tmp: Path) -> None:
-        out, first, final = adapt()
+        out, first, final = adapt_lines(adapter, lines, source=source, market=market, bible=bible,
+                                        options=options.adapt, fallback=fallback)
         jsonio.save(Translation(source_language=source, target_language=market.language, lines=out,
                                 within_budget_first=first, within_budget_final=final), tmp / "adaptation.json")
 
@@ -242,8 +237,8 @@ def pivot_market(market: Market, language: str, options: RunOptions) -> Market:
 
 
 def _translate(lines: Sequence[Line], source: str, market: Market, route: tuple[Leg, ...], adapter: Adapter | None,
-               bible: Bible, options: RunOptions, need_machine: bool, after: tuple[Leg, ...] = (),
-               cache: _Cache | None = None) -> tuple[tuple[TargetLine, ...], int, int]:
+               bible: Bible, options: RunOptions, need_machine: bool, after: tuple[Leg, ...],
+               cache: _Cache) -> tuple[tuple[TargetLine, ...], int, int]:
     limit = budgets(lines, market)
     if adapter is not None and after:
         return _adapt_then_translate(adapter, lines, source, market, after, bible, options, cache)
@@ -272,7 +267,7 @@ def _checked(lines: Sequence[Line], targets: Sequence[TargetLine], limit: Sequen
 
 
 def _adapt_then_translate(adapter: Adapter, lines: Sequence[Line], source: str, market: Market, after: tuple[Leg, ...],
-                          bible: Bible, options: RunOptions, cache: _Cache | None = None) \
+                          bible: Bible, options: RunOptions, cache: _Cache) \
         -> tuple[tuple[TargetLine, ...], int, int]:
     """The adapter into the pivot language (as for that language's first market: :func:`pivot_market`), then
     the machine legs."""
