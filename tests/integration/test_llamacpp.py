@@ -50,9 +50,13 @@ def adapter():
     llm.release()
 
 
-def test_adaptation_on_the_real_model(adapter: LlamaCppAdapter) -> None:
+@pytest.mark.parametrize("lines_per_request", [1, 0], ids=["a-line-a-request", "the-batch-in-one-request"])
+def test_adaptation_on_the_real_model(lines_per_request: int) -> None:
+    adapter = LlamaCppAdapter(lines_per_request=lines_per_request)  # the model itself is shared (modelcache)
     market = get_market("en-US")
     out, first, final = adapt_lines(adapter, LINES, source="zh", market=market, bible=BIBLE, options=AdaptOptions())
+    first_pass = adapter.usage.per_request[:3 if lines_per_request else 1]
+    assert [r["lines"] for r in first_pass] == ([1, 1, 1] if lines_per_request else [3])
     assert [t.id for t in out] == ["L001", "L002", "L003"]
     assert all(t.text.strip() and t.route == ("llamacpp:zh-en",) for t in out)
     assert not any(any("\u4e00" <= ch <= "\u9fff" for ch in t.text) for t in out), [t.text for t in out]

@@ -171,3 +171,21 @@ def test_mixing_auto_with_backend_names_is_refused():
     market = msgspec.structs.replace(get_market("en-US"), translation=("auto", "apertium"))
     with pytest.raises(ConfigError, match="mixes 'auto'"):
         preferences(market, RunOptions())
+
+
+def test_a_market_file_may_send_each_batch_whole_and_the_mode_is_in_the_model_version(tmp_path):
+    markets = tmp_path / "markets.toml"
+    markets.write_text('[xx-XX]\nname = "Test"\nlanguage = "en"\nllm = { lines_per_request = 0 }\n'
+                       '[yy-YY]\nname = "Test"\nlanguage = "en"\nllm = { lines_per_request = 3 }\n')
+    with pytest.raises(ConfigError, match="lines_per_request"):
+        load_markets(markets)
+    markets.write_text('[xx-XX]\nname = "Test"\nlanguage = "en"\nllm = { lines_per_request = 0 }\n')
+    assert load_markets(markets)["xx-XX"].llm.lines_per_request == 0
+    assert get_market("en-US").llm.lines_per_request == 1
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF1")
+    line = LlamaCppAdapter(str(gguf)).model_version()
+    batch = LlamaCppAdapter(str(gguf), lines_per_request=0).model_version()
+    assert line != batch and ":line:" in line and ":batch:" in batch
+    with pytest.raises(ConfigError, match="lines_per_request"):
+        LlamaCppAdapter(str(gguf), lines_per_request=2)

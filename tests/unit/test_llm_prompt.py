@@ -114,3 +114,57 @@ def test_importing_the_transformers_backends_imports_neither_torch_nor_transform
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- one line a request (the llamacpp default) ---------------------------------------------------------
+
+def test_a_line_request_has_the_line_its_budget_and_only_its_own_glossary_terms_and_no_context() -> None:
+    from localize.stages.translate.adapt import build_line_messages, per_line
+
+    first, second = per_line(REQUEST)
+    assert [r.lines for r in (first, second)] == [(REQUEST.lines[0],), (REQUEST.lines[1],)]
+    assert first.context == second.context == ()
+    (sys_a, user_a), (sys_b, user_b) = build_line_messages(first), build_line_messages(second)
+    assert sys_a == sys_b  # one system prompt per market: llama.cpp's prompt cache evaluates it once
+    assert "Chinese" in sys_a["content"] and "Spanish" in sys_a["content"] and "$" not in sys_a["content"]
+    assert "informal (tú)" in sys_a["content"] and "A heiress returns." in sys_a["content"]
+    assert "Lin Xia" in sys_a["content"] and "Gu Yan" in sys_a["content"]
+    assert "at most 24 characters" in user_a["content"] and user_a["content"].count("顾氏集团") == 2
+    assert "Grupo Gu" in user_a["content"] and "Grupo Gu" not in user_b["content"]
+    assert "你回来了" not in sys_a["content"] + user_a["content"]  # context lines made the small model translate them
+    with pytest.raises(ValueError):
+        build_line_messages(REQUEST)
+
+
+def test_a_line_rewrite_is_an_editors_task_on_the_translation_alone() -> None:
+    from dataclasses import replace
+
+    from localize.stages.translate.adapt import build_line_messages, line_schema
+
+    line = replace(REQUEST.lines[1], previous_attempt="¡Sigue soñando, que eso nunca va a pasar!")
+    request = replace(REQUEST, lines=(line,), rewrite=True)
+    system, user = build_line_messages(request)
+    assert "Spanish" in system["content"] and "at most 9 characters" in user["content"]
+    assert line.previous_attempt in user["content"] and "你做梦" not in user["content"]
+    assert line_schema(request)["required"] == ["text"]
+
+
+def test_a_line_answer_is_the_idiom_decision_then_the_text() -> None:
+    from localize.stages.translate.adapt import line_schema, parse_line_answer
+
+    one = replace_lines(REQUEST, REQUEST.lines[:1])
+    plain, idiom = line_schema(one)["anyOf"]
+    assert plain["required"] == ["idiom", "text"] and idiom["required"] == ["idiom", "literal", "text"]
+    assert "pattern" in plain["properties"]["text"]  # no Han characters in a Spanish line
+    got = parse_line_answer('{"idiom": true, "literal": "you dream", "text": "¡Ni lo sueñes!"}', one)
+    assert (got.id, got.text, got.idiom, got.literal) == ("L003", "¡Ni lo sueñes!", True, "you dream")
+    assert parse_line_answer('{"idiom": false, "literal": "x", "text": "Sí"}', one).literal == ""
+    for bad in ('{"idiom": false}', '{"idiom": false, "text": "  "}', "Sí", "[]"):
+        with pytest.raises(MalformedAnswer):
+            parse_line_answer(bad, one)
+
+
+def replace_lines(request: AdaptRequest, lines: tuple[LineRequest, ...]) -> AdaptRequest:
+    from dataclasses import replace
+
+    return replace(request, lines=lines)

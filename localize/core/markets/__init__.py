@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -91,6 +92,8 @@ class LlmSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     model: str = ""  # a .gguf path (relative: to the markets file); "": LOCALIZE_LLAMACPP_MODEL, else the packaged one
     sha256: str = ""  # pin the file: a run with a different file stops before any work
+    # 1: one line a request (best with small models); 0: each batch in one request, with context lines
+    lines_per_request: Literal[0, 1] = 1
 
 
 class Market(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

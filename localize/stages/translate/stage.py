@@ -60,7 +60,8 @@ def backend_factory(market: Market) -> Factory:
     def create(name: str) -> Any:
         registry = TRANSLATORS if _is_translator(name) else ADAPTERS
         if name == "llamacpp":
-            return registry.create(name, model=market.llm.model or None, sha256=market.llm.sha256 or None)
+            return registry.create(name, model=market.llm.model or None, sha256=market.llm.sha256 or None,
+                                   lines_per_request=market.llm.lines_per_request)
         return registry.create(name)
     return create
 
