@@ -56,6 +56,10 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     # Artifacts of module-scoped fixtures that name no cache: a temp dir, never the user's cache.
     os.environ.setdefault("LOCALIZE_CACHE_DIR", tempfile.mkdtemp(prefix="localize-test-cache-"))
+    # The Spanish sample's en-US takes Apertium, not a market-own LLM pass (the shipped route table's es->en
+    # choice, 3.5 s a line): dozens of tests render it without testing translation. The LLM routes have their
+    # own tests (test_llamacpp.py, test_route.py), which set or clear this themselves where it matters.
+    os.environ.setdefault("LOCALIZE_ROUTE_MAX_COST", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -133,3 +133,16 @@ def test_idioms_keep_their_literal_meaning_and_glossary_misses_are_flagged() -> 
                             market=MARKET, bible=BIBLE, options=AdaptOptions())
     assert out[0].flags == ("idiom",) and out[0].literal.startswith("Don't sell")
     assert out[1].flags == ("glossary:顾氏集团->Gu Group",)
+
+
+def test_a_line_the_dub_can_absorb_by_speaking_faster_is_not_rewritten() -> None:
+    # 30-character budgets; en-US dubs up to 1.25x: 36 characters fit by speed, 45 do not.
+    lines = [line(0, "一"), line(1, "二")]
+    texts = {"L000": "a" * 36, "L001": "b" * 45}
+    fake = Scripted(lambda req, ln: LineAnswer(id=ln.id, text=ln.previous_attempt[:30] if req.rewrite
+                                               else texts[ln.id]))
+    out, first, final = adapt_lines(fake, lines, source="zh", market=MARKET, bible=Bible(), options=AdaptOptions())
+    assert MARKET.max_speed == 1.25
+    assert [ln.id for r in fake.requests if r.rewrite for ln in r.lines] == ["L001"]
+    assert [t.text for t in out] == ["a" * 36, "b" * 30]
+    assert "over-budget" in out[0].flags and first == 0 and final == 1  # still counted and flagged as over

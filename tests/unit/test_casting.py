@@ -273,3 +273,13 @@ def test_an_espeak_female_variant_speaks_as_a_woman(tmp_path, voice: str) -> Non
     SYNTHESIZERS.create("espeak").synthesize("Bonjour, je suis très contente de vous voir aujourd'hui.", voice, out)
     samples, rate = sf.read(out, dtype="float32")
     assert median_f0(samples, rate) > 165, voice
+
+
+def test_an_audition_says_a_short_line_of_the_character_not_their_longest() -> None:
+    from localize.stages.voice.stage import PROBE_CHARS, probe_line
+
+    short, fit, longest = "Mom, I'm fine.", "You dare betray me? I will never forgive you for this.", "x" * 140
+    assert len(fit) >= PROBE_CHARS > len(short)
+    assert probe_line([longest, short, fit, " "]) == fit  # about 3 s of speech, not 9
+    assert probe_line([short, "Go.", ""]) == short  # nothing long enough: the longest
+    assert probe_line(["", "  "]) == ""

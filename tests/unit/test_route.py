@@ -200,9 +200,42 @@ def test_the_shipped_route_table_is_well_formed():
     table = route_module.measured_routes()
     for (src, tgt), routes in table.items():
         assert src != tgt and routes
-        assert [r.chrf for r in routes] == sorted((r.chrf for r in routes), reverse=True)
+        best = max(r.chrf for r in routes)
+        assert routes[0].chrf >= best - route_module.TIE_CHRF  # the first is the best, or tied with it
         for r in routes:
             assert 1 <= len(r.via.split(">")) <= 2 and 0 <= r.chrf <= 100
+
+
+def test_among_routes_measured_alike_the_cheaper_one_comes_first():
+    from localize.stages.translate.route import MeasuredRoute, _ranked, route_cost
+
+    def ranked(*routes: tuple[str, float]) -> list[str]:
+        return [x.via for x in _ranked([MeasuredRoute(pair="x-y", via=v, chrf=c, references="") for v, c in routes])]
+
+    assert [route_cost(v) for v in ("apertium", "apertium>bergamot", "llamacpp>apertium", "llamacpp",
+                                    "bergamot>llamacpp")] == [0, 0, 1, 2, 2]
+    # 0.4 apart is a tie: the route whose LLM leg (into English) the other markets share
+    assert ranked(("llamacpp", 33.1), ("llamacpp>apertium", 32.7)) == ["llamacpp>apertium", "llamacpp"]
+    assert ranked(("llamacpp", 57.2), ("apertium", 56.6)) == ["apertium", "llamacpp"]  # no LLM at all
+    # further apart: the better one, whatever it costs
+    assert ranked(("llamacpp", 64.1), ("apertium", 57.6)) == ["llamacpp", "apertium"]
+    assert ranked(("a", 50.0), ("b", 49.5), ("c>d", 40.0)) == ["a", "b", "c>d"]
+
+
+def test_a_catalog_team_can_keep_llm_passes_to_those_the_markets_share(monkeypatch):
+    from localize.stages.translate import route as route_module
+    from localize.stages.translate.route import MAX_COST_ENV, _within_cost
+
+    route_module.measured_routes.cache_clear()
+    es_en = route_module.measured_routes()[("es", "en")]
+    assert es_en[0].via == "llamacpp"  # the shipped table: the LLM, one line a request, beats Apertium
+    monkeypatch.setenv(MAX_COST_ENV, "1")
+    assert [r.via for r in _within_cost(es_en)][:1] == ["apertium"]
+    zh_en = route_module.measured_routes()[("zh", "en")]
+    assert _within_cost(zh_en)[0].via == "llamacpp"  # nothing cheaper exists: still the best
+    monkeypatch.setenv(MAX_COST_ENV, "3")
+    with pytest.raises(ConfigError, match=MAX_COST_ENV):
+        _within_cost(es_en)
 
 
 # --- adapters: their own registry, not a guess from the class's attributes -----------------------

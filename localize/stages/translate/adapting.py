@@ -83,8 +83,13 @@ def adapt_lines(
 
     first_within = sum(not over_budget(a.text, limit[i], options) for i, a in answers.items())
     stuck: set[int] = set()  # a rewrite came back no shorter: asking again would send the same request
+    # A line goes back for a shorter rewrite only when the dub cannot absorb it by speaking faster (up to the
+    # market's max_speed): a rewrite may lose meaning (the packaged model's cut "Ah, maybe it would be better
+    # suited for the American market" to "But perhaps it's better for the US").
+    rewrite_past = max(options.tolerance, market.max_speed)
     for _ in range(options.rewrite_tries):
-        over = [i for i, a in sorted(answers.items()) if over_budget(a.text, limit[i], options) and i not in stuck]
+        over = [i for i, a in sorted(answers.items())
+                if spoken_length(a.text) > limit[i] * rewrite_past and i not in stuck]
         if not over:
             break
         for start in range(0, len(over), options.batch_lines):

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 from localize.core.artifacts import Line, TargetLine
-from localize.core.errors import LocalizeError, ModelIntegrityError, NoRouteError
-from localize.stages.translate import TRANSLATORS, Translator
+from localize.core.errors import ConfigError, LocalizeError, ModelIntegrityError, NoRouteError
+from localize.stages.translate import ADAPTERS, TRANSLATORS, Translator
 from localize.stages.translate.openai_backend import ANY_PAIR
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,44 @@ def measured_routes() -> dict[tuple[str, str], tuple[MeasuredRoute, ...]]:
                               references=row.get("references", ""))
         source, _, target = route.pair.partition("-")
         table.setdefault((source, target), []).append(route)
-    return {pair: tuple(sorted(routes, key=lambda r: -r.chrf)) for pair, routes in table.items()}
+    return {pair: _ranked(routes) for pair, routes in table.items()}
+
+
+# chrF points below which two routes measured on a dozen reference lines are not told apart.
+TIE_CHRF = 1.0
+
+
+def route_cost(via: str) -> int:
+    """0: machine backends only; 1: an adapter (an LLM) only as the first leg of a route through English,
+    which every market of the source language shares (one LLM pass for en-US, pt-BR and es-MX); 2: an
+    adapter leg of the market's own."""
+    legs = via.split(">")
+    adapters = [i for i, leg in enumerate(legs) if leg in ADAPTERS.names()]
+    return 0 if not adapters else 1 if adapters == [0] and len(legs) == 2 else 2
+
+
+MAX_COST_ENV = "LOCALIZE_ROUTE_MAX_COST"
+
+
+def _within_cost(routes: Sequence[MeasuredRoute]) -> list[MeasuredRoute]:
+    """The measured routes in rank order, those costing more than ``$LOCALIZE_ROUTE_MAX_COST`` (0, 1 or 2;
+    :func:`route_cost`) after all the others: a catalog team that wants no LLM pass of a market's own where a
+    cheaper route exists sets it to 1 (es->en then takes Apertium, chrF 57.6, not the LLM's 64.1 at 3.5 s a
+    line). A pair with no route within the limit still takes its best."""
+    raw = os.environ.get(MAX_COST_ENV, "").strip()
+    if not raw:
+        return list(routes)
+    if raw not in ("0", "1", "2"):
+        raise ConfigError(f"{MAX_COST_ENV}={raw!r}: use 0 (no LLM), 1 (an LLM pass the markets share) or 2 (any).")
+    limit = int(raw)
+    return [r for r in routes if route_cost(r.via) <= limit] + [r for r in routes if route_cost(r.via) > limit]
+
+
+def _ranked(routes: list[MeasuredRoute]) -> tuple[MeasuredRoute, ...]:
+    """Best chrF first; but among the routes within TIE_CHRF of the best, the cheapest comes first
+    (:func:`route_cost`): no LLM, then an LLM pass the markets share, then the market's own."""
+    best = max(r.chrf for r in routes)
+    return tuple(sorted(routes, key=lambda r: (best - r.chrf > TIE_CHRF, route_cost(r.via), -r.chrf)))
 
 
 Factory = Callable[[str], Translator]
@@ -179,7 +217,7 @@ def auto_route(source: str, target: str, factory: Factory | None = None) -> tupl
         if legs is not None:
             log.info("%s->%s: route %s (configured service)", source, target, name)
             return legs
-    for measured in measured_routes().get((source, target), ()):
+    for measured in _within_cost(measured_routes().get((source, target), ())):
         legs = _legs(measured.via, source, target, cache, factory)
         if legs is not None:
             log.info("%s->%s: route %s (chrF %.1f measured)", source, target, measured.via, measured.chrf)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from localize.stages.voice.tts.service import CLONE
 
 log = logging.getLogger(__name__)
 
-CASTING = Stage("casting", version=5)  # 5: unclear backends before espeak-ng; unclear carried voices retargeted
+# 5: unclear backends before espeak-ng; unclear carried voices retargeted. 6: a short probe line (probe_line)
+CASTING = Stage("casting", version=6)
 DUB = Stage("dub", version=5)  # bumped when the fit planner or the delivery gain changes what a dub holds
 BACKCHECK = Stage("backcheck", version=2)  # bumped when how a clip is transcribed or scored changes
 
@@ -111,6 +113,17 @@ def choose_voice(market: Market, override: str | None, *, commercial: bool = Fal
                       f"'voices' in a --markets-file.")
 
 
+PROBE_CHARS = 48  # about 3 s of speech: enough for a speaker embedding, and each candidate says it
+
+
+def probe_line(texts: Sequence[str]) -> str:
+    """The line every candidate voice says in an audition: the shortest of at least PROBE_CHARS characters,
+    else the longest. (With the longest line, as before, an audition of the demo episode took 4-6 s.)"""
+    texts = [t.strip() for t in texts if t.strip()]
+    long_enough = [t for t in texts if len(t) >= PROBE_CHARS]
+    return min(long_enough, key=len) if long_enough else max(texts, key=len, default="")
+
+
 def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str, translation: Translation,
                        audio: Audio, options: RunOptions, store: ArtifactStore) -> dict[str, CharacterVoice]:
     """A (backend, voice) per character; with a series cast, the one it already gave them (for the first of
@@ -121,10 +134,10 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
     backends = [(s.name, v) for s, v in voice.backends]
     registry = open_cast(options)
     chosen, chosen_pitch = _kept_voices(registry, market, voice, script) if registry is not None else ({}, {})
-    probes: dict[str, str] = {}
+    said: dict[str, list[str]] = {}
     for ln, t in zip(script.lines, translation.lines, strict=True):
-        if t.text.strip() and len(t.text) > len(probes.get(ln.speaker, "")):
-            probes[ln.speaker] = t.text
+        said.setdefault(ln.speaker, []).append(t.text)
+    probes = {speaker: probe for speaker, texts in said.items() if (probe := probe_line(texts))}
     key = CASTING.key(inputs=[tr_key, audio.key], backend=voice.synthesizer.name,
                       model_version=voice.synthesizer.model_version(voice.voice),
                       options={"voice": voice.voice, "chosen": chosen, "pitch": chosen_pitch,
