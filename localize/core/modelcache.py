@@ -20,6 +20,18 @@ _scoped = False  # the cache is an episode run's scope (not a batch worker's, ke
 _lock = threading.Lock()
 
 
+def threads() -> int:
+    """Threads a numeric library of this process may use: a batch worker's share of the cores
+    (``OMP_NUM_THREADS``, set by the worker pool), else every core. Whisper, llama.cpp, Kokoro and OCR
+    ask this rather than the core count, so two workers on two cores do not run four threads."""
+    import os
+
+    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, os.cpu_count() or 1)
+
+
 def enable() -> None:
     """Keep models loaded for the rest of this process (batch workers)."""
     global _models

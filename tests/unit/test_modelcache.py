@@ -46,3 +46,19 @@ def test_a_batch_worker_keeps_its_models_through_release() -> None:
 def test_release_outside_any_scope_does_nothing() -> None:
     modelcache.release("llamacpp")
     assert not modelcache.enabled()
+
+
+def test_a_batch_workers_share_of_the_cores_is_what_its_models_use(monkeypatch):
+    import os
+
+    from localize.core import modelcache
+    from localize.stages.script.asr.faster_whisper import FasterWhisperRecognizer
+    from localize.stages.translate.llamacpp import LlamaCppAdapter
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert modelcache.threads() == max(1, os.cpu_count() or 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what the worker pool sets for 2 workers on 2 cores
+    assert modelcache.threads() == 1
+    assert LlamaCppAdapter().threads == 1 and FasterWhisperRecognizer().threads == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert modelcache.threads() == max(1, os.cpu_count() or 1)

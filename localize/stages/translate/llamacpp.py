@@ -189,7 +189,7 @@ class LlamaCppAdapter:
         self.model = model if model is not None else os.environ.get(ENV_MODEL, "").strip()
         self.sha256 = sha256 if sha256 is not None else os.environ.get(ENV_SHA256, "").strip()
         self.n_ctx = n_ctx
-        self.threads = threads or max(1, os.cpu_count() or 1)
+        self.threads = threads or modelcache.threads()
         self.max_tokens = max_tokens
         self.retries = retries
         if lines_per_request not in (0, 1):

@@ -12,10 +12,10 @@ models/manifest.toml), offline. Any other value is passed to
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from localize.core import modelcache
 from localize.core.errors import MediaError, MissingExtraError, ModelError
 from localize.stages.script.asr import AsrOptions, RawTranscript, RawWord
 
@@ -63,7 +63,7 @@ class FasterWhisperRecognizer:
 
     def __init__(self, options: AsrOptions | None = None, threads: int | None = None) -> None:
         self.options = options or AsrOptions()
-        self.threads = threads or min(os.cpu_count() or 1, 8)
+        self.threads = threads or min(modelcache.threads(), 8)
         self._model: Any = None
         self._path, self._version = resolve_model(self.options.model)
 

@@ -37,6 +37,9 @@ class RapidOcrReader:
         _quiet_rapidocr_logs()
         self.language = language
         from localize.core.modelcache import shared
+        from localize.core.modelcache import threads as cpu_threads
+
+        threads = threads or cpu_threads()
 
         self._engine: Any = shared("rapidocr", f"{language}:{threads}", lambda: RapidOCR(
             # Detection sees the whole band: scale its longer side to at most 960 px instead of
@@ -45,7 +48,7 @@ class RapidOcrReader:
             det_limit_side_len=960,
             width_height_ratio=-1,  # no letterbox around wide, short bands: it only costs time
             text_score=0.0,  # the caller filters by confidence
-            intra_op_num_threads=threads if threads > 0 else -1,
+            intra_op_num_threads=threads,
         ))
         _quiet_rapidocr_logs()
 

@@ -297,9 +297,10 @@ class KokoroSynthesizer(SynthesizerBase):
         vocab = json.loads(data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
         with np.load(data_file("voices_ja.npz")) as npz:
             styles = {k: np.asarray(npz[k], dtype=np.float32).reshape(-1, 256) for k in npz.files}
+        from localize.core.modelcache import threads
+
         opts = ort.SessionOptions()
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
+        opts.intra_op_num_threads = self.threads or threads()
         session = ort.InferenceSession(str(model_file()), sess_options=opts, providers=["CPUExecutionProvider"])
         return session, vocab, styles
 
