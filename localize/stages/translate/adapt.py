@@ -137,8 +137,9 @@ def build_messages(request: AdaptRequest) -> list[dict[str, str]]:
 # --- one line per request: for small local models ----------------------------------------------------
 #
 # Measured on episode B with the packaged 1.5B model (bench/bench_llm_episode.py): the batch prompt above
-# (a JSON payload of 8 lines with context) scored chrF 33.9 in 201 s; one short request per line scored
-# 43.5 in 39 s. Context lines made the small model translate the context instead of the line (chrF 26),
+# (a JSON payload of 8 lines with context) scored chrF 36.0 in 218 s; one short request per line scored
+# 39.6 in 88 s (37.8 in 69 s with today's rewrites). Context lines made the small model translate the
+# context instead of the line (chrF 26),
 # so a per-line request carries none: the system prompt (the same for every line, so llama.cpp's prompt
 # cache keeps it) holds the market's style, synopsis and names; the user message holds the line, its
 # budget and the glossary terms it contains.
@@ -182,7 +183,7 @@ def build_line_messages(request: AdaptRequest) -> list[dict[str, str]]:
         fields["terms"] = "\nUse these terms: " + "; ".join(terms) + "."
     if request.rewrite and line.previous_attempt:
         # An editor's task on the English alone: with the translator's prompt and the source, the small model
-        # translated again and gave the same length back (3 of 8 lines shorter, against 5 of 7).
+        # gave the same text back (0 of episode B's 7 long lines shorter; 6 of 7 this way).
         system = Template(prompt_text("line_rewrite_system.txt")).safe_substitute(fields)
         user = Template(prompt_text("line_rewrite.txt")).safe_substitute(fields)
     else:
