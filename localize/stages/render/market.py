@@ -13,13 +13,21 @@ from typing import TYPE_CHECKING
 from localize.core import jsonio
 from localize.core.jsonio import atomic_write_text
 from localize.core.media import run_ffmpeg
+from localize.stages.render.chunks import (
+    CHUNK_SECONDS,
+    CHUNKS_FILE,
+    ChunkCache,
+    ChunkReport,
+    encode_chunks,
+    probe_frames,
+)
 from localize.stages.render.credentials import Credentials, sign_video
 from localize.stages.render.fonts import DEFAULT_FONT, choose_font
 from localize.stages.render.layout import LayoutReport
 from localize.stages.render.presets import output_size, resolve_preset, safe_area, subtitle_outputs
 from localize.stages.render.styles import label_subtitles, market_subtitles
 from localize.stages.render.subtitles import Cue, write_subtitles
-from localize.stages.render.video import RenderSpec, render_argv
+from localize.stages.render.video import RenderSpec, draws, render_argv
 from localize.stages.script.ocr.frames import video_geometry
 
 LAYOUT_FILE = "layout.json"
@@ -45,13 +53,17 @@ def render_options(market: Market, cues: Sequence[Cue], credentials: Credentials
 
 def render_market_video(
     market: Market, *, picture: Path, audio: Path, cues: Sequence[Cue], out_dir: Path, title: str,
-    credentials: Credentials | None = None,
+    credentials: Credentials | None = None, chunks: ChunkCache | None = None,
 ) -> Path:
     """Write ``video.mp4``, ``subtitles.{srt,vtt,ass,ttml}`` and ``layout.json`` (how each line was split into
     cues, and its reading speed) for `market` into `out_dir`; the video's path.
 
     ``render.subtitles`` "auto" is rendered as "soft" here: the pipeline decides it from the source first
-    (:func:`localize.stages.render.mode.subtitle_mode`)."""
+    (:func:`localize.stages.render.mode.subtitle_mode`).
+
+    With `chunks`, a picture that is re-encoded is encoded in cached chunks
+    (:mod:`localize.stages.render.chunks`): a render that differs from an earlier one in a few lines
+    re-encodes only the seconds those lines are on screen."""
     preset = resolve_preset(market.render)
     geometry = video_geometry(picture)
     size = output_size(preset, geometry.width, geometry.height)
@@ -78,7 +90,15 @@ def render_market_video(
         codec=preset.codec, video_bitrate=preset.video_bitrate,
         label_area=area,
     )
-    run_ffmpeg(render_argv(spec), f"rendering {market.tag}")
+    ffconcat = None
+    frames = probe_frames(picture) if chunks is not None and draws(spec) else None
+    if chunks is not None and frames is not None:
+        ffconcat = out_dir / "chunks.ffconcat"
+        made, total = encode_chunks(spec, chunks, frames, ffconcat)
+        jsonio.save(ChunkReport(seconds=CHUNK_SECONDS, chunks=total, encoded=made), out_dir / CHUNKS_FILE)
+    run_ffmpeg(render_argv(spec, encoded=ffconcat), f"rendering {market.tag}")
+    if ffconcat is not None:
+        ffconcat.unlink()
     if credentials:
         sign_video(encoded, video, credentials, label=market.ai_label.text, title=title)
         encoded.unlink()

@@ -12,12 +12,13 @@ from localize.core.markets import Market
 from localize.core.stage import Built, Stage
 from localize.stages.audio.stage import Source
 from localize.stages.mix.mixer import measure
+from localize.stages.render.chunks import ChunkCache
 from localize.stages.render.credentials import Credentials
 from localize.stages.render.layout import LayoutReport, LineLayout
 from localize.stages.render.market import LAYOUT_FILE, render_market_video, render_options
 from localize.stages.render.subtitles import Cue
 
-RENDER = Stage("render", version=7)  # bump when render_argv or the subtitle layout changes what is written
+RENDER = Stage("render", version=8)  # bump when render_argv or the subtitle layout changes what is written
 
 
 def render_market(
@@ -37,7 +38,8 @@ def render_market(
 
     def build(tmp: Path) -> None:
         video = render_market_video(market, picture=picture.value if picture else source.path, audio=mix.value,
-                                    cues=cues, out_dir=tmp, title=f"{episode} ({market.tag})", credentials=credentials)
+                                    cues=cues, out_dir=tmp, title=f"{episode} ({market.tag})", credentials=credentials,
+                                    chunks=ChunkCache(store, picture.key if picture else source.sha256))
         loud = measure(video, target_lufs=market.loudness.integrated_lufs,
                        target_true_peak=market.loudness.true_peak_dbtp)
         jsonio.save(loud, tmp / "loudness.json")

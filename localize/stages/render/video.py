@@ -42,18 +42,13 @@ class RenderSpec:
     label_ass: Path | None = None  # the visible label as an ASS file drawn by libass (instead of label_file)
 
 
-def render_argv(spec: RenderSpec) -> list[str]:
-    src = ffmpeg.input(str(spec.source))
-    audio = ffmpeg.input(str(spec.audio)).audio
-    video = src["v:0"]
-    lang = iso639_2(spec.language)
-    options: dict[str, object] = {
-        "c:a": "aac",
-        "b:a": spec.audio_bitrate,
-        "metadata:s:a:0": f"language={lang}",
-        "movflags": "+faststart+use_metadata_tags",
-        "map_metadata": "-1",
-    }
+def draws(spec: RenderSpec) -> bool:
+    """Whether the render changes the picture (and so re-encodes it) rather than stream-copying it."""
+    return bool(spec.label_file or spec.label_ass or spec.burn or (spec.width and spec.height))
+
+
+def picture_chain(spec: RenderSpec, video: ffmpeg.nodes.FilterableStream) -> ffmpeg.nodes.FilterableStream:
+    """`video` scaled, with the burned subtitles and the visible label drawn, as `spec` asks."""
     if spec.width and spec.height:
         video = video.filter("scale", spec.width, spec.height, force_original_aspect_ratio="decrease").filter(
             "pad", spec.width, spec.height, "(ow-iw)/2", "(oh-ih)/2", color="black").filter("setsar", 1)
@@ -70,17 +65,42 @@ def render_argv(spec: RenderSpec) -> list[str]:
             "drawtext", textfile=str(spec.label_file), font="DejaVu Sans", fontcolor="white@0.85",
             fontsize="h/45", box=1, boxcolor="black@0.45", boxborderw=6, x=x, y=y,
         )
-    if spec.label_file or spec.label_ass or spec.burn or (spec.width and spec.height):
-        options.update({"c:v": CODECS[spec.codec], "preset": spec.preset, "pix_fmt": "yuv420p"})
-        if spec.video_bitrate:
-            options.update({"b:v": spec.video_bitrate, "maxrate": spec.video_bitrate,
-                            "bufsize": _double(spec.video_bitrate)})
-        else:
-            options["crf"] = spec.crf
-        if spec.codec == "h265":
-            options["tag:v"] = "hvc1"  # what Apple players and the apps' uploaders expect for HEVC in MP4
+    return video
+
+
+def encoder_options(spec: RenderSpec) -> dict[str, object]:
+    """The video encoder's options for a re-encoded picture."""
+    options: dict[str, object] = {"c:v": CODECS[spec.codec], "preset": spec.preset, "pix_fmt": "yuv420p"}
+    if spec.video_bitrate:
+        options.update({"b:v": spec.video_bitrate, "maxrate": spec.video_bitrate,
+                        "bufsize": _double(spec.video_bitrate)})
+    else:
+        options["crf"] = spec.crf
+    return options
+
+
+def render_argv(spec: RenderSpec, *, encoded: Path | None = None) -> list[str]:
+    """The ffmpeg argv of the market's video. With `encoded`, an ffconcat list of the picture already
+    encoded in chunks (:mod:`localize.stages.render.chunks`), the picture is copied from it."""
+    if encoded is not None:
+        video = ffmpeg.input(str(encoded), f="concat", safe=0)["v:0"]
+    else:
+        video = picture_chain(spec, ffmpeg.input(str(spec.source))["v:0"])
+    audio = ffmpeg.input(str(spec.audio)).audio
+    lang = iso639_2(spec.language)
+    options: dict[str, object] = {
+        "c:a": "aac",
+        "b:a": spec.audio_bitrate,
+        "metadata:s:a:0": f"language={lang}",
+        "movflags": "+faststart+use_metadata_tags",
+        "map_metadata": "-1",
+    }
+    if encoded is None and draws(spec):
+        options.update(encoder_options(spec))
     else:
         options["c:v"] = "copy"
+    if spec.codec == "h265" and (encoded is not None or draws(spec)):
+        options["tag:v"] = "hvc1"  # what Apple players and the apps' uploaders expect for HEVC in MP4
     streams = [video, audio]
     if spec.soft:
         streams.append(ffmpeg.input(str(spec.subtitles))["s"])
