@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from localize.core.cache import ArtifactStore
-from localize.stages.picture.frames import picture_stage
+from localize.stages.picture.frames import overlay_of, picture_stage, whole_picture_argv
 from localize.stages.picture.inpaint import SubtitleRemover
 from localize.stages.audio.stage import open_source
 from tests.conftest import ffprobe, shared_media
@@ -72,9 +72,11 @@ def removed(tmp_path_factory: pytest.TempPathFactory):
     before = read_burned_subtitles(burned)
     store = ArtifactStore(d / "cache")
     built = picture_stage(open_source(burned, need_video=True), [SubtitleRemover(before, "ocr-test")], store)
-    key, picture = built.key, built.value
+    key, strip = built.key, built.value
+    picture = d / "whole.mp4"  # the band drawn over the source, as a render draws it
+    subprocess.run(whole_picture_argv(strip, burned, picture), check=True)
     after = read_burned_subtitles(picture)
-    return burned, clean, truth, before, key, picture, after, store
+    return burned, clean, truth, before, key, picture, after, store, strip
 
 
 def _has_chinese(text: str) -> bool:
@@ -87,12 +89,27 @@ def test_ocr_reads_the_burned_cues_before(removed):
 
 
 def test_no_chinese_text_is_found_after_removal(removed):
-    *_, after, _ = removed
+    *_, after, _, _ = removed
     assert not [c.text for c in after.cues if _has_chinese(c.text)]
 
 
+def test_only_the_subtitle_band_is_encoded(removed):
+    burned, _, _, before, _, _, _, _, strip = removed
+    overlay = overlay_of(strip)
+    assert strip.name == "strip.mp4" and overlay is not None
+    for cue in before.cues:  # every box the OCR read is inside the band, which is a small part of the frame
+        x, y, w, h = cue.box
+        assert overlay.x <= x and x + w <= overlay.x + overlay.width, (cue.box, overlay)
+        assert overlay.y <= y and y + h <= overlay.y + overlay.height, (cue.box, overlay)
+    assert overlay.width * overlay.height < 960 * 720 / 8
+    video = next(s for s in ffprobe(strip)["streams"] if s["codec_type"] == "video")
+    source = next(s for s in ffprobe(burned)["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (overlay.width, overlay.height)
+    assert video["nb_frames"] == source["nb_frames"]
+
+
 def test_picture_keeps_size_duration_and_frame_count(removed):
-    burned, _, _, _, _, picture, _, _ = removed
+    burned, _, _, _, _, picture, _, _, _ = removed
     src = next(s for s in ffprobe(burned)["streams"] if s["codec_type"] == "video")
     out = ffprobe(picture)
     video = next(s for s in out["streams"] if s["codec_type"] == "video")
@@ -102,7 +119,7 @@ def test_picture_keeps_size_duration_and_frame_count(removed):
 
 
 def test_band_comes_back_near_the_clean_original(removed):
-    burned, clean, truth, before, _, picture, _, _ = removed
+    burned, clean, truth, before, _, picture, _, _, _ = removed
     spans = [(c.start_ms, c.end_ms) for c in truth]
     was = band_difference(burned, clean, before.band, spans)
     now = band_difference(picture, clean, before.band, spans)
@@ -111,9 +128,9 @@ def test_band_comes_back_near_the_clean_original(removed):
 
 
 def test_picture_is_cached(removed):
-    burned, _, _, before, key, picture, _, store = removed
+    burned, _, _, before, key, _, _, store, strip = removed
     again = picture_stage(open_source(burned, need_video=True), [SubtitleRemover(before, "ocr-test")], store)
-    assert (again.key, again.value) == (key, picture)
+    assert (again.key, again.value) == (key, strip)
 
 
 def test_pipeline_paints_out_the_source_subtitles_under_a_burned_market(removed, tmp_path):
@@ -141,6 +158,6 @@ def test_pipeline_paints_out_the_source_subtitles_under_a_burned_market(removed,
     info = next(s for s in ffprobe(video)["streams"] if s["codec_type"] == "video")
     assert (info["width"], info["height"]) == (1080, 1920)  # th-TH's tiktok-1080x1920 preset
     assert not [s for s in ffprobe(video)["streams"] if s["codec_type"] == "subtitle"]  # burned only
-    assert list((tmp_path / "cache" / "picture").glob("*/*/picture.mp4")), "the render did not use a picture"
+    assert list((tmp_path / "cache" / "picture").glob("*/*/strip.mp4")), "the render did not use a picture"
     found = read_burned_subtitles(video)
     assert not [c.text for c in found.cues if _has_chinese(c.text)]

@@ -12,6 +12,7 @@ from localize.core.artifacts import OcrCue, OcrTrack
 from localize.core.errors import ConfigError, UnknownNameError
 from localize.stages.picture.frames import (
     FrameFormat,
+    band,
     decode_argv,
     encode_argv,
     frame_rate,
@@ -138,3 +139,36 @@ def test_removal_options_are_checked():
         RemovalOptions(radius=0)
     with pytest.raises(ConfigError, match="scale"):
         RemovalOptions(scale=0)
+
+
+def test_the_removers_band_is_every_cue_box_with_its_margin_and_reach_on_even_pixels():
+    remover = SubtitleRemover(_track((0, 1000, (61, 55, 200, 30)), (2000, 3000, (11, 71, 100, 21))), "k")
+    # box_margin 0.25 of 30 px = 8 (of 21 px = 5), then the radius 5: x 11-5-5=1 -> 0, y 55-8-5=42,
+    # right 61+200+8+5=274, bottom 71+21+5+5=102
+    assert remover.region(320, 120) == (0, 42, 274, 60)
+    assert remover.region(270, 100) == (0, 42, 270, 58)  # clipped to the frame
+    assert SubtitleRemover(_track(), "k").region(320, 120) is None
+    assert band([remover], 320, 120) == (0, 42, 274, 60)
+    assert band([remover, SubtitleRemover(_track((0, 1, (100, 10, 10, 10))), "k")], 320, 120) == (0, 2, 274, 100)
+    assert band([remover, object()], 320, 120) is None  # a processor that may change any pixel: whole frames
+    assert band([remover], 321, 120) is None and band([], 320, 120) is None
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_removing_text_from_the_band_alone_paints_the_same_pixels(scale: float):
+    _, text = _frame_with_text()
+    options = RemovalOptions(scale=scale)
+    whole = SubtitleRemover(_track((0, 1000, (60, 55, 200, 30))), "k", options)
+    x, y, w, h = whole.region(320, 120)
+    crop = whole.cropped(x, y)
+    whole.prepare()
+    crop.prepare()
+    expected = whole.process(text.copy(), 0, 500)
+    got = crop.process(text[y:y + h, x:x + w].copy(), 0, 500)
+    assert np.array_equal(got, expected[y:y + h, x:x + w])
+    assert not np.array_equal(expected, text)
+
+
+def test_decode_argv_crops_to_the_band():
+    argv = decode_argv(Path("ep.mp4"), FMT, crop=(0, 1400, 404, 300))
+    assert "crop=404:300:0:1400" in argv[argv.index("-filter_complex") + 1]

@@ -105,3 +105,16 @@ def test_probe_frames_of_a_broken_file_fails_clearly(tmp_path, bad):
     path.write_text(bad)
     with pytest.raises(ToolFailedError, match="counting the frames"):
         probe_frames(path)
+
+
+def test_a_band_only_picture_is_drawn_over_the_source_and_both_seek_together(tmp_path):
+    frames = Frames(count=360, rate=Fraction(30))
+    spec = _spec(tmp_path, [(500, 2500, "one")], overlay=Path("strip.mp4"), overlay_x=0, overlay_y=1400)
+    argv = chunk_argv(spec, plan(frames)[2:], frames, tmp_path)
+    inputs = [i for i, a in enumerate(argv) if a == "-i"]
+    assert [argv[i + 1] for i in inputs] == ["picture.mp4", "strip.mp4"]
+    assert [sorted(argv[i - 3:i]) for i in inputs] == [["-copyts", "-ss", "7.983333"]] * 2
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "overlay=" in graph and "x=0:y=1400" in graph and graph.index("overlay") < graph.index("ass=")
+    keys = chunk_keys(spec, plan(frames), frames, "pic")
+    assert keys != chunk_keys(_spec(tmp_path, [(500, 2500, "one")]), plan(frames), frames, "pic")

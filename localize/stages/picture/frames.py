@@ -12,6 +12,12 @@ reads its picture from it instead of the source::
 
 Processors follow the lifecycle prepare -> process (every frame) -> release; the stage
 releases them even when one fails.
+
+A band only. When every processor changes only a known part of the frame (:class:`BandProcessor`: the
+subtitle remover changes the subtitle band) and the source has a constant frame rate and even sides,
+the stage decodes and encodes only that band (``strip.mp4``) and says where it goes (``overlay.json``);
+a render draws it over the source (:func:`overlay_of`). On episode B (1080x1920, a 1080x380 band) the
+removal took 46 s with whole frames.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import ffmpeg  # ffmpeg-python
 
+from localize.core import jsonio
 from localize.core.cache import ArtifactStore
 from localize.core.errors import ToolFailedError
 from localize.core.media.ffmpeg import last_line, require_ffmpeg
@@ -43,7 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the decode/encode below changes what a picture artifact holds.
-PICTURE = Stage("picture", version=1)
+PICTURE = Stage("picture", version=2)
+PICTURE_FILE, STRIP_FILE, OVERLAY_FILE = "picture.mp4", "strip.mp4", "overlay.json"
 INTERMEDIATE_CRF = 10  # visually lossless H.264: the market render encodes it once more
 INTERMEDIATE_PRESET = "ultrafast"  # the fastest x264 preset: bigger files, same quality target
 
@@ -68,6 +76,49 @@ class FrameProcessor(Protocol):
         ...
 
 
+class BandProcessor(FrameProcessor, Protocol):
+    """A frame processor that reads and changes only a band of the frame it knows before the first frame."""
+
+    def region(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """(x, y, w, h) on even pixels of a `width` x `height` frame; None when it changes nothing."""
+        ...
+
+    def cropped(self, x: int, y: int) -> FrameProcessor:
+        """The processor for frames cropped at (x, y)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Overlay:
+    """Where a band-only picture (``strip.mp4``) is drawn over the source: its top-left corner and size."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def overlay_of(picture: Path) -> Overlay | None:
+    """The overlay of a band-only picture artifact's video; None for a whole picture."""
+    path = picture.parent / OVERLAY_FILE
+    return jsonio.load(Overlay, path) if picture.name == STRIP_FILE and path.is_file() else None
+
+
+def band(processors: Sequence[FrameProcessor], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The band every processor stays inside (their regions' union), or None when one may change any pixel."""
+    if width % 2 or height % 2 or not processors:
+        return None
+    regions = []
+    for p in processors:
+        region = getattr(p, "region", None)
+        if region is None or (box := region(width, height)) is None:
+            return None
+        regions.append(box)
+    x0, y0 = min(r[0] for r in regions), min(r[1] for r in regions)
+    x1, y1 = max(r[0] + r[2] for r in regions), max(r[1] + r[3] for r in regions)
+    return x0, y0, x1 - x0, y1 - y0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FrameFormat:
     width: int  # as a player shows the picture (rotation applied)
@@ -87,9 +138,12 @@ def frame_rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
 
 
-def decode_argv(src: Path, fmt: FrameFormat) -> list[str]:
-    """Every frame of `src` as raw BGR on stdout, rotation applied, at a constant `fmt.rate`."""
+def decode_argv(src: Path, fmt: FrameFormat, crop: tuple[int, int, int, int] | None = None) -> list[str]:
+    """Every frame of `src` as raw BGR on stdout, rotation applied, at a constant `fmt.rate`; only the
+    `crop` (x, y, w, h) of each when given."""
     stream = ffmpeg.input(str(src)).video.filter("fps", fps=str(fmt.rate))
+    if crop is not None:
+        stream = stream.filter("crop", crop[2], crop[3], crop[0], crop[1])
     out = ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt="bgr24", an=None, sn=None)
     return ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *out.compile()[1:]]
 
@@ -108,20 +162,22 @@ def encode_argv(dst: Path, fmt: FrameFormat, *, crf: int = INTERMEDIATE_CRF,
 
 def process_video(
     src: Path, dst: Path, processors: Sequence[FrameProcessor], *, fps: float,
-    advance: Callable[[int], None] = lambda n: None,
+    advance: Callable[[int], None] = lambda n: None, crop: tuple[int, int, int, int] | None = None,
 ) -> int:
-    """Decode `src`, run `processors` in order on every frame, encode to `dst`; the number of frames."""
+    """Decode `src`, run `processors` in order on every frame, encode to `dst`; the number of frames.
+    With `crop` (x, y, w, h), only that part of each frame is decoded, handed over and encoded."""
     import numpy as np
 
     require_ffmpeg()
     geometry = video_geometry(src)
-    fmt = FrameFormat(width=geometry.width, height=geometry.height, rate=frame_rate(fps))
+    width, height = (crop[2], crop[3]) if crop else (geometry.width, geometry.height)
+    fmt = FrameFormat(width=width, height=height, rate=frame_rate(fps))
     for p in processors:
         p.prepare()
     count = 0
     # Files, not pipes, for stderr: a chatty ffmpeg can never block on a full pipe.
     with tempfile.TemporaryFile() as dec_err, tempfile.TemporaryFile() as enc_err:
-        decoder = subprocess.Popen(decode_argv(src, fmt), stdout=subprocess.PIPE, stderr=dec_err)
+        decoder = subprocess.Popen(decode_argv(src, fmt, crop), stdout=subprocess.PIPE, stderr=dec_err)
         encoder = subprocess.Popen(encode_argv(dst, fmt), stdin=subprocess.PIPE, stderr=enc_err)
         assert decoder.stdout is not None and encoder.stdin is not None
         finished = False
@@ -165,19 +221,53 @@ def picture_key(source_sha256: str, processors: Sequence[FrameProcessor]) -> str
 def picture_stage(
     source: Source, processors: Sequence[FrameProcessor], store: ArtifactStore, progress: Progress | None = None,
 ) -> Built[Path]:
-    """The source's picture after `processors` (``picture.mp4``), built once and cached."""
+    """The source's picture after `processors`, built once and cached: ``picture.mp4``, or ``strip.mp4`` and
+    ``overlay.json`` when they change only a band of a constant-rate source (see the module's docstring)."""
+    from localize.stages.render.chunks import probe_frames
+
     progress = progress or NullProgress()
     key = picture_key(source.sha256, processors)
 
     def build(tmp: Path) -> None:
         total = round(source.info.duration_ms * float(frame_rate(source.info.fps)) / 1000)
         task = progress.task(f"picture ({', '.join(p.name for p in processors)})", total or None)
+        geometry = video_geometry(source.path)
+        crop = band(processors, geometry.width, geometry.height)
+        if crop is not None and probe_frames(source.path) is None:
+            crop = None  # a variable frame rate: the band could not be laid back on the source's own frames
         try:
-            process_video(source.path, tmp / "picture.mp4", processors, fps=source.info.fps, advance=task.advance)
+            if crop is None:
+                process_video(source.path, tmp / PICTURE_FILE, processors, fps=source.info.fps,
+                              advance=task.advance)
+            else:
+                x, y, w, h = crop
+                cropped = [cast("BandProcessor", p).cropped(x, y) for p in processors]
+                process_video(source.path, tmp / STRIP_FILE, cropped, fps=source.info.fps, advance=task.advance,
+                              crop=crop)
+                jsonio.save(Overlay(x=x, y=y, width=w, height=h), tmp / OVERLAY_FILE)
         finally:
             task.done()
 
-    return PICTURE.built(store, key, build, lambda p: p / "picture.mp4")
+    return PICTURE.built(store, key, build, _picture_file)
 
 
-__all__ = ["FrameFormat", "FrameProcessor", "decode_argv", "encode_argv", "picture_stage", "process_video"]
+def _picture_file(folder: Path) -> Path:
+    strip = folder / STRIP_FILE
+    return strip if strip.is_file() else folder / PICTURE_FILE
+
+
+def whole_picture_argv(picture: Path, source: Path, dst: Path) -> list[str]:
+    """The whole picture of an artifact as one video (a band-only one drawn over `source`), near-lossless."""
+    overlay = overlay_of(picture)
+    if overlay is None:
+        stream = ffmpeg.input(str(picture))["v:0"]
+    else:
+        stream = ffmpeg.overlay(ffmpeg.input(str(source))["v:0"], ffmpeg.input(str(picture))["v:0"],
+                                x=overlay.x, y=overlay.y)
+    out = ffmpeg.output(stream, str(dst), vcodec="libx264", preset=INTERMEDIATE_PRESET, crf=INTERMEDIATE_CRF,
+                        pix_fmt="yuv420p", an=None)
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *out.compile()[1:]]
+
+
+__all__ = ["OVERLAY_FILE", "PICTURE_FILE", "STRIP_FILE", "BandProcessor", "FrameFormat", "FrameProcessor", "Overlay",
+           "band", "decode_argv", "encode_argv", "overlay_of", "picture_stage", "process_video", "whole_picture_argv"]

@@ -16,7 +16,7 @@ resolution); only the masked pixels take the upscaled fill, every other pixel st
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from localize.core.errors import ConfigError, MissingExtraError
@@ -103,6 +103,7 @@ class SubtitleRemover:
     track_key: str  # the OCR artifact's cache key: the boxes this removes
     options: RemovalOptions = field(default_factory=RemovalOptions)
     name: str = "remove-subtitles"
+    origin: tuple[int, int] = (0, 0)  # where the frames it is handed sit in the picture (a crop's corner)
     _starts: list[int] = field(default_factory=list, init=False)
     _cues: list[OcrCue] = field(default_factory=list, init=False)
     _longest: int = field(default=0, init=False)
@@ -137,9 +138,26 @@ class SubtitleRemover:
         return [c for c in self._cues[lo:hi] if c.start_ms - pad <= t_ms < c.end_ms + pad]
 
     def process(self, frame: np.ndarray, index: int, t_ms: int) -> np.ndarray:
+        ox, oy = self.origin
         for cue in self.active(t_ms):
-            remove_text(frame, cue.box, self.options, self._inpainter)
+            x, y, w, h = cue.box
+            remove_text(frame, (x - ox, y - oy, w, h), self.options, self._inpainter)
         return frame
+
+    def region(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """The part of a `width` x `height` frame this reads and changes, as (x, y, w, h) on even pixels (the
+        union of every cue's box with its margin and the inpainting's reach); None when it changes nothing."""
+        reads = [b[1] for c in self.track.cues if (b := _bounds(c.box, width, height, self.options)) is not None]
+        if not reads:
+            return None
+        x0, y0 = min(r[0] for r in reads) // 2 * 2, min(r[1] for r in reads) // 2 * 2
+        x1, y1 = max(r[2] for r in reads), max(r[3] for r in reads)
+        x1, y1 = min(width - width % 2, x1 + x1 % 2), min(height - height % 2, y1 + y1 % 2)
+        return x0, y0, x1 - x0, y1 - y0
+
+    def cropped(self, x: int, y: int) -> SubtitleRemover:
+        """This remover for frames cropped at (x, y) of the picture (the OCR boxes are in its pixels)."""
+        return replace(self, origin=(x, y))
 
 
 def text_mask(roi: np.ndarray, box_height: int, options: RemovalOptions, scale: float = 1.0) -> np.ndarray:
@@ -160,6 +178,22 @@ def text_mask(roi: np.ndarray, box_height: int, options: RemovalOptions, scale: 
     return cv2.dilate(strokes, kernel)
 
 
+Rect = tuple[int, int, int, int]  # a box (x, y, w, h), or its corners (x0, y0, x1, y1)
+
+
+def _bounds(box: Rect, width: int, height: int, options: RemovalOptions) -> tuple[Rect, Rect] | None:
+    """The grown box (where text is masked) and the region read around it (`radius` more pixels: inpainting
+    reads that far), inside a `width` x `height` frame; None when the box is outside it."""
+    x, y, w, h = box
+    grow = round(h * options.box_margin)
+    x0, y0 = max(0, x - grow), max(0, y - grow)
+    x1, y1 = min(width, x + w + grow), min(height, y + h + grow)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    r = options.radius
+    return (x0, y0, x1, y1), (max(0, x0 - r), max(0, y0 - r), min(width, x1 + r), min(height, y1 + r))
+
+
 def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: RemovalOptions,
                 inpainter: Inpainter | None = None) -> None:
     """Inpaint the text inside `box` (x, y, w, h in frame pixels) of `frame`, in place, with `inpainter`
@@ -168,15 +202,11 @@ def remove_text(frame: np.ndarray, box: tuple[int, int, int, int], options: Remo
     import numpy as np
 
     height, width = frame.shape[:2]
-    x, y, w, h = box
-    grow = round(h * options.box_margin)
-    x0, y0 = max(0, x - grow), max(0, y - grow)
-    x1, y1 = min(width, x + w + grow), min(height, y + h + grow)
-    if x1 <= x0 or y1 <= y0:
+    bounds = _bounds(box, width, height, options)
+    if bounds is None:
         return
-    # Inpainting reads `radius` pixels around the mask: work on the box plus that border.
-    r = options.radius
-    cx0, cy0, cx1, cy1 = max(0, x0 - r), max(0, y0 - r), min(width, x1 + r), min(height, y1 + r)
+    (x0, y0, x1, y1), (cx0, cy0, cx1, cy1) = bounds
+    h, r = box[3], options.radius
     roi = frame[cy0:cy1, cx0:cx1]
     inside = np.zeros(roi.shape[:2], np.uint8)  # the grown box, where the mask may be
     inside[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0] = 255

@@ -128,7 +128,8 @@ def chunk_keys(spec: RenderSpec, chunks: Sequence[Chunk], frames: Frames, pictur
     margin = float(1000 / frames.rate)  # one frame: a cue's edge rounded either way is still counted
     drawn = {"size": [spec.width, spec.height], "codec": spec.codec, "encoder": encoder_options(spec),
              "label_text": label, "label_area": None if spec.label_area is None else repr(spec.label_area),
-             "fonts": str(spec.fonts_dir or ""), "rate": str(frames.rate)}
+             "fonts": str(spec.fonts_dir or ""), "rate": str(frames.rate),
+             "overlay": [spec.overlay_x, spec.overlay_y] if spec.overlay else None}
     keys = []
     for chunk in chunks:
         start, end = chunk.span_ms(frames.rate)
@@ -146,7 +147,7 @@ def chunk_argv(spec: RenderSpec, run: Sequence[Chunk], frames: Frames, out_dir: 
     inputs: dict[str, object] = {}
     if first:  # seek half a frame early: the first frame kept is the chunk's, with its own timestamp
         inputs = {"ss": f"{float((first - Fraction(1, 2)) / frames.rate):.6f}", "copyts": None}
-    video = picture_chain(spec, ffmpeg.input(str(spec.source), **inputs)["v:0"])
+    video = picture_chain(spec, **inputs)
     options: dict[str, object] = {
         **encoder_options(spec), "an": None, "sn": None, "frames:v": total,
         "force_key_frames": f"expr:eq(mod(n,{per}),0)", "forced-idr": 1,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from localize.core import jsonio
 from localize.core.jsonio import atomic_write_text
 from localize.core.media import run_ffmpeg
+from localize.stages.picture.frames import overlay_of
 from localize.stages.render.chunks import (
     CHUNK_SECONDS,
     CHUNKS_FILE,
@@ -53,7 +54,7 @@ def render_options(market: Market, cues: Sequence[Cue], credentials: Credentials
 
 def render_market_video(
     market: Market, *, picture: Path, audio: Path, cues: Sequence[Cue], out_dir: Path, title: str,
-    credentials: Credentials | None = None, chunks: ChunkCache | None = None,
+    credentials: Credentials | None = None, chunks: ChunkCache | None = None, source: Path | None = None,
 ) -> Path:
     """Write ``video.mp4``, ``subtitles.{srt,vtt,ass,ttml}`` and ``layout.json`` (how each line was split into
     cues, and its reading speed) for `market` into `out_dir`; the video's path.
@@ -63,9 +64,15 @@ def render_market_video(
 
     With `chunks`, a picture that is re-encoded is encoded in cached chunks
     (:mod:`localize.stages.render.chunks`): a render that differs from an earlier one in a few lines
-    re-encodes only the seconds those lines are on screen."""
+    re-encodes only the seconds those lines are on screen.
+
+    A band-only picture (the picture stage's ``strip.mp4``) is drawn over `source`."""
     preset = resolve_preset(market.render)
-    geometry = video_geometry(picture)
+    overlay = overlay_of(picture)
+    if overlay is not None and source is None:
+        raise ValueError(f"{picture} is a band of the picture: render_market_video needs the source it goes over")
+    base = source if overlay is not None and source is not None else picture
+    geometry = video_geometry(base)
     size = output_size(preset, geometry.width, geometry.height)
     area = safe_area(*size)
     soft, burned = subtitle_outputs(market.render.subtitles)
@@ -80,7 +87,7 @@ def render_market_video(
     video = out_dir / "video.mp4"
     encoded = out_dir / "unsigned.mp4" if credentials else video
     spec = RenderSpec(
-        source=picture, audio=audio, subtitles=out_dir / "subtitles.srt", out=encoded, language=market.language,
+        source=base, audio=audio, subtitles=out_dir / "subtitles.srt", out=encoded, language=market.language,
         label_text=market.ai_label.text, label_file=None, label_ass=label, title=title, crf=preset.crf,
         preset=preset.encoder_preset, audio_bitrate=preset.audio_bitrate, soft=soft,
         burn=out_dir / "subtitles.ass" if burned else None, fonts_dir=font.file.parent if font.file else None,
@@ -89,9 +96,11 @@ def render_market_video(
         height=size[1] if size != (geometry.width, geometry.height) else 0,
         codec=preset.codec, video_bitrate=preset.video_bitrate,
         label_area=area,
+        overlay=picture if overlay is not None else None, overlay_x=overlay.x if overlay else 0,
+        overlay_y=overlay.y if overlay else 0,
     )
     ffconcat = None
-    frames = probe_frames(picture) if chunks is not None and draws(spec) else None
+    frames = probe_frames(base) if chunks is not None and draws(spec) else None
     if chunks is not None and frames is not None:
         ffconcat = out_dir / "chunks.ffconcat"
         made, total = encode_chunks(spec, chunks, frames, ffconcat)

@@ -39,7 +39,8 @@ def render_market(
     def build(tmp: Path) -> None:
         video = render_market_video(market, picture=picture.value if picture else source.path, audio=mix.value,
                                     cues=cues, out_dir=tmp, title=f"{episode} ({market.tag})", credentials=credentials,
-                                    chunks=ChunkCache(store, picture.key if picture else source.sha256))
+                                    chunks=ChunkCache(store, picture.key if picture else source.sha256),
+                                    source=source.path)
         loud = measure(video, target_lufs=market.loudness.integrated_lufs,
                        target_true_peak=market.loudness.true_peak_dbtp)
         jsonio.save(loud, tmp / "loudness.json")

@@ -40,15 +40,23 @@ class RenderSpec:
     video_bitrate: str = ""  # e.g. "8M": a target bitrate instead of `crf`
     label_area: SafeArea | None = None  # keep the drawtext label inside it; None: the top-right corner
     label_ass: Path | None = None  # the visible label as an ASS file drawn by libass (instead of label_file)
+    overlay: Path | None = None  # a band of the picture (the picture stage's strip.mp4) drawn over `source` ...
+    overlay_x: int = 0  # ... with its top-left corner here
+    overlay_y: int = 0
 
 
 def draws(spec: RenderSpec) -> bool:
     """Whether the render changes the picture (and so re-encodes it) rather than stream-copying it."""
-    return bool(spec.label_file or spec.label_ass or spec.burn or (spec.width and spec.height))
+    return bool(spec.label_file or spec.label_ass or spec.burn or spec.overlay or (spec.width and spec.height))
 
 
-def picture_chain(spec: RenderSpec, video: ffmpeg.nodes.FilterableStream) -> ffmpeg.nodes.FilterableStream:
-    """`video` scaled, with the burned subtitles and the visible label drawn, as `spec` asks."""
+def picture_chain(spec: RenderSpec, **inputs: object) -> ffmpeg.nodes.FilterableStream:
+    """The picture (the source, with the band over it), scaled, with the burned subtitles and the visible
+    label drawn, as `spec` asks; `inputs`: ffmpeg input options of the source and the band (a seek)."""
+    video = ffmpeg.input(str(spec.source), **inputs)["v:0"]
+    if spec.overlay is not None:
+        video = ffmpeg.overlay(video, ffmpeg.input(str(spec.overlay), **inputs)["v:0"], x=spec.overlay_x,
+                               y=spec.overlay_y)
     if spec.width and spec.height:
         video = video.filter("scale", spec.width, spec.height, force_original_aspect_ratio="decrease").filter(
             "pad", spec.width, spec.height, "(ow-iw)/2", "(oh-ih)/2", color="black").filter("setsar", 1)
@@ -85,7 +93,7 @@ def render_argv(spec: RenderSpec, *, encoded: Path | None = None) -> list[str]:
     if encoded is not None:
         video = ffmpeg.input(str(encoded), f="concat", safe=0)["v:0"]
     else:
-        video = picture_chain(spec, ffmpeg.input(str(spec.source))["v:0"])
+        video = picture_chain(spec)
     audio = ffmpeg.input(str(spec.audio)).audio
     lang = iso639_2(spec.language)
     options: dict[str, object] = {
