@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import shutil
 import statistics
@@ -146,14 +147,24 @@ def run_edit(market_dir: Path) -> dict:
     edit = localize.LineOverride(id=line["id"], source_text=line["source_text"],
                                  target_text=line["target_text"].rstrip(".!?") + ", I promise.")
     recorder = Recorder()
+    chunk_log = logging.getLogger("localize.stages.render.chunks")
+    said: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    chunk_log.addHandler(handler)
+    chunk_log.setLevel(logging.INFO)
     t0 = time.perf_counter()
-    result = localize.relocalize(market_dir, [edit], progress=recorder)
+    try:
+        result = localize.relocalize(market_dir, [edit], progress=recorder)
+    finally:
+        chunk_log.removeHandler(handler)
     total = time.perf_counter() - t0
     text = json.loads(Path(result.script).read_text())
     if not any(ln["target_text"] == edit.target_text for ln in text["lines"]):
         raise SystemExit(f"edit: the re-rendered {market_dir.name} does not carry the edited line {edit.id}")
     summary = summarise("edit", [market_dir.name], recorder, t0, total, {market_dir.name: result.report.dubbed})
     summary["edited_line"] = edit.id
+    summary["render_chunks"] = said  # "render: 2 of 12 chunks of ... encoded, the rest reused"
     return summary
 
 
@@ -320,7 +331,8 @@ def render_reports(result: dict) -> tuple[str, str]:
         "- cold = fresh temp artifact cache (`RunOptions(cache_dir=...)`), first call in the process "
         "(includes imports and model loads); warm = same call again into the same out dir; "
         f"+{result['extra_market']} = same call with one more market"
-        + ("; one-line edit = `localize.relocalize` of the first market with one line's text changed." if "edit" in keys
+        + ("; one-line edit = `localize.relocalize` of the first market with one line's text changed"
+           f" ({'; '.join(result['runs']['edit'].get('render_chunks', [])) or 'no chunk log'})." if "edit" in keys
            else "."),
         "- peak RSS is cumulative (the most so far in the process): "
         "the cold column is the run with every model loaded.",
