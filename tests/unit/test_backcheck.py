@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -114,3 +115,47 @@ def test_every_built_in_recognizer_can_back_transcribe_a_clip(tmp_path: Path, mo
         assert recognizer.transcribe_clip(tmp_path / "c.wav", "es") == "hola"
         recognizer.release()
     assert heard == [(tmp_path / "c.wav", "es")] * len(local)
+
+
+def test_pack_clips_fills_windows_in_order():
+    from localize.stages.script.asr.faster_whisper import owner, pack_clips
+
+    assert pack_clips([10, 10, 10], limit=28, gap=1) == [[0, 1], [2]]
+    assert pack_clips([3, 3, 3], limit=28, gap=1) == [[0, 1, 2]]
+    assert pack_clips([40, 2], limit=28, gap=1) == [[0], [1]]  # too long for a window: alone
+    assert pack_clips([]) == []
+    spans = [(0.0, 2.0), (3.0, 5.0)]
+    assert [owner(spans, t) for t in (1.0, 2.4, 2.6, 4.0, 9.0)] == [0, 0, 1, 1, 1]
+
+
+class PackingRecognizer(FakeRecognizer):
+    packed: ClassVar[list[tuple[tuple[str, ...], str, int | None]]] = []
+
+    def transcribe_clips(self, clips, language, *, max_tokens=None):
+        from localize.stages.script.asr.faster_whisper import HeardClip
+
+        PackingRecognizer.packed.append((tuple(c.name for c in clips), language, max_tokens))
+        # The second clip's first word heard at the end of the first: the cut moves back to fit the texts.
+        return [HeardClip(window=0, words=(" Olá,", " tudo", " bem?", " adeus")),
+                HeardClip(window=0, words=(" amigos",))]
+
+
+def test_a_recognizer_that_packs_clips_hears_every_line_in_one_call(tmp_path: Path) -> None:
+    dub, translation = _dub(tmp_path)
+    FakeRecognizer.calls, PackingRecognizer.packed = [], []
+    texts = {t.id: t.text for t in translation.lines}
+    scores = backcheck.backcheck(dub.value, dub.path, texts, PackingRecognizer())
+    assert scores == {"L1": 0.0, "L2": backcheck.cer("Adeus, amigo.", "adeus amigos")}
+    assert PackingRecognizer.packed == [(("L1.wav", "L2.wav"), "pt", backcheck.MAX_TOKENS)]
+    assert FakeRecognizer.calls == []
+    one = backcheck.backcheck(replace(dub.value, lines=dub.value.lines[:1]), dub.path, texts, PackingRecognizer())
+    assert one == {"L1": 0.0} and FakeRecognizer.calls == [("L1.wav", "pt", backcheck.MAX_TOKENS)]
+
+
+def test_recut_moves_a_cut_only_inside_a_window_and_only_where_the_texts_fit_better():
+    refs = ["in the exhibition", "in being modern"]
+    words = [[" in", " the", " exhibition", " in"], [" being", " modern"]]
+    assert backcheck.recut(words, [0, 0], refs) == [[" in", " the", " exhibition"], [" in", " being", " modern"]]
+    assert backcheck.recut(words, [0, 1], refs) == words  # different windows: the silence between is real
+    assert backcheck.recut([[" a"], [" b"]], [0, 0], ["a", "b"]) == [[" a"], [" b"]]
+    assert backcheck.recut([[], [" a", " b"]], [0, 0], ["a", "b"]) == [[" a"], [" b"]]

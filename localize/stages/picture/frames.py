@@ -256,16 +256,17 @@ def _picture_file(folder: Path) -> Path:
     return strip if strip.is_file() else folder / PICTURE_FILE
 
 
-def whole_picture_argv(picture: Path, source: Path, dst: Path) -> list[str]:
-    """The whole picture of an artifact as one video (a band-only one drawn over `source`), near-lossless."""
+def whole_picture_argv(picture: Path, source: Path, dst: Path, *, crf: int = INTERMEDIATE_CRF) -> list[str]:
+    """The whole picture of an artifact as one video (a band-only one drawn over `source`), near-lossless
+    (`crf` 0: lossless)."""
     overlay = overlay_of(picture)
     if overlay is None:
         stream = ffmpeg.input(str(picture))["v:0"]
     else:
         stream = ffmpeg.overlay(ffmpeg.input(str(source))["v:0"], ffmpeg.input(str(picture))["v:0"],
                                 x=overlay.x, y=overlay.y)
-    out = ffmpeg.output(stream, str(dst), vcodec="libx264", preset=INTERMEDIATE_PRESET, crf=INTERMEDIATE_CRF,
-                        pix_fmt="yuv420p", an=None)
+    out = ffmpeg.output(stream, str(dst), vcodec="libx264", preset=INTERMEDIATE_PRESET, crf=crf, pix_fmt="yuv420p",
+                        an=None)
     return ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *out.compile()[1:]]
 
 

@@ -12,6 +12,8 @@ models/manifest.toml), offline. Any other value is passed to
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,48 @@ LANGUAGE_SURE = 0.9
 LANGUAGE_CANDIDATES = 3
 LANGUAGE_FLOOR = 0.01
 PROBE_TOKENS = 64
+
+# Back-transcription packs short clips into one Whisper window: joined with PACK_GAP_S of silence between them,
+# up to PACK_S seconds. Whisper pads every input to a 30 s window, so a 3 s clip costs a whole window's
+# encoder pass; on episode B's 8 dubbed lines a market's back-check took 9.5 s clip by clip.
+PACK_S = 28.0
+PACK_GAP_S = 1.0
+WINDOW_TOKENS = 400  # Whisper's decoder holds 448 tokens with its prompt
+
+
+@dataclass(frozen=True, slots=True)
+class HeardClip:
+    """What Whisper heard in one of several clips packed together: its words (with their leading spaces), and
+    the window it was heard in (clips in the same window are neighbours in one transcription)."""
+
+    window: int
+    words: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.words).strip()
+
+
+def pack_clips(seconds: Sequence[float], limit: float = PACK_S, gap: float = PACK_GAP_S) -> list[list[int]]:
+    """The clips (by index, in order) grouped so each group joined with `gap` between fits in `limit`; a
+    clip longer than that is a group of its own."""
+    groups: list[list[int]] = []
+    length = 0.0
+    for i, s in enumerate(seconds):
+        if groups and length + gap + s <= limit:
+            groups[-1].append(i)
+            length += gap + s
+        else:
+            groups.append([i])
+            length = s
+    return groups
+
+
+def owner(spans: Sequence[tuple[float, float]], at: float) -> int:
+    """The span `at` falls in, else the nearest one (a word's middle, in a joined clip's seconds)."""
+    def distance(span: tuple[float, float]) -> float:
+        return 0.0 if span[0] <= at <= span[1] else min(abs(at - span[0]), abs(at - span[1]))
+    return min(range(len(spans)), key=lambda i: distance(spans[i]))
 
 
 class FasterWhisperRecognizer:
@@ -174,6 +218,44 @@ class FasterWhisperRecognizer:
                                        without_timestamps=True,
                                        **({"max_new_tokens": max_tokens} if max_tokens else {}))
         return " ".join(seg.text.strip() for seg in segments)
+
+    def transcribe_clips(self, clips: Sequence[Path], language: str, *,
+                         max_tokens: int | None = None) -> list[HeardClip]:
+        """The words heard in each clip, decoded as :meth:`transcribe_clip` does, from as few Whisper windows as
+        they fit in (:func:`pack_clips`): each group is joined with a second of silence between clips and
+        transcribed once with word times, and each word goes to the clip its middle falls in. Whisper's word
+        times stretch over the silence, so a word next to a cut can land in the wrong clip: each clip says
+        which window it was heard in, and the caller may move words across a cut inside one window."""
+        import numpy as np
+        from faster_whisper import decode_audio
+
+        model = self._load()
+        rate = 16000
+        audio = [decode_audio(str(clip)) for clip in clips]
+        heard: list[list[str]] = [[] for _ in clips]
+        window = [0] * len(clips)
+        gap = np.zeros(round(PACK_GAP_S * rate), np.float32)
+        for number, group in enumerate(pack_clips([len(a) / rate for a in audio])):
+            pieces: list[Any] = []
+            spans: list[tuple[float, float]] = []
+            at = 0.0
+            for i in group:
+                if pieces:
+                    pieces.append(gap)
+                    at += PACK_GAP_S
+                pieces.append(audio[i])
+                spans.append((at, at + len(audio[i]) / rate))
+                at += len(audio[i]) / rate
+            limit = min(WINDOW_TOKENS, max_tokens * len(group)) if max_tokens else None
+            segments, _ = model.transcribe(np.concatenate(pieces), language=language, beam_size=1, temperature=0.0,
+                                           vad_filter=False, condition_on_previous_text=False, word_timestamps=True,
+                                           **({"max_new_tokens": limit} if limit else {}))
+            for seg in segments:
+                for word in seg.words or []:
+                    heard[group[owner(spans, (word.start + word.end) / 2)]].append(word.word)
+            for i in group:
+                window[i] = number
+        return [HeardClip(window=w, words=tuple(words)) for w, words in zip(window, heard, strict=True)]
 
     def detect_language(self, media: Path, seconds: float = 30.0) -> tuple[str, float]:
         """(language, probability) heard in the speech of the first `seconds` of `media`, as recognize() chooses
