@@ -90,3 +90,33 @@ def test_the_dub_speaks_each_line_with_its_characters_backend(episode, tmp_path)
     woman = np.concatenate([sf.read(out / by_id[i].clip, dtype="float32")[0] for i in by_id if speaker[i] == "C"])
     man = np.concatenate([sf.read(out / by_id[i].clip, dtype="float32")[0] for i in by_id if speaker[i] == "A"])
     assert median_f0(woman, 48000) >= FEMALE_HZ > median_f0(man, 48000)
+
+
+def test_the_winning_audition_is_the_dubs_clip_of_that_line(tmp_path) -> None:
+    """Casting auditions each candidate on one of the character's own lines: the winner's clip is cached, so
+    the dub synthesizes that line no second time (one clip reused per auditioned character)."""
+    import pysubs2
+
+    from localize.core.cache import ArtifactStore, watch
+    from localize.core.markets import get_market, load_markets
+    from localize.core.options import RunOptions
+    from localize.core.progress import NullProgress
+    from localize.stages.voice.stage import cast_market_voices, choose_voice, dub_market
+    from tests.support.dub_episode import load_episode
+
+    english = [ev.plaintext.replace("\n", " ") for ev in pysubs2.load(str(shared_media("drama/reference.en.srt")))]
+    episode = load_episode(shared_media("drama/episode_B.mp4"), shared_media("drama/truth.json"), tmp_path,
+                           text_key="text_zh", english=english)
+    market = get_market("en-US", load_markets())
+    voice = choose_voice(market, None)
+    store = ArtifactStore(tmp_path / "cache")
+    voices = cast_market_voices(market, voice, episode.script, "tr", episode.translation, episode.audio,
+                                RunOptions(), store)
+    auditioned = [v for v in voices.values() if v.similarity > 0]
+    assert auditioned, voices
+    with watch() as events:
+        dub = dub_market(market, voice, "tr", episode.script, episode.translation, store, NullProgress(),
+                         episode.audio, voices)
+    clips = [e for e in events if e.stage == "clip"]
+    assert len(clips) == len(dub.value.lines) == len(episode.script.lines)
+    assert sum(e.reused for e in clips) == len(auditioned), [(v.speaker, v.backend, v.voice) for v in auditioned]

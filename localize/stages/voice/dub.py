@@ -104,7 +104,7 @@ def _pitch(pitch: dict[str, float], line: Line, line_voices: Mapping[str, str]) 
     return 1.0 if line.id in line_voices else pitch.get(line.speaker, 1.0)
 
 
-def _synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference: Path | None, out: Path,
+def synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference: Path | None, out: Path,
                      store: ArtifactStore | None, pitch_range: int = 100) -> tuple[np.ndarray, int]:
     """The line's clip with its edge silence trimmed; with a store, cached per line (text, voice,
     reference, pitch range), so an edit of one line re-synthesizes only that line."""
@@ -193,12 +193,12 @@ def dub_lines(
             name, line_voice = split_voice(line_voices[line.id], synthesizer.name, synths)
             line_synth = synths[name]
         spoken[line.id] = qualified(line_synth.name, line_voice, synthesizer.name)
-        samples, rate = _synthesize_line(line_synth, target.text, line_voice, reference if line_synth.clones else None,
+        samples, rate = synthesize_line(line_synth, target.text, line_voice, reference if line_synth.clones else None,
                                          out_dir / f"{line.id}.synth", store,
                                          ranges.get(line.id, 100) if line_synth.expressive else 100)
         sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
         if line.id in machine_text or line.id in line_voices:
-            trimmed_clips.setdefault(line.speaker, []).append(_synthesize_line(
+            trimmed_clips.setdefault(line.speaker, []).append(synthesize_line(
                 cast_synth, machine_text.get(line.id, target.text), cast_voice,
                 reference if cast_synth.clones else None, out_dir / f"{line.id}.synth", store,
                 ranges.get(line.id, 100) if cast_synth.expressive else 100))

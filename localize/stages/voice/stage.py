@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import soundfile as sf
+
 from localize.core import jsonio
 from localize.core.artifacts import DubTrack, Script, Translation
 from localize.core.cache import ArtifactStore, file_sha256
@@ -20,16 +22,17 @@ from localize.stages.audio.stage import Audio
 from localize.stages.script.speakers.cast import CastRegistry, edit_cast, open_cast
 from localize.stages.voice import backcheck
 from localize.stages.voice.casting import CharacterVoice, auto_backends, cast_voices, retarget, split_voice
-from localize.stages.voice.dub import DUB_RATE, DubRequest, dub_lines
+from localize.stages.voice.dub import DUB_RATE, DubRequest, dub_lines, synthesize_line
 from localize.stages.voice.tts import SYNTHESIZERS, Synthesizer
 from localize.stages.voice.tts.service import CLONE
 
 log = logging.getLogger(__name__)
 
-# 5: unclear backends before espeak-ng; unclear carried voices retargeted. 6: a short probe line (probe_line)
-CASTING = Stage("casting", version=6)
+# 5: unclear backends before espeak-ng; unclear carried voices retargeted. 6: a short probe line (probe_line).
+# 7: auditions are the dub's cached line clips (edge silence trimmed)
+CASTING = Stage("casting", version=7)
 DUB = Stage("dub", version=5)  # bumped when the fit planner or the delivery gain changes what a dub holds
-BACKCHECK = Stage("backcheck", version=2)  # bumped when how a clip is transcribed or scored changes
+BACKCHECK = Stage("backcheck", version=3)  # bumped when how a clip is transcribed or scored changes (3: packed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,13 @@ def cast_market_voices(market: Market, voice: Voice, script: Script, tr_key: str
     def build(tmp: Path) -> None:
         def audition(backend: str, candidate: str, text: str) -> Path:
             wav = tmp / f"audition-{len(list(tmp.iterdir()))}.wav"
-            synthesizers[backend].synthesize(text, candidate, wav)
+            synthesizer = synthesizers[backend]
+            if synthesizer.clones:  # speaks a reference clip in the dub, not in the audition
+                synthesizer.synthesize(text, candidate, wav)
+                return wav
+            # The probe is one of the character's lines: the winner's clip is the dub's, cached for it.
+            samples, rate = synthesize_line(synthesizer, text, candidate, None, wav.with_suffix(".synth"), store)
+            sf.write(wav, samples, rate, subtype="PCM_16")
             return wav
 
         found = cast_voices(script.lines, backends=backends, language=market.language, audio=audio.asr,
