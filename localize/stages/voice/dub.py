@@ -105,7 +105,7 @@ def _pitch(pitch: dict[str, float], line: Line, line_voices: Mapping[str, str]) 
 
 
 def synthesize_line(synthesizer: Synthesizer, text: str, voice: str, reference: Path | None, out: Path,
-                     store: ArtifactStore | None, pitch_range: int = 100) -> tuple[np.ndarray, int]:
+                    store: ArtifactStore | None, pitch_range: int = 100) -> tuple[np.ndarray, int]:
     """The line's clip with its edge silence trimmed; with a store, cached per line (text, voice,
     reference, pitch range), so an edit of one line re-synthesizes only that line."""
     def build(tmp: Path) -> None:
@@ -194,8 +194,8 @@ def dub_lines(
             line_synth = synths[name]
         spoken[line.id] = qualified(line_synth.name, line_voice, synthesizer.name)
         samples, rate = synthesize_line(line_synth, target.text, line_voice, reference if line_synth.clones else None,
-                                         out_dir / f"{line.id}.synth", store,
-                                         ranges.get(line.id, 100) if line_synth.expressive else 100)
+                                        out_dir / f"{line.id}.synth", store,
+                                        ranges.get(line.id, 100) if line_synth.expressive else 100)
         sf.write(out_dir / f"{line.id}.trim.wav", samples, rate, subtype="PCM_16")
         if line.id in machine_text or line.id in line_voices:
             trimmed_clips.setdefault(line.speaker, []).append(synthesize_line(
