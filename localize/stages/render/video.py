@@ -107,7 +107,7 @@ def render_argv(spec: RenderSpec, *, encoded: Path | None = None) -> list[str]:
         options.update(encoder_options(spec))
     else:
         options["c:v"] = "copy"
-    if spec.codec == "h265" and (encoded is not None or draws(spec)):
+    if spec.codec == "h265" and draws(spec):  # re-encoded here or in its chunks
         options["tag:v"] = "hvc1"  # what Apple players and the apps' uploaders expect for HEVC in MP4
     streams = [video, audio]
     if spec.soft:

@@ -139,10 +139,9 @@ def build_messages(request: AdaptRequest) -> list[dict[str, str]]:
 # Measured on episode B with the packaged 1.5B model (bench/bench_llm_episode.py): the batch prompt above
 # (a JSON payload of 8 lines with context) scored chrF 36.0 in 218 s; one short request per line scored
 # 39.6 in 88 s (37.8 in 69 s with today's rewrites). Context lines made the small model translate the
-# context instead of the line (chrF 26),
-# so a per-line request carries none: the system prompt (the same for every line, so llama.cpp's prompt
-# cache keeps it) holds the market's style, synopsis and names; the user message holds the line, its
-# budget and the glossary terms it contains.
+# context instead of the line (chrF 26), so a per-line request carries none: the system prompt (the same
+# for every line, so llama.cpp's prompt cache keeps it) holds the market's style, synopsis and names; the
+# user message holds the line, its budget and the glossary terms it contains.
 
 
 def _language_name(code: str) -> str:

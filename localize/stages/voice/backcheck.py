@@ -74,20 +74,19 @@ def backcheck(track: DubTrack, clips: Path, texts: Mapping[str, str], asr: Recog
     language = track.language.split("-")[0].lower()
     if language in _NO_WHISPER:
         return {}
-    out = {}
+    refs = [texts.get(line.id, "") for line in track.lines]
     many = getattr(asr, "transcribe_clips", None)  # a recognizer that hears several clips in one pass
     if many is not None and len(track.lines) > 1:
         heard = many([clips / line.clip for line in track.lines], language, max_tokens=MAX_TOKENS)
-        refs = [texts.get(line.id, "") for line in track.lines]
-        words = recut([h.words for h in heard], [h.window for h in heard], refs)
-        for line, ref, said in zip(track.lines, refs, words, strict=True):
-            out[line.id] = cer(ref, "".join(said))
-            log.debug("%s: heard %r, CER %.2f", line.id, "".join(said), out[line.id])
+        said = ["".join(words) for words in recut([h.words for h in heard], [h.window for h in heard], refs)]
         advance(len(track.lines))
-        return out
-    for line in track.lines:
-        heard = asr.transcribe_clip(clips / line.clip, language, max_tokens=MAX_TOKENS)
-        out[line.id] = cer(texts.get(line.id, ""), heard)
-        log.debug("%s: heard %r, CER %.2f", line.id, heard, out[line.id])
-        advance(1)
+    else:
+        said = []
+        for line in track.lines:
+            said.append(asr.transcribe_clip(clips / line.clip, language, max_tokens=MAX_TOKENS))
+            advance(1)
+    out = {}
+    for line, ref, text in zip(track.lines, refs, said, strict=True):
+        out[line.id] = cer(ref, text)
+        log.debug("%s: heard %r, CER %.2f", line.id, text, out[line.id])
     return out
